@@ -1,0 +1,24 @@
+# items-api: the entry points. Each area keeps its targets in mk/<area>.mk;
+# this file only wires them together.
+#
+#   make run     build and serve on http://127.0.0.1:8080 (SQLite, fresh dev key)
+#   make test    every suite: unit, API on SQLite and PostgreSQL, sanitizers,
+#                infrastructure, image, drills (see TEST_TARGETS below)
+#   make help    list the targets
+
+.DEFAULT_GOAL := build
+SHELL := /bin/bash
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+
+# Suites that `make test` runs, in order. Area files append to it.
+TEST_TARGETS :=
+
+include $(sort $(wildcard mk/*.mk))
+
+.PHONY: test help
+test:
+	@scripts/run-suites.sh $(TEST_TARGETS)
+
+help:
+	@grep -hE '^[a-z][a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+	    awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'

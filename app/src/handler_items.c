@@ -1,0 +1,542 @@
+/*
+ * The items API. Checks run in the documented order: (key, method, media
+ * type and size were checked in http_conn.c) syntax and validation
+ * (400/422), then existence (404), then preconditions (412).
+ */
+#include "server.h"
+
+#include "auth.h"
+#include "cursor.h"
+#include "merge_patch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define LIST_DEFAULT_LIMIT 20
+#define LIST_MAX_LIMIT     100
+#define PATCH_MAX_ATTEMPTS 10
+
+/* ---- helpers ---- */
+
+static void respond_item(exchange_t *ex, int status, const item_t *it, bool location)
+{
+    buf_t *b = &ex->worker->scratch;
+    char v[48];
+    int n;
+
+    n = snprintf(v, sizeof(v), "\"%lld\"", (long long)it->version);
+    http_add_header(ex, "ETag", v, (size_t)n);
+    if (location) {
+        n = snprintf(v, sizeof(v), "/v1/items/%lld", (long long)it->id);
+        http_add_header(ex, "Location", v, (size_t)n);
+    }
+    buf_clear(b);
+    item_write_json(b, it);
+    http_respond(ex, status, "application/json", b->data, b->len);
+}
+
+static void respond_store_failure(exchange_t *ex, store_status_t st)
+{
+    switch (st) {
+    case STORE_NOT_FOUND:
+        http_problem(ex, 404, NULL, "no item with this id");
+        return;
+    case STORE_PRECONDITION_FAILED:
+        http_problem(ex, 412, "precondition-failed",
+                     "the item's current version does not match If-Match");
+        return;
+    case STORE_UNAVAILABLE:
+        http_problem_unavailable(ex, "the database is unavailable; retry later");
+        return;
+    default:
+        http_problem(ex, 500, NULL, "internal error");
+        return;
+    }
+}
+
+/* Parses the body as JSON; answers 400 and returns NULL when malformed. */
+static json_value_t *parse_body(exchange_t *ex)
+{
+    json_error_t err;
+    json_value_t *v;
+    char detail[160];
+
+    if (ex->body.len == 0) {
+        http_problem(ex, 400, "invalid-json", "the request body is empty; a JSON object is expected");
+        return NULL;
+    }
+    v = json_parse(&ex->arena, ex->body.ptr, ex->body.len, &err);
+    if (v == NULL) {
+        snprintf(detail, sizeof(detail), "malformed JSON at byte %zu: %s", err.offset, err.msg);
+        http_problem(ex, 400, "invalid-json", detail);
+    }
+    return v;
+}
+
+/*
+ * If-Match: "*" or a list of entity-tags. Our tags are strong "<version>";
+ * weak tags and foreign opaque tags are valid syntax that never match.
+ * Returns false after answering 400 on a syntax error.
+ */
+static bool parse_if_match(exchange_t *ex, slice_t v, bool weak_ok_match, int *n_out,
+                           int64_t *versions, bool *star)
+{
+    const char *p = v.ptr, *end = v.ptr + v.len;
+    int n = 0;
+    bool any = false;
+
+    *star = false;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        if (p >= end)
+            break;
+        if (*p == '*') {
+            *star = true;
+            any = true;
+            p++;
+            continue;
+        }
+        bool weak = false;
+        if (end - p >= 2 && p[0] == 'W' && p[1] == '/') {
+            weak = true;
+            p += 2;
+        }
+        if (p >= end || *p != '"')
+            goto bad;
+        const char *s = ++p;
+        while (p < end && *p != '"') {
+            unsigned char c = (unsigned char)*p;
+            if (c < 0x21 || c == 0x7F)
+                goto bad;
+            p++;
+        }
+        if (p >= end)
+            goto bad;
+        int64_t ver;
+        if ((!weak || weak_ok_match) && item_parse_id(s, (size_t)(p - s), &ver) == IA_OK &&
+            n < STORE_MAX_IF_MATCH)
+            versions[n++] = ver;
+        p++;
+        any = true;
+    }
+    if (!any)
+        goto bad;
+    *n_out = n;
+    return true;
+bad:
+    http_problem(ex, 400, "invalid-header", "malformed entity-tag list in a conditional header");
+    return false;
+}
+
+static bool match_list(int n, const int64_t *versions, int64_t version)
+{
+    for (int i = 0; i < n; i++) {
+        if (versions[i] == version)
+            return true;
+    }
+    return false;
+}
+
+/* Reads If-Match into ex. Returns false after answering 400. */
+static bool read_if_match(exchange_t *ex)
+{
+    ex->n_if_match = 0;
+    ex->if_match_star = false;
+    if (!ex->req.has_if_match)
+        return true;
+    return parse_if_match(ex, ex->req.if_match, false, &ex->n_if_match, ex->if_match,
+                          &ex->if_match_star);
+}
+
+static void prepare_op(exchange_t *ex, store_op_kind_t kind, store_done_fn done)
+{
+    memset(&ex->op, 0, sizeof(ex->op));
+    ex->op.kind = kind;
+    ex->op.done = done;
+    ex->op.arg = ex;
+}
+
+/* Copies If-Match into the op. A list with no usable tag can match nothing:
+ * version 0 never exists, so the store answers 412 (or 404). */
+static void op_set_if_match(exchange_t *ex)
+{
+    if (!ex->req.has_if_match || ex->if_match_star)
+        return;
+    ex->op.n_if_match = ex->n_if_match > 0 ? ex->n_if_match : 1;
+    if (ex->n_if_match > 0)
+        memcpy(ex->op.if_match, ex->if_match, sizeof(int64_t) * (size_t)ex->n_if_match);
+    else
+        ex->op.if_match[0] = 0;
+}
+
+/* ---- GET /v1/items ---- */
+
+static void on_list(store_op_t *op, const store_result_t *res)
+{
+    exchange_t *ex = op->arg;
+    buf_t *b = &ex->worker->scratch;
+
+    if (res->status != STORE_OK) {
+        respond_store_failure(ex, res->status);
+        return;
+    }
+    buf_clear(b);
+    buf_append(b, "{\"items\":[", 10);
+    for (size_t i = 0; i < res->n_items; i++) {
+        if (i)
+            buf_putc(b, ',');
+        item_write_json(b, &res->items[i]);
+    }
+    buf_append(b, "],\"next_cursor\":", 16);
+    if (res->has_more && res->n_items > 0) {
+        char cur[CURSOR_MAX_LEN + 1];
+        size_t n = cursor_encode(res->items[res->n_items - 1].id, cur);
+        buf_putc(b, '"');
+        buf_append(b, cur, n);
+        buf_putc(b, '"');
+    } else {
+        buf_append(b, "null", 4);
+    }
+    buf_putc(b, '}');
+    http_respond(ex, 200, "application/json", b->data, b->len);
+}
+
+static void list_items(exchange_t *ex)
+{
+    slice_t v;
+    int64_t limit = LIST_DEFAULT_LIMIT, after = 0;
+    int n;
+
+    n = http_query_param(ex->req.query, "limit", &v);
+    if (n > 1 || (n == 1 && (item_parse_id(v.ptr, v.len, &limit) != IA_OK || limit < 1 ||
+                             limit > LIST_MAX_LIMIT))) {
+        http_problem(ex, 400, "invalid-parameter", "limit must be an integer from 1 to 100");
+        return;
+    }
+    n = http_query_param(ex->req.query, "cursor", &v);
+    if (n > 1 || (n == 1 && cursor_decode(v.ptr, v.len, &after) != IA_OK)) {
+        http_problem(ex, 400, "invalid-parameter",
+                     "cursor must be a next_cursor value returned by this API");
+        return;
+    }
+    prepare_op(ex, STORE_OP_LIST, on_list);
+    ex->op.after_id = after;
+    ex->op.limit = (int)limit;
+    store_submit(ex->worker->store, &ex->op);
+}
+
+/* ---- POST /v1/items ---- */
+
+static void on_create(store_op_t *op, const store_result_t *res)
+{
+    exchange_t *ex = op->arg;
+
+    if (res->status == STORE_OK) {
+        respond_item(ex, 201, &res->items[0], true);
+    } else if (res->status == STORE_REPLAYED) {
+        /* The original response: same id, version 1, original times; name
+         * and data equal the original's (the bodies are JSON-equivalent). */
+        item_t it = res->items[0];
+        it.name = ex->input.name;
+        it.name_len = ex->input.name_len;
+        it.data = ex->input.data;
+        it.data_len = ex->input.data_len;
+        http_add_header(ex, "Idempotent-Replayed", "true", 4);
+        respond_item(ex, 201, &it, true);
+    } else if (res->status == STORE_IDEMPOTENCY_MISMATCH) {
+        http_problem(ex, 422, "idempotency-key-reused",
+                     "this Idempotency-Key was used with a different request body");
+    } else {
+        respond_store_failure(ex, res->status);
+    }
+}
+
+static bool idempotency_key_valid(slice_t k)
+{
+    if (k.len < 1 || k.len > 255)
+        return false;
+    for (size_t i = 0; i < k.len; i++) {
+        if ((unsigned char)k.ptr[i] < 0x21 || (unsigned char)k.ptr[i] > 0x7E)
+            return false;
+    }
+    return true;
+}
+
+static bool read_validated_body(exchange_t *ex, const json_value_t *body)
+{
+    item_errors_t errs;
+
+    if (item_validate(&ex->arena, body, &ex->input, &errs) != IA_OK) {
+        http_problem_fields(ex, &errs);
+        return false;
+    }
+    return true;
+}
+
+static void create_item(exchange_t *ex)
+{
+    json_value_t *body;
+
+    if (ex->req.has_idempotency_key && !idempotency_key_valid(ex->req.idempotency_key)) {
+        http_problem(ex, 400, "invalid-header",
+                     "Idempotency-Key must be 1 to 255 visible ASCII characters");
+        return;
+    }
+    body = parse_body(ex);
+    if (body == NULL || !read_validated_body(ex, body))
+        return;
+    prepare_op(ex, STORE_OP_CREATE, on_create);
+    ex->op.name = ex->input.name;
+    ex->op.name_len = ex->input.name_len;
+    ex->op.data = ex->input.data;
+    ex->op.data_len = ex->input.data_len;
+    if (ex->req.has_idempotency_key) {
+        auth_key_id(ex->worker->srv->cfg, ex->key_index, ex->idem_scope);
+        item_request_hash(&ex->input, ex->idem_hash);
+        ex->idem_key = arena_strndup(&ex->arena, ex->req.idempotency_key.ptr,
+                                     ex->req.idempotency_key.len);
+        ex->op.idem_scope = ex->idem_scope;
+        ex->op.idem_key = ex->idem_key;
+        ex->op.idem_hash = ex->idem_hash;
+    }
+    store_submit(ex->worker->store, &ex->op);
+}
+
+void handle_items_collection(exchange_t *ex)
+{
+    if (ex->req.method == HTTP_POST)
+        create_item(ex);
+    else
+        list_items(ex);
+}
+
+/* ---- GET /v1/items/{id} ---- */
+
+static void on_get(store_op_t *op, const store_result_t *res)
+{
+    exchange_t *ex = op->arg;
+
+    if (res->status != STORE_OK) {
+        respond_store_failure(ex, res->status);
+        return;
+    }
+    const item_t *it = &res->items[0];
+    if (ex->req.has_if_none_match) {
+        int64_t versions[STORE_MAX_IF_MATCH];
+        int n = 0;
+        bool star = false;
+        /* If-None-Match uses weak comparison (RFC 9110 section 13.1.2). */
+        if (!parse_if_match(ex, ex->req.if_none_match, true, &n, versions, &star))
+            return;
+        if (star || match_list(n, versions, it->version)) {
+            char v[32];
+            int len = snprintf(v, sizeof(v), "\"%lld\"", (long long)it->version);
+            http_add_header(ex, "ETag", v, (size_t)len);
+            http_respond(ex, 304, NULL, NULL, 0);
+            return;
+        }
+    }
+    respond_item(ex, 200, it, false);
+}
+
+/* ---- PUT /v1/items/{id} ---- */
+
+static void on_replace(store_op_t *op, const store_result_t *res)
+{
+    exchange_t *ex = op->arg;
+
+    if (res->status == STORE_OK)
+        respond_item(ex, 200, &res->items[0], false);
+    else
+        respond_store_failure(ex, res->status);
+}
+
+static void replace_item(exchange_t *ex, int64_t id, bool id_ok)
+{
+    json_value_t *body;
+
+    if (!read_if_match(ex))
+        return;
+    body = parse_body(ex);
+    if (body == NULL || !read_validated_body(ex, body))
+        return;
+    if (!id_ok) {
+        http_problem(ex, 404, NULL, "no item with this id");
+        return;
+    }
+    prepare_op(ex, STORE_OP_REPLACE, on_replace);
+    ex->op.id = id;
+    ex->op.name = ex->input.name;
+    ex->op.name_len = ex->input.name_len;
+    ex->op.data = ex->input.data;
+    ex->op.data_len = ex->input.data_len;
+    op_set_if_match(ex);
+    store_submit(ex->worker->store, &ex->op);
+}
+
+/* ---- PATCH /v1/items/{id}: read, merge, validate, compare-and-swap ---- */
+
+static void patch_read(exchange_t *ex);
+
+static void on_patch_replace(store_op_t *op, const store_result_t *res)
+{
+    exchange_t *ex = op->arg;
+
+    if (res->status == STORE_OK) {
+        respond_item(ex, 200, &res->items[0], false);
+        return;
+    }
+    /* Someone else wrote between our read and our write. With an If-Match
+     * from the client that is a 412; without one, merge again on the new
+     * version: a concurrent writer never loses an update silently. */
+    if (res->status == STORE_PRECONDITION_FAILED && !ex->req.has_if_match &&
+        ++ex->attempts < PATCH_MAX_ATTEMPTS) {
+        patch_read(ex);
+        return;
+    }
+    if (res->status == STORE_PRECONDITION_FAILED && !ex->req.has_if_match) {
+        http_problem_unavailable(ex, "too many concurrent updates to this item; retry");
+        return;
+    }
+    respond_store_failure(ex, res->status);
+}
+
+static void on_patch_read(store_op_t *op, const store_result_t *res)
+{
+    exchange_t *ex = op->arg;
+    const item_t *it;
+    json_value_t target_data, *data_val, *merged;
+    json_member_t members[2];
+    json_error_t jerr;
+    item_errors_t errs;
+    int64_t id = ex->op.id;
+
+    if (res->status != STORE_OK) {
+        respond_store_failure(ex, res->status);
+        return;
+    }
+    it = &res->items[0];
+    if (ex->req.has_if_match && !ex->if_match_star &&
+        !match_list(ex->n_if_match, ex->if_match, it->version)) {
+        respond_store_failure(ex, STORE_PRECONDITION_FAILED);
+        return;
+    }
+    /* The patch target is the writable part of the item: {name, data}. */
+    data_val = json_parse(&ex->arena, arena_memdup(&ex->arena, it->data, it->data_len),
+                          it->data_len, &jerr);
+    if (data_val == NULL) {
+        http_problem(ex, 500, NULL, "stored data is not valid JSON");
+        return;
+    }
+    json_value_t *name_val = json_new(&ex->arena, JSON_STRING);
+    name_val->u.str.ptr = arena_memdup(&ex->arena, it->name, it->name_len);
+    name_val->u.str.len = it->name_len;
+    members[0] = (json_member_t){"name", 4, name_val};
+    members[1] = (json_member_t){"data", 4, data_val};
+    memset(&target_data, 0, sizeof(target_data));
+    target_data.type = JSON_OBJECT;
+    target_data.u.obj.members = members;
+    target_data.u.obj.n = 2;
+    merged = merge_patch_apply(&ex->arena, &target_data, ex->patch);
+    if (item_validate(&ex->arena, merged, &ex->input, &errs) != IA_OK) {
+        http_problem_fields(ex, &errs);
+        return;
+    }
+    int64_t version = it->version;
+    prepare_op(ex, STORE_OP_REPLACE, on_patch_replace);
+    ex->op.id = id;
+    ex->op.name = ex->input.name;
+    ex->op.name_len = ex->input.name_len;
+    ex->op.data = ex->input.data;
+    ex->op.data_len = ex->input.data_len;
+    ex->op.n_if_match = 1;
+    ex->op.if_match[0] = version;
+    store_submit(ex->worker->store, &ex->op);
+}
+
+static void patch_read(exchange_t *ex)
+{
+    int64_t id = ex->op.id;
+
+    prepare_op(ex, STORE_OP_GET, on_patch_read);
+    ex->op.id = id;
+    store_submit(ex->worker->store, &ex->op);
+}
+
+static void patch_item(exchange_t *ex, int64_t id, bool id_ok)
+{
+    json_value_t *patch;
+    item_errors_t errs = {.n = 0};
+
+    if (!read_if_match(ex))
+        return;
+    patch = parse_body(ex);
+    if (patch == NULL)
+        return;
+    /* What can be judged without the item is judged first (422 before 404). */
+    if (patch->type != JSON_OBJECT) {
+        errs.errors[errs.n++] = (item_field_error_t){"", 0, "a merge patch for an item must be a JSON object"};
+    } else {
+        for (size_t i = 0; i < patch->u.obj.n && errs.n < ITEM_MAX_FIELD_ERRORS; i++) {
+            const json_member_t *m = &patch->u.obj.members[i];
+            if (!(m->key_len == 4 && (memcmp(m->key, "name", 4) == 0 || memcmp(m->key, "data", 4) == 0)))
+                errs.errors[errs.n++] = (item_field_error_t){m->key, m->key_len, "is not a known field"};
+        }
+    }
+    if (errs.n > 0) {
+        http_problem_fields(ex, &errs);
+        return;
+    }
+    if (!id_ok) {
+        http_problem(ex, 404, NULL, "no item with this id");
+        return;
+    }
+    ex->patch = patch;
+    ex->op.id = id;
+    patch_read(ex);
+}
+
+/* ---- DELETE /v1/items/{id} ---- */
+
+static void on_delete(store_op_t *op, const store_result_t *res)
+{
+    exchange_t *ex = op->arg;
+
+    if (res->status == STORE_OK)
+        http_respond(ex, 204, NULL, NULL, 0);
+    else
+        respond_store_failure(ex, res->status);
+}
+
+void handle_item(exchange_t *ex)
+{
+    int64_t id = 0;
+    bool id_ok = item_parse_id(ex->route.param.ptr, ex->route.param.len, &id) == IA_OK;
+
+    switch (ex->req.method) {
+    case HTTP_PUT:
+        replace_item(ex, id, id_ok);
+        return;
+    case HTTP_PATCH:
+        patch_item(ex, id, id_ok);
+        return;
+    default:
+        break;
+    }
+    if (ex->req.method == HTTP_DELETE && !read_if_match(ex))
+        return;
+    if (!id_ok) {
+        http_problem(ex, 404, NULL, "no item with this id");
+        return;
+    }
+    if (ex->req.method == HTTP_DELETE) {
+        prepare_op(ex, STORE_OP_DELETE, on_delete);
+        ex->op.id = id;
+        op_set_if_match(ex);
+    } else {
+        prepare_op(ex, STORE_OP_GET, on_get);
+        ex->op.id = id;
+    }
+    store_submit(ex->worker->store, &ex->op);
+}

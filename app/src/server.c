@@ -1,0 +1,316 @@
+/*
+ * Process lifecycle: listening socket, worker threads, signals, the drain
+ * and shutdown sequence:
+ *
+ *   SIGTERM -> DRAINING: /readyz answers 503 at once, everything else is
+ *              served as usual for DRAIN_SECONDS (the load balancer's
+ *              deregistration delay);
+ *           -> STOPPING: the listener closes, idle connections close, busy
+ *              ones close after their current response;
+ *           -> exit 0 when no connection is left, or after
+ *              SHUTDOWN_TIMEOUT_SECONDS.
+ */
+#include "server.h"
+
+#include "log.h"
+#include "sandbox.h"
+#include "timeutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static int listen_open(const config_t *cfg, err_t *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd = -1, one = 1;
+
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(cfg->bind_address, ':') != NULL) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)cfg->port);
+        if (inet_pton(AF_INET6, cfg->bind_address, &a->sin6_addr) != 1)
+            goto bad_addr;
+        len = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)cfg->port);
+        if (inet_pton(AF_INET, cfg->bind_address, &a->sin_addr) != 1)
+            goto bad_addr;
+        len = sizeof(*a);
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        err_set(err, "socket: %s", strerror(errno));
+        return -1;
+    }
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        err_set(err, "PORT/BIND_ADDRESS: cannot bind %s:%lld: %s", cfg->bind_address,
+                (long long)cfg->port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, 4096) != 0) {
+        err_set(err, "listen: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+bad_addr:
+    err_set(err, "BIND_ADDRESS: \"%s\" is not a numeric IP address", cfg->bind_address);
+    return -1;
+}
+
+static void on_listen(loop_handler_t *h, uint32_t events)
+{
+    worker_t *w = (worker_t *)((char *)h - offsetof(worker_t, listen_h));
+    server_t *srv = w->srv;
+
+    IA_UNUSED(events);
+    for (int i = 0; i < 64 && w->accepting; i++) {
+        int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE)
+                log_msg(LOG_WARN, "out of file descriptors; not accepting for now");
+            return;
+        }
+        long open = atomic_fetch_add_explicit(&srv->conns_open, 1, memory_order_relaxed);
+        if (open >= srv->cfg->max_connections) {
+            static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: "
+                                       "0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n";
+            (void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            close(fd);
+            atomic_fetch_sub_explicit(&srv->conns_open, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&w->metrics->conns_rejected, 1, memory_order_relaxed);
+            continue;
+        }
+        atomic_store_explicit(
+            &w->metrics->conns_accepted,
+            atomic_load_explicit(&w->metrics->conns_accepted, memory_order_relaxed) + 1,
+            memory_order_relaxed);
+        conn_accept(w, fd);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+
+    log_set_buffered(true);
+    while (!w->exit) {
+        int64_t now = time_mono_ms();
+        int timeout = conn_next_deadline(w, now);
+        int db = store_worker_tick(w->store, now);
+
+        if (db >= 0 && (timeout < 0 || db < timeout))
+            timeout = db;
+        if (timeout < 0 || timeout > 1000)
+            timeout = 1000;
+        if (loop_poll(w->loop, timeout) < 0 && errno != EINTR)
+            ia_fatal("epoll_wait failed");
+        now = time_mono_ms();
+        conn_expire(w, now);
+        store_worker_tick(w->store, now);
+        store_worker_flush(w->store);
+        conn_reap(w);
+        log_flush();
+    }
+    log_flush();
+    return NULL;
+}
+
+static void task_stop_accepting(void *arg)
+{
+    worker_t *w = arg;
+
+    if (w->accepting) {
+        loop_del(w->loop, w->srv->listen_fd);
+        w->accepting = false;
+    }
+    w->stopping = true;
+    conn_close_idle(w);
+}
+
+static void task_exit(void *arg)
+{
+    ((worker_t *)arg)->exit = true;
+}
+
+static worker_t *worker_new(server_t *srv, int index)
+{
+    worker_t *w = ia_calloc(1, sizeof(*w));
+
+    w->index = index;
+    w->srv = srv;
+    w->loop = loop_new();
+    w->metrics = ia_calloc(1, sizeof(*w->metrics));
+    w->store = store_worker_new(srv->store, w->loop, index);
+    w->listen_h.fn = on_listen;
+    if (getrandom(&w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || w->rng == 0)
+        w->rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)time_mono_ns() ^ (uint64_t)index;
+    timers_init(w);
+    if (loop_add(w->loop, srv->listen_fd, EPOLLIN | EPOLLEXCLUSIVE, &w->listen_h) != IA_OK)
+        ia_fatal("cannot watch the listening socket");
+    w->accepting = true;
+    return w;
+}
+
+static void emf_maybe(server_t *srv, metrics_emf_state_t *st, int64_t *next_ms)
+{
+    int64_t now = time_mono_ms();
+    store_stats_t db;
+    buf_t line = {0};
+
+    if (srv->cfg->emf_interval_s == 0 || now < *next_ms)
+        return;
+    *next_ms = now + srv->cfg->emf_interval_s * 1000;
+    store_get_stats(srv->store, &db);
+    metrics_emf_line(&line, srv->shards, srv->n_workers, &db, st, time_now_ms());
+    if (write(STDOUT_FILENO, line.data, line.len) < 0) {
+        /* stdout gone */
+    }
+    buf_release(&line);
+}
+
+/* Waits for SIGTERM/SIGINT while printing EMF lines on schedule. */
+static int wait_signal(server_t *srv, const sigset_t *set, metrics_emf_state_t *st,
+                       int64_t *next_emf, int64_t until_ms)
+{
+    for (;;) {
+        int64_t now = time_mono_ms();
+        if (until_ms >= 0 && now >= until_ms)
+            return 0;
+        int64_t wait_ms = 1000;
+        if (until_ms >= 0 && until_ms - now < wait_ms)
+            wait_ms = until_ms - now;
+        struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000};
+        int sig = sigtimedwait(set, NULL, &ts);
+        if (sig > 0)
+            return sig;
+        emf_maybe(srv, st, next_emf);
+    }
+}
+
+static long total_conns(server_t *srv)
+{
+    return atomic_load_explicit(&srv->conns_open, memory_order_relaxed);
+}
+
+int server_run(const config_t *cfg, store_t *store, const char *version, const char *revision)
+{
+    server_t srv;
+    sigset_t set;
+    err_t err = {{0}};
+    metrics_emf_state_t emf;
+    int64_t next_emf;
+    int sig;
+
+    memset(&srv, 0, sizeof(srv));
+    memset(&emf, 0, sizeof(emf));
+    srv.cfg = cfg;
+    srv.store = store;
+    srv.version = version;
+    srv.revision = revision;
+    srv.start_time = (double)time_now_ms() / 1000.0;
+    srv.ratelimit = ratelimit_new(cfg->n_keys, cfg->rate_limit_rps, cfg->rate_limit_burst);
+    atomic_init(&srv.phase, PHASE_RUNNING);
+    atomic_init(&srv.conns_open, 0);
+
+    /* Signals are taken synchronously by this thread only. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    srv.listen_fd = listen_open(cfg, &err);
+    if (srv.listen_fd < 0) {
+        log_msg_str(LOG_ERROR, "cannot listen", "error", err.msg);
+        return 1;
+    }
+    srv.n_workers = (size_t)cfg->worker_threads;
+    srv.workers = ia_calloc(srv.n_workers, sizeof(*srv.workers));
+    srv.shards = ia_calloc(srv.n_workers, sizeof(*srv.shards));
+    for (size_t i = 0; i < srv.n_workers; i++) {
+        srv.workers[i] = worker_new(&srv, (int)i);
+        srv.shards[i] = srv.workers[i]->metrics;
+    }
+    store_start(store);
+    for (size_t i = 0; i < srv.n_workers; i++) {
+        if (pthread_create(&srv.workers[i]->thread, NULL, worker_main, srv.workers[i]) != 0)
+            ia_fatal("pthread_create failed");
+    }
+    /* Everything is open and every thread exists: lock the process down. */
+    if (cfg->sandbox) {
+        if (sandbox_enter(&err) != IA_OK) {
+            log_msg_str(LOG_ERROR, "cannot enter the sandbox", "error", err.msg);
+            return 1;
+        }
+    } else {
+        log_msg(LOG_WARN, "sandbox disabled (SANDBOX=off): no seccomp filter");
+    }
+    log_line_t l;
+    if (log_begin(&l, LOG_INFO, "listening")) {
+        log_str(&l, "address", cfg->bind_address);
+        log_int(&l, "port", cfg->port);
+        log_int(&l, "workers", (int64_t)srv.n_workers);
+        log_str(&l, "database", cfg->db_redacted);
+        log_str(&l, "version", version);
+        log_bool(&l, "sandbox", cfg->sandbox);
+        log_end(&l);
+    }
+
+    next_emf = time_mono_ms() + cfg->emf_interval_s * 1000;
+    sig = wait_signal(&srv, &set, &emf, &next_emf, -1);
+
+    atomic_store(&srv.phase, PHASE_DRAINING);
+    if (log_begin(&l, LOG_INFO, "draining")) {
+        log_str(&l, "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        log_int(&l, "drain_seconds", cfg->drain_seconds);
+        log_end(&l);
+    }
+    if (cfg->drain_seconds > 0) {
+        /* A second signal during the drain is ignored on purpose: the
+         * orchestrator's stop timeout is the hard limit. */
+        int64_t until = time_mono_ms() + cfg->drain_seconds * 1000;
+        while (wait_signal(&srv, &set, &emf, &next_emf, until) != 0)
+            ;
+    }
+
+    atomic_store(&srv.phase, PHASE_STOPPING);
+    for (size_t i = 0; i < srv.n_workers; i++)
+        loop_post(srv.workers[i]->loop, task_stop_accepting, srv.workers[i]);
+    int64_t deadline = time_mono_ms() + cfg->shutdown_timeout_s * 1000;
+    while (total_conns(&srv) > 0 && time_mono_ms() < deadline) {
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    long left = total_conns(&srv);
+    for (size_t i = 0; i < srv.n_workers; i++)
+        loop_post(srv.workers[i]->loop, task_exit, srv.workers[i]);
+    for (size_t i = 0; i < srv.n_workers; i++)
+        pthread_join(srv.workers[i]->thread, NULL);
+    close(srv.listen_fd);
+    emf_maybe(&srv, &emf, &(int64_t){0});
+    if (log_begin(&l, left > 0 ? LOG_WARN : LOG_INFO, "stopped")) {
+        log_int(&l, "connections_cut", left);
+        log_end(&l);
+    }
+    /* Workers and connections die with the process; nothing left to free
+     * that the kernel will not. */
+    return 0;
+}

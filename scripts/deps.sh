@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a make target needs, and says what it installs.
+# Usage: scripts/deps.sh GROUP...   (groups below; "all" = every group)
+# Idempotent and quiet when everything is present, so targets can call it every time.
+set -euo pipefail
+
+declare -A GROUPS_PKGS=(
+    [build]="gcc make pkg-config libpq-dev libsqlite3-dev libssl-dev libseccomp-dev"
+    [test]="libcmocka-dev postgresql-15 python3 python3-yaml clang-14 libclang-rt-14-dev"
+    [lint]="clang-format clang-tidy cppcheck shellcheck nodejs npm"
+    [fuzz]="clang-14 libclang-rt-14-dev libfuzzer-14-dev"
+    [bench]="wrk nginx-light postgresql-15 procps"
+    [stack]="haproxy nftables iproute2 slowhttptest procps postgresql-15 python3"
+    [image]="podman buildah runc uidmap slirp4netns fuse-overlayfs apt-utils"
+    [docs]="graphviz"
+)
+
+want=()
+for group in "$@"; do
+    if [[ $group == all ]]; then
+        for g in "${!GROUPS_PKGS[@]}"; do
+            read -r -a pk <<<"${GROUPS_PKGS[$g]}"
+            want+=("${pk[@]}")
+        done
+        continue
+    fi
+    if [[ -z ${GROUPS_PKGS[$group]:-} ]]; then
+        echo "deps.sh: unknown group '$group' (known: ${!GROUPS_PKGS[*]} all)" >&2
+        exit 2
+    fi
+    read -r -a pk <<<"${GROUPS_PKGS[$group]}"
+    want+=("${pk[@]}")
+done
+
+missing=()
+for p in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+# Deduplicate while keeping order.
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk '!seen[$0]++')
+
+echo "deps.sh: installing Debian packages: ${missing[*]}" >&2
+if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO=sudo
+    else
+        echo "deps.sh: not root and no sudo; install these yourself: ${missing[*]}" >&2
+        exit 1
+    fi
+else
+    SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+echo "deps.sh: installed: ${missing[*]}" >&2

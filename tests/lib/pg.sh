@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL for tests and benchmarks: its own data directory,
+# a free loopback port, password authentication, torn down by pg_stop.
+#
+#   source tests/lib/pg.sh
+#   pg_start DIR        # sets PG_URL, PG_PORT, PG_DIR, PG_BIN, PG_USER
+#   pg_stop             # stops it and removes DIR
+#
+# The server refuses to run as root, so as root it runs as the `postgres`
+# user (created if missing); otherwise as the current user.
+
+PG_BIN=${PG_BIN:-$(pg_config --bindir 2>/dev/null)}
+if [[ ! -x $PG_BIN/postgres ]]; then
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+fi
+
+pg__as() {
+    if [[ $(id -u) -eq 0 ]]; then
+        # runuser keeps no tty and needs no password; cd so the user can stat cwd
+        (cd / && runuser -u "$PG_USER" -- "$@")
+    else
+        "$@"
+    fi
+}
+
+pg_free_port() {
+    python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+pg_start() {
+    PG_DIR=$1
+    if [[ $(id -u) -eq 0 ]]; then
+        PG_USER=postgres
+        id -u "$PG_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
+    else
+        PG_USER=$(id -un)
+    fi
+    mkdir -p "$PG_DIR"
+    chmod 0755 "$PG_DIR"
+    [[ $(id -u) -eq 0 ]] && chown "$PG_USER" "$PG_DIR"
+    PG_PORT=${PG_PORT:-$(pg_free_port)}
+    PG_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    local pwfile=$PG_DIR/pwfile
+    printf '%s\n' "$PG_PASSWORD" >"$pwfile"
+    [[ $(id -u) -eq 0 ]] && chown "$PG_USER" "$pwfile"
+    pg__as "$PG_BIN/initdb" -D "$PG_DIR/data" -U items --auth=scram-sha-256 \
+        --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 || {
+        cat "$PG_DIR/initdb.log" >&2
+        return 1
+    }
+    rm -f "$pwfile"
+    pg__as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 ${PG_EXTRA_OPTS:-}" \
+        start >/dev/null || {
+        cat "$PG_DIR/server.log" >&2
+        return 1
+    }
+    PGPASSWORD=$PG_PASSWORD "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U items -d postgres \
+        -qAtc "CREATE DATABASE items" >/dev/null
+    PG_URL="postgres://items:${PG_PASSWORD}@127.0.0.1:${PG_PORT}/items?sslmode=disable"
+    export PG_URL PG_PORT PG_DIR PG_BIN PG_USER PG_PASSWORD
+}
+
+# psql against the test database: pg_psql -c "SELECT 1"
+pg_psql() {
+    PGPASSWORD=$PG_PASSWORD "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U items -d items -qAt "$@"
+}
+
+# pg_ctl against the test server: pg_ctl_do restart -m fast
+pg_ctl_do() {
+    pg__as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 ${PG_EXTRA_OPTS:-}" "$@"
+}
+
+pg_stop() {
+    [[ -n ${PG_DIR:-} && -d $PG_DIR/data ]] || return 0
+    pg__as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$PG_DIR"
+}
