@@ -17,8 +17,9 @@ UNIT_SRC  := $(sort $(wildcard app/tests/unit/test_*.c))
 
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wvla -Wpointer-arith -Wundef -Wnull-dereference -Wdouble-promotion
-BASE_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARNINGS) -Iapp/src -Ibuild/gen -I$(PG_INC) \
-             -DIA_VERSION='"$(VERSION)"' -DIA_REVISION='"$(REVISION)"' -MMD -MP
+BASE_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARNINGS) -Iapp/src -Ibuild/gen -I$(PG_INC) -MMD -MP
+VERSION_CFLAGS := -DIA_VERSION='"$(VERSION)"' -DIA_REVISION='"$(REVISION)"'
+Q ?= @
 REL_CFLAGS  := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 REL_LDFLAGS := -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 SAN_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -26,6 +27,14 @@ SAN_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 LIBS        := -lpq -lsqlite3 -lcrypto -lseccomp -lpthread -lm
 
 obj = $(patsubst %.c,build/$(1)/obj/%.o,$(2))
+
+# main.o carries the version: rebuild it whenever the version changes.
+build/version.txt: FORCE
+	@mkdir -p build
+	@echo '$(VERSION) $(REVISION)' | cmp -s - $@ || echo '$(VERSION) $(REVISION)' > $@
+build/release/obj/app/src/main.o build/test/obj/app/src/main.o build/asan/obj/app/src/main.o: build/version.txt
+.PHONY: FORCE
+FORCE:
 
 .PHONY: build build-test build-asan deps-build test-unit format format-check
 build: build/items-api ## build the service (build/items-api)
@@ -42,30 +51,37 @@ $(GEN_SRC): scripts/embed-migrations.sh $(wildcard app/migrations/*/*.sql)
 # The generated source must exist before any object that includes its header.
 build/release/obj/%.o: %.c | $(GEN_SRC)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) -c $< -o $@
+	@echo "  CC [release] $<"
+	$(Q)$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(if $(filter app/src/main.c,$<),$(VERSION_CFLAGS)) -c $< -o $@
 
 build/test/obj/%.o: %.c | $(GEN_SRC)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) -DIA_TEST_HOOKS -c $< -o $@
+	@echo "  CC [test] $<"
+	$(Q)$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) -DIA_TEST_HOOKS $(if $(filter app/src/main.c,$<),$(VERSION_CFLAGS)) -c $< -o $@
 
 build/asan/obj/%.o: %.c | $(GEN_SRC)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) -c $< -o $@
+	@echo "  CC [asan] $<"
+	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) $(if $(filter app/src/main.c,$<),$(VERSION_CFLAGS)) -c $< -o $@
 
 build/items-api: $(call obj,release,$(APP_SRC) $(GEN_SRC)) | deps-build
-	$(CC) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD $@"
+	$(Q)$(CC) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
 
 build/test/items-api: $(call obj,test,$(APP_SRC) $(GEN_SRC))
-	$(CC) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD $@"
+	$(Q)$(CC) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
 
 build/asan/items-api: $(call obj,asan,$(APP_SRC) $(GEN_SRC))
-	$(CC) -fsanitize=address,undefined -o $@ $^ $(LIBS)
+	@echo "  LD $@"
+	$(Q)$(CC) -fsanitize=address,undefined -o $@ $^ $(LIBS)
 
 # Unit tests: each test file links against every module but main.c.
 UNIT_BINS := $(patsubst app/tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 build/asan/unit/%: app/tests/unit/%.c $(call obj,asan,$(LIB_SRC) $(GEN_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) -Iapp/tests/unit -o $@ $^ $(LIBS) -lcmocka
+	@echo "  CC [unit] $<"
+	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) -Iapp/tests/unit -o $@ $^ $(LIBS) -lcmocka
 
 test-unit: ## cmocka unit tests under ASan/UBSan
 	@scripts/deps.sh build test
@@ -80,3 +96,7 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+.PHONY: run
+run: build ## build and serve on http://127.0.0.1:8080 (SQLite, fresh dev key)
+	@scripts/run-dev.sh

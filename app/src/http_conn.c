@@ -121,12 +121,24 @@ void conn_accept(worker_t *w, int fd)
         return;
     }
     w->n_conns++;
+    c->all_next = w->all;
+    if (w->all != NULL)
+        w->all->all_prev = c;
+    w->all = c;
     tl_set(c, TL_HEADER);
     conn_run(c);
 }
 
 static void conn_free(conn_t *c)
 {
+    worker_t *w = c->w;
+
+    if (c->all_prev != NULL)
+        c->all_prev->all_next = c->all_next;
+    else if (w->all == c)
+        w->all = c->all_next;
+    if (c->all_next != NULL)
+        c->all_next->all_prev = c->all_prev;
     buf_release(&c->in);
     buf_release(&c->out);
     buf_release(&c->body);
@@ -737,5 +749,16 @@ void conn_close_idle(worker_t *w)
         n = n->next;
         if (c->in.len == 0)
             conn_close(c);
+    }
+}
+
+void conn_teardown(worker_t *w)
+{
+    conn_reap(w);
+    while (w->all != NULL) {
+        conn_t *c = w->all;
+        if (c->fd >= 0)
+            close(c->fd);
+        conn_free(c);
     }
 }

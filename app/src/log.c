@@ -145,3 +145,9 @@ void log_msg_str(log_level_t level, const char *msg, const char *key, const char
         log_end(&l);
     }
 }
+
+void log_thread_done(void)
+{
+    log_flush();
+    buf_release(&tls_buf);
+}

@@ -44,6 +44,8 @@ void log_end(log_line_t *l);
 
 void log_set_buffered(bool on);
 void log_flush(void);
+/* Flushes and frees this thread's buffer (call before a thread ends). */
+void log_thread_done(void);
 
 /* One-liners for the common shapes. */
 void log_msg(log_level_t level, const char *msg);

@@ -59,9 +59,9 @@ static int cmd_serve(void)
         return 1;
     }
     rc = server_run(&cfg, store, IA_VERSION, IA_REVISION);
-    /* The store's threads may still be parked in libpq calls: leave the
-     * rest to process exit rather than race them. */
-    log_flush();
+    store_close(store);
+    config_free(&cfg);
+    log_thread_done();
     return rc;
 }
 

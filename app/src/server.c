@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PURGE_EVERY_MS (10 * 60 * 1000)
+
 static int listen_open(const config_t *cfg, err_t *err)
 {
     struct sockaddr_storage ss;
@@ -129,7 +131,7 @@ static void *worker_main(void *arg)
         conn_reap(w);
         log_flush();
     }
-    log_flush();
+    log_thread_done();
     return NULL;
 }
 
@@ -148,6 +150,40 @@ static void task_stop_accepting(void *arg)
 static void task_exit(void *arg)
 {
     ((worker_t *)arg)->exit = true;
+}
+
+static void on_purged(store_op_t *op, const store_result_t *res)
+{
+    worker_t *w = op->arg;
+
+    w->purge_busy = false;
+    if (res->status != STORE_OK)
+        log_msg(LOG_WARN, "idempotency key cleanup failed; will retry");
+}
+
+/* Idempotency keys are kept at least 24 h; older ones go in the background. */
+static void task_purge(void *arg)
+{
+    worker_t *w = arg;
+
+    if (w->purge_busy || w->stopping)
+        return;
+    w->purge_busy = true;
+    memset(&w->purge_op, 0, sizeof(w->purge_op));
+    w->purge_op.kind = STORE_OP_PURGE_IDEMPOTENCY;
+    w->purge_op.done = on_purged;
+    w->purge_op.arg = w;
+    store_submit(w->store, &w->purge_op);
+}
+
+static void worker_free(worker_t *w)
+{
+    conn_teardown(w);
+    store_worker_free(w->store);
+    loop_free(w->loop);
+    buf_release(&w->scratch);
+    free(w->metrics);
+    free(w);
 }
 
 static worker_t *worker_new(server_t *srv, int index)
@@ -202,6 +238,10 @@ static int wait_signal(server_t *srv, const sigset_t *set, metrics_emf_state_t *
         if (sig > 0)
             return sig;
         emf_maybe(srv, st, next_emf);
+        if (time_mono_ms() >= srv->next_purge_ms) {
+            srv->next_purge_ms = time_mono_ms() + PURGE_EVERY_MS;
+            loop_post(srv->workers[0]->loop, task_purge, srv->workers[0]);
+        }
     }
 }
 
@@ -275,6 +315,7 @@ int server_run(const config_t *cfg, store_t *store, const char *version, const c
     }
 
     next_emf = time_mono_ms() + cfg->emf_interval_s * 1000;
+    srv.next_purge_ms = time_mono_ms() + 60 * 1000;
     sig = wait_signal(&srv, &set, &emf, &next_emf, -1);
 
     atomic_store(&srv.phase, PHASE_DRAINING);
@@ -306,11 +347,15 @@ int server_run(const config_t *cfg, store_t *store, const char *version, const c
         pthread_join(srv.workers[i]->thread, NULL);
     close(srv.listen_fd);
     emf_maybe(&srv, &emf, &(int64_t){0});
+    store_stop(store);
+    for (size_t i = 0; i < srv.n_workers; i++)
+        worker_free(srv.workers[i]);
+    free(srv.workers);
+    free(srv.shards);
+    ratelimit_free(srv.ratelimit);
     if (log_begin(&l, left > 0 ? LOG_WARN : LOG_INFO, "stopped")) {
         log_int(&l, "connections_cut", left);
         log_end(&l);
     }
-    /* Workers and connections die with the process; nothing left to free
-     * that the kernel will not. */
     return 0;
 }

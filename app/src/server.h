@@ -37,6 +37,7 @@ typedef struct server {
     atomic_int phase;
     atomic_long conns_open;
     double start_time;
+    int64_t next_purge_ms;
     const char *version;
     const char *revision;
 } server_t;
@@ -63,6 +64,9 @@ struct worker {
     tnode_t timers[TL_COUNT];
     int64_t timer_ms[TL_COUNT];
     conn_t *graveyard; /* closed this iteration, freed after the poll */
+    conn_t *all;       /* every live connection, for teardown */
+    store_op_t purge_op; /* periodic idempotency-key cleanup */
+    bool purge_busy;
     size_t n_conns;
     uint64_t rng;
     uint64_t req_seq;
@@ -117,6 +121,7 @@ struct conn {
     tlist_id_t tlist;
     int64_t deadline_ms;
     conn_t *next_dead;
+    conn_t *all_prev, *all_next;
 
     buf_t in;
     http_scan_t scan;
@@ -166,6 +171,8 @@ void conn_expire(worker_t *w, int64_t now_ms);
 int conn_next_deadline(worker_t *w, int64_t now_ms);
 void conn_reap(worker_t *w);
 void conn_close_idle(worker_t *w);
+/* Frees every connection of a stopped worker. */
+void conn_teardown(worker_t *w);
 void timers_init(worker_t *w);
 
 #endif

@@ -26,6 +26,12 @@ void store_start(store_t *s)
         s->be->start(s);
 }
 
+void store_stop(store_t *s)
+{
+    if (s->be->stop != NULL)
+        s->be->stop(s);
+}
+
 void store_close(store_t *s)
 {
     s->be->close(s);

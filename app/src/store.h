@@ -97,6 +97,9 @@ int store_open(store_t **out, const config_t *cfg, err_t *err);
 int store_migrate_only(const config_t *cfg, err_t *err);
 /* Starts background work (the PostgreSQL connector thread). */
 void store_start(store_t *s);
+/* Stops background work; after it returns no worker receives new tasks
+ * from the store, so workers may be freed. */
+void store_stop(store_t *s);
 void store_close(store_t *s);
 
 /* One per event-loop thread; index < WORKER_THREADS. */
@@ -120,6 +123,7 @@ typedef struct {
     int (*open)(store_t **out, const config_t *cfg, err_t *err);
     int (*migrate_only)(const config_t *cfg, err_t *err);
     void (*start)(store_t *s);
+    void (*stop)(store_t *s);
     void (*close)(store_t *s);
     store_worker_t *(*worker_new)(store_t *s, struct loop *loop, int index);
     void (*worker_free)(store_worker_t *w);

@@ -351,8 +351,17 @@ static void *connector_main(void *arg)
             if (atomic_exchange(&s->db_down, false))
                 log_msg(LOG_INFO, "database reachable again");
             delay = 0;
+            /* Posting under the lock: once pg_stop has set `stopping`, no
+             * task reaches a worker that may be freed. */
+            pthread_mutex_lock(&s->mu);
+            if (s->stopping) {
+                pthread_mutex_unlock(&s->mu);
+                PQfinish(pg);
+                return NULL;
+            }
             c->handover = pg;
             loop_post(c->w->base.loop, task_handover, c);
+            pthread_mutex_unlock(&s->mu);
             continue;
         }
         atomic_store(&s->db_down, true);
@@ -1079,17 +1088,32 @@ static void pg_worker_free(store_worker_t *base)
     free(w);
 }
 
+static void pg_stop(store_t *base)
+{
+    pg_store_t *s = (pg_store_t *)base;
+    struct timespec until;
+
+    if (!s->connector_started)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    /* The connector may sit in a connect attempt (up to connect_timeout):
+     * do not hold the exit hostage to it. */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    if (pthread_timedjoin_np(s->connector, NULL, &until) == 0)
+        s->connector_started = false;
+}
+
 static void pg_close(store_t *base)
 {
     pg_store_t *s = (pg_store_t *)base;
 
-    if (s->connector_started) {
-        pthread_mutex_lock(&s->mu);
-        s->stopping = true;
-        pthread_cond_signal(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-        pthread_join(s->connector, NULL);
-    }
+    pg_stop(base);
+    if (s->connector_started)
+        return; /* still connecting: it owns s; the process is exiting anyway */
     free(s->workers);
     free(s->kw);
     free(s->val);
@@ -1116,6 +1140,7 @@ const store_backend_t store_backend_pg = {
     .open = pg_open,
     .migrate_only = pg_migrate_only,
     .start = pg_start,
+    .stop = pg_stop,
     .close = pg_close,
     .worker_new = pg_worker_new,
     .worker_free = pg_worker_free,

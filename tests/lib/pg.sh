@@ -11,7 +11,7 @@
 
 PG_BIN=${PG_BIN:-$(pg_config --bindir 2>/dev/null)}
 if [[ ! -x $PG_BIN/postgres ]]; then
-    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    PG_BIN=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
 fi
 
 pg__as() {
