@@ -35,7 +35,7 @@ void http_respond(exchange_t *ex, int status, const char *content_type, const ch
     if (ex->responded)
         ia_fatal("second response to one request");
     ex->responded = true;
-    if (c->w->stopping || !req->keep_alive || c->peer_eof)
+    if (c->w->stopping || !req->keep_alive)
         c->close_after = true;
     buf_reserve(o, 256 + ex->resp_headers.len + len);
     buf_append(o, "HTTP/1.1 ", 9);
