@@ -15,9 +15,16 @@ TEST_TARGETS :=
 
 include $(sort $(wildcard mk/*.mk))
 
+# Cheap and fundamental first, slow and end-to-end last; suites an area file
+# adds without listing here run at the end.
+TEST_ORDER := test-lint test-unit test-api test-sanitize test-faults fuzz-regress \
+              test-infra test-bootstrap test-infra-moto test-image test-workflows \
+              test-deploy test-stack test-drills
+TEST_RUN := $(filter $(TEST_ORDER),$(TEST_TARGETS)) $(filter-out $(TEST_ORDER),$(TEST_TARGETS))
+
 .PHONY: test help
-test:
-	@scripts/run-suites.sh $(TEST_TARGETS)
+test: ## run every suite (see TEST_ORDER)
+	@scripts/run-suites.sh $(filter $(TEST_RUN),$(TEST_ORDER)) $(filter-out $(TEST_ORDER),$(TEST_TARGETS))
 
 help:
 	@grep -hE '^[a-z][a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | \

@@ -32,8 +32,15 @@ for group in "$@"; do
     want+=("${pk[@]}")
 done
 
+# Packages that other distributions of the same tool satisfy (Node.js from
+# NodeSource bundles npm; a python3 on PATH is enough): check the command.
+declare -A BY_COMMAND=([nodejs]=node [npm]=npm [python3]=python3)
+
 missing=()
 for p in "${want[@]}"; do
+    if [[ -n ${BY_COMMAND[$p]:-} ]] && command -v "${BY_COMMAND[$p]}" >/dev/null 2>&1; then
+        continue
+    fi
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
         missing+=("$p")
     fi

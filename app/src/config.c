@@ -35,13 +35,16 @@ typedef struct {
 /* The one place where each variable, its default and its range live. */
 static const var_t vars[] = {
     {"PORT", VAR_INT, "8080", 1, 65535, OFF(port), "TCP port to listen on"},
-    {"BIND_ADDRESS", VAR_STRING, "0.0.0.0", 0, 0, OFF(bind_address), "IPv4 or IPv6 address to bind"},
+    {"BIND_ADDRESS", VAR_STRING, "0.0.0.0", 0, 0, OFF(bind_address),
+     "IPv4 or IPv6 address to bind"},
     {"DATABASE_URL", VAR_SPECIAL, "sqlite:var/items.db", 0, 0, 0,
      "postgres://user:pass@host:port/db?sslmode=... (libpq URI) or sqlite:PATH or sqlite::memory:"},
     {"DATABASE_URL_FILE", VAR_SPECIAL, NULL, 0, 0, 0, "file holding DATABASE_URL (for secrets)"},
-    {"API_KEYS", VAR_SPECIAL, NULL, 0, 0, 0, "comma-separated API keys (16-512 visible ASCII chars each)"},
+    {"API_KEYS", VAR_SPECIAL, NULL, 0, 0, 0,
+     "comma-separated API keys (16-512 visible ASCII chars each)"},
     {"API_KEYS_FILE", VAR_SPECIAL, NULL, 0, 0, 0, "file with one API key per line; # comments"},
-    {"WORKER_THREADS", VAR_INT, NULL, 1, 64, OFF(worker_threads), "event-loop threads (default: CPUs)"},
+    {"WORKER_THREADS", VAR_INT, NULL, 1, 64, OFF(worker_threads),
+     "event-loop threads (default: CPUs)"},
     {"DB_POOL_SIZE", VAR_INT, "4", 1, 256, OFF(db_pool_size),
      "PostgreSQL connections in total, spread over the worker threads (at least one each)"},
     {"DB_STARTUP_TIMEOUT_SECONDS", VAR_INT, "30", 0, 3600, OFF(db_startup_timeout_s),
@@ -235,8 +238,8 @@ static char *describe_pg_url(const char *url)
         else if (strcmp(o->keyword, "dbname") == 0)
             db = o->val;
     }
-    buf_printf(&b, "postgres://%s%s%s%s%s/%s", user, *user ? "@" : "", host, *port ? ":" : "",
-               port, db);
+    buf_printf(&b, "postgres://%s%s%s%s%s/%s", user, *user ? "@" : "", host, *port ? ":" : "", port,
+               db);
     PQconninfoFree(opts);
     return b.data;
 }
@@ -259,7 +262,9 @@ int config_parse_database_url(config_t *cfg, const char *url, err_t *err)
     if (strncmp(url, "sqlite:", 7) == 0) {
         const char *path = url + 7;
         if (*path == '\0') {
-            err_set(err, "DATABASE_URL: sqlite: needs a path, e.g. sqlite:var/items.db or sqlite::memory:");
+            err_set(
+                err,
+                "DATABASE_URL: sqlite: needs a path, e.g. sqlite:var/items.db or sqlite::memory:");
             return IA_ERR;
         }
         cfg->db_kind = DB_KIND_SQLITE;

@@ -25,9 +25,9 @@ typedef struct {
     char *bind_address;
 
     db_kind_t db_kind;
-    char *database_url;  /* owned; secret: never log it, use config_redacted_db() */
-    char *sqlite_path;   /* owned; for DB_KIND_SQLITE */
-    char *db_redacted;   /* owned; safe to log */
+    char *database_url; /* owned; secret: never log it, use config_redacted_db() */
+    char *sqlite_path;  /* owned; for DB_KIND_SQLITE */
+    char *db_redacted;  /* owned; safe to log */
 
     api_key_hash_t keys[CONFIG_MAX_KEYS];
     size_t n_keys;

@@ -62,7 +62,8 @@ static json_value_t *parse_body(exchange_t *ex)
     char detail[160];
 
     if (ex->body.len == 0) {
-        http_problem(ex, 400, "invalid-json", "the request body is empty; a JSON object is expected");
+        http_problem(ex, 400, "invalid-json",
+                     "the request body is empty; a JSON object is expected");
         return NULL;
     }
     v = json_parse(&ex->arena, ex->body.ptr, ex->body.len, &err);
@@ -294,8 +295,8 @@ static void create_item(exchange_t *ex)
     if (ex->req.has_idempotency_key) {
         auth_key_id(ex->worker->srv->cfg, ex->key_index, ex->idem_scope);
         item_request_hash(&ex->input, ex->idem_hash);
-        ex->idem_key = arena_strndup(&ex->arena, ex->req.idempotency_key.ptr,
-                                     ex->req.idempotency_key.len);
+        ex->idem_key =
+            arena_strndup(&ex->arena, ex->req.idempotency_key.ptr, ex->req.idempotency_key.len);
         ex->op.idem_scope = ex->idem_scope;
         ex->op.idem_key = ex->idem_key;
         ex->op.idem_hash = ex->idem_hash;
@@ -476,12 +477,15 @@ static void patch_item(exchange_t *ex, int64_t id, bool id_ok)
         return;
     /* What can be judged without the item is judged first (422 before 404). */
     if (patch->type != JSON_OBJECT) {
-        errs.errors[errs.n++] = (item_field_error_t){"", 0, "a merge patch for an item must be a JSON object"};
+        errs.errors[errs.n++] =
+            (item_field_error_t){"", 0, "a merge patch for an item must be a JSON object"};
     } else {
         for (size_t i = 0; i < patch->u.obj.n && errs.n < ITEM_MAX_FIELD_ERRORS; i++) {
             const json_member_t *m = &patch->u.obj.members[i];
-            if (!(m->key_len == 4 && (memcmp(m->key, "name", 4) == 0 || memcmp(m->key, "data", 4) == 0)))
-                errs.errors[errs.n++] = (item_field_error_t){m->key, m->key_len, "is not a known field"};
+            if (!(m->key_len == 4 &&
+                  (memcmp(m->key, "name", 4) == 0 || memcmp(m->key, "data", 4) == 0)))
+                errs.errors[errs.n++] =
+                    (item_field_error_t){m->key, m->key_len, "is not a known field"};
         }
     }
     if (errs.n > 0) {

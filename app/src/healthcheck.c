@@ -95,8 +95,7 @@ int healthcheck_run(const char *url)
         got += (size_t)r;
     }
     resp[got] = '\0';
-    rc = (strncmp(resp, "HTTP/1.1 200", 12) == 0 || strncmp(resp, "HTTP/1.0 200", 12) == 0) ? 0
-                                                                                             : 1;
+    rc = (strncmp(resp, "HTTP/1.1 200", 12) == 0 || strncmp(resp, "HTTP/1.0 200", 12) == 0) ? 0 : 1;
 cleanup:
     if (rc != 0 && got == 0)
         fprintf(stderr, "healthcheck: no answer from %s\n", url);

@@ -454,10 +454,10 @@ static bool precheck(conn_t *c)
                 n = snprintf(v, sizeof(v), "%lld", (long long)d.retry_after);
                 http_add_header(ex, "Retry-After", v, (size_t)n);
                 metrics_shard_t *m = c->w->metrics;
-                atomic_store_explicit(
-                    &m->rate_limited,
-                    atomic_load_explicit(&m->rate_limited, memory_order_relaxed) + 1,
-                    memory_order_relaxed);
+                atomic_store_explicit(&m->rate_limited,
+                                      atomic_load_explicit(&m->rate_limited, memory_order_relaxed) +
+                                          1,
+                                      memory_order_relaxed);
                 http_problem(ex, 429, NULL, "rate limit exceeded for this API key");
                 return false;
             }
@@ -669,10 +669,10 @@ void conn_request_done(exchange_t *ex)
 
     metrics_observe(w->metrics, ex->req.method, ex->route.id, ex->status, dur);
     if (w->srv->cfg->access_log) {
-        log_level_t lvl = (ex->route.id == ROUTE_HEALTHZ || ex->route.id == ROUTE_READYZ) &&
-                                  ex->status < 500
-                              ? LOG_DEBUG
-                              : LOG_INFO;
+        log_level_t lvl =
+            (ex->route.id == ROUTE_HEALTHZ || ex->route.id == ROUTE_READYZ) && ex->status < 500
+                ? LOG_DEBUG
+                : LOG_INFO;
         log_line_t l;
         if (log_begin(&l, lvl, "request")) {
             log_strn(&l, "request_id", ex->request_id, ex->request_id_len);
@@ -754,11 +754,17 @@ void conn_close_idle(worker_t *w)
 
 void conn_teardown(worker_t *w)
 {
+    conn_t *c;
+
     conn_reap(w);
-    while (w->all != NULL) {
-        conn_t *c = w->all;
+    c = w->all;
+    w->all = NULL;
+    while (c != NULL) {
+        conn_t *next = c->all_next;
+        c->all_prev = c->all_next = NULL;
         if (c->fd >= 0)
             close(c->fd);
         conn_free(c);
+        c = next;
     }
 }

@@ -7,17 +7,15 @@
 /* tchar per RFC 9110 section 5.6.2. */
 static const unsigned char tchar_table[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
 static bool is_tchar(unsigned char c)
@@ -95,8 +93,8 @@ static const struct {
     size_t len;
     http_method_t m;
 } methods[] = {
-    {"GET", 3, HTTP_GET},       {"HEAD", 4, HTTP_HEAD},     {"POST", 4, HTTP_POST},
-    {"PUT", 3, HTTP_PUT},       {"PATCH", 5, HTTP_PATCH},   {"DELETE", 6, HTTP_DELETE},
+    {"GET", 3, HTTP_GET},         {"HEAD", 4, HTTP_HEAD},   {"POST", 4, HTTP_POST},
+    {"PUT", 3, HTTP_PUT},         {"PATCH", 5, HTTP_PATCH}, {"DELETE", 6, HTTP_DELETE},
     {"OPTIONS", 7, HTTP_OPTIONS},
 };
 
@@ -241,11 +239,11 @@ static bool set_once(bool *has, slice_t *dst, slice_t v)
     return true;
 }
 
-#define NAME_IS(lit) (name.len == sizeof(lit) - 1 && strncasecmp(name.ptr, lit, sizeof(lit) - 1) == 0)
+#define NAME_IS(lit)                                                                               \
+    (name.len == sizeof(lit) - 1 && strncasecmp(name.ptr, lit, sizeof(lit) - 1) == 0)
 
-static http_parse_rc_t apply_header(http_request_t *req, slice_t name, slice_t v,
-                                    bool *saw_te, bool *conn_close, bool *conn_keep,
-                                    http_error_t *err)
+static http_parse_rc_t apply_header(http_request_t *req, slice_t name, slice_t v, bool *saw_te,
+                                    bool *conn_close, bool *conn_keep, http_error_t *err)
 {
     switch (name.len) {
     case 4:
@@ -287,11 +285,9 @@ static http_parse_rc_t apply_header(http_request_t *req, slice_t name, slice_t v
             return fail(err, 400, "more than one X-Request-Id");
         break;
     case 13:
-        if (NAME_IS("authorization") &&
-            !set_once(&req->has_authorization, &req->authorization, v))
+        if (NAME_IS("authorization") && !set_once(&req->has_authorization, &req->authorization, v))
             return fail(err, 400, "more than one Authorization");
-        if (NAME_IS("if-none-match") &&
-            !set_once(&req->has_if_none_match, &req->if_none_match, v))
+        if (NAME_IS("if-none-match") && !set_once(&req->has_if_none_match, &req->if_none_match, v))
             return fail(err, 400, "more than one If-None-Match");
         break;
     case 14:
@@ -322,8 +318,7 @@ static http_parse_rc_t apply_header(http_request_t *req, slice_t name, slice_t v
     return HTTP_PARSE_DONE;
 }
 
-http_parse_rc_t http_parse_head(const char *buf, size_t len, http_request_t *req,
-                                http_error_t *err)
+http_parse_rc_t http_parse_head(const char *buf, size_t len, http_request_t *req, http_error_t *err)
 {
     const char *p = buf, *end = buf + len;
     const char *eol;
@@ -409,8 +404,8 @@ enum {
     CH_DONE,
 };
 
-#define CHUNK_MAX_DIGITS 15 /* 2^60: far above any body limit, far below overflow */
-#define CHUNK_MAX_EXT    1024
+#define CHUNK_MAX_DIGITS  15 /* 2^60: far above any body limit, far below overflow */
+#define CHUNK_MAX_EXT     1024
 #define CHUNK_MAX_TRAILER 8192
 
 void http_chunked_init(http_chunked_t *c, uint64_t max_body)
@@ -572,29 +567,52 @@ out:
 const char *http_status_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }
 

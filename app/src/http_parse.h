@@ -109,7 +109,7 @@ typedef struct {
     int state;
     uint64_t chunk_left;
     size_t size_digits;
-    size_t line_len;  /* current chunk-size line or trailer line */
+    size_t line_len; /* current chunk-size line or trailer line */
     size_t trailer_bytes;
     uint64_t max_body;
 } http_chunked_t;

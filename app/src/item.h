@@ -10,8 +10,8 @@
 
 #include <stdint.h>
 
-#define ITEM_NAME_MAX_CHARS 200
-#define ITEM_DATA_MAX_BYTES 65536
+#define ITEM_NAME_MAX_CHARS   200
+#define ITEM_DATA_MAX_BYTES   65536
 #define ITEM_MAX_FIELD_ERRORS 8
 
 typedef struct {

@@ -30,8 +30,7 @@ static bool fail(parser_t *ps, const char *msg)
 
 static void skip_ws(parser_t *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 
@@ -194,7 +193,7 @@ static bool parse_string(parser_t *ps, const char **out, size_t *out_len, bool *
             *o++ = '\t';
             break;
         case 'u': {
-            unsigned cp, lo;
+            unsigned cp = 0, lo = 0;
             if (!read_hex4(ps, &cp))
                 return false;
             if (cp >= 0xDC00 && cp <= 0xDFFF)

@@ -6,11 +6,10 @@
 #include <string.h>
 
 /* Upper bounds in seconds. */
-static const double buckets[METRICS_N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                  0.025,  0.05,  0.1,    0.25,  0.5,
-                                                  1,      2.5,   5,      10};
+static const double buckets[METRICS_N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                  0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 static const int64_t bucket_ns[METRICS_N_BUCKETS] = {
-    500000,    1000000,   2500000,    5000000,    10000000,   25000000,   50000000,
+    500000,    1000000,   2500000,   5000000,    10000000,   25000000,   50000000,
     100000000, 250000000, 500000000, 1000000000, 2500000000, 5000000000, 10000000000};
 
 static const int statuses[] = {200, 201, 204, 304, 400, 401, 404, 405, 408, 412, 413, 414,
@@ -156,8 +155,8 @@ void metrics_render(buf_t *out, metrics_shard_t *const *shards, size_t n,
                info->start_time, info->draining ? 1 : 0, info->version, info->revision);
 }
 
-void metrics_emf_line(buf_t *out, metrics_shard_t *const *shards, size_t n,
-                      const store_stats_t *db, metrics_emf_state_t *prev, int64_t now_ms)
+void metrics_emf_line(buf_t *out, metrics_shard_t *const *shards, size_t n, const store_stats_t *db,
+                      metrics_emf_state_t *prev, int64_t now_ms)
 {
     metrics_emf_state_t cur;
     size_t s5xx_from = status_index(500);

@@ -47,7 +47,7 @@ typedef struct {
     uint64_t hist[METRICS_N_BUCKETS + 1];
 } metrics_emf_state_t;
 
-void metrics_emf_line(buf_t *out, metrics_shard_t *const *shards, size_t n,
-                      const store_stats_t *db, metrics_emf_state_t *prev, int64_t now_ms);
+void metrics_emf_line(buf_t *out, metrics_shard_t *const *shards, size_t n, const store_stats_t *db,
+                      metrics_emf_state_t *prev, int64_t now_ms);
 
 #endif

@@ -5,11 +5,8 @@
 #define M(x) (1u << (x))
 
 static const char *const labels[ROUTE_COUNT] = {
-    [ROUTE_HEALTHZ] = "/healthz",
-    [ROUTE_READYZ] = "/readyz",
-    [ROUTE_METRICS] = "/metrics",
-    [ROUTE_ITEMS] = "/v1/items",
-    [ROUTE_ITEM] = "/v1/items/{id}",
+    [ROUTE_HEALTHZ] = "/healthz",  [ROUTE_READYZ] = "/readyz",      [ROUTE_METRICS] = "/metrics",
+    [ROUTE_ITEMS] = "/v1/items",   [ROUTE_ITEM] = "/v1/items/{id}",
 #ifdef IA_TEST_HOOKS
     [ROUTE_TEST_HOOK] = "/__test",
 #endif
@@ -46,8 +43,7 @@ void router_match(slice_t path, route_match_t *m)
                    memchr(path.ptr + 10, '/', path.len - 10) == NULL) {
             m->id = ROUTE_ITEM;
             m->param = (slice_t){path.ptr + 10, path.len - 10};
-            m->methods = M(HTTP_GET) | M(HTTP_HEAD) | M(HTTP_PUT) | M(HTTP_PATCH) |
-                         M(HTTP_DELETE);
+            m->methods = M(HTTP_GET) | M(HTTP_HEAD) | M(HTTP_PUT) | M(HTTP_PATCH) | M(HTTP_DELETE);
             m->allow = "GET, HEAD, PUT, PATCH, DELETE";
         }
     }

@@ -23,10 +23,10 @@ typedef enum {
 
 typedef struct {
     route_id_t id;
-    slice_t param;      /* {id} for ROUTE_ITEM */
-    bool needs_key;     /* everything under /v1/ and /metrics */
-    uint32_t methods;   /* bit per http_method_t */
-    const char *allow;  /* value of the Allow header */
+    slice_t param;     /* {id} for ROUTE_ITEM */
+    bool needs_key;    /* everything under /v1/ and /metrics */
+    uint32_t methods;  /* bit per http_method_t */
+    const char *allow; /* value of the Allow header */
 } route_match_t;
 
 void router_match(slice_t path, route_match_t *m);

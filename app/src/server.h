@@ -48,7 +48,15 @@ typedef struct tnode {
     struct tnode *prev, *next;
 } tnode_t;
 
-typedef enum { TL_NONE = -1, TL_HEADER, TL_BODY, TL_IDLE, TL_WRITE, TL_LINGER, TL_COUNT } tlist_id_t;
+typedef enum {
+    TL_NONE = -1,
+    TL_HEADER,
+    TL_BODY,
+    TL_IDLE,
+    TL_WRITE,
+    TL_LINGER,
+    TL_COUNT
+} tlist_id_t;
 
 struct worker {
     int index;
@@ -63,8 +71,8 @@ struct worker {
     metrics_shard_t *metrics;
     tnode_t timers[TL_COUNT];
     int64_t timer_ms[TL_COUNT];
-    conn_t *graveyard; /* closed this iteration, freed after the poll */
-    conn_t *all;       /* every live connection, for teardown */
+    conn_t *graveyard;   /* closed this iteration, freed after the poll */
+    conn_t *all;         /* every live connection, for teardown */
     store_op_t purge_op; /* periodic idempotency-key cleanup */
     bool purge_busy;
     size_t n_conns;
@@ -125,11 +133,11 @@ struct conn {
 
     buf_t in;
     http_scan_t scan;
-    size_t body_start;      /* offset of the body in `in` */
-    size_t request_end;     /* offset just past the current request in `in` */
+    size_t body_start;  /* offset of the body in `in` */
+    size_t request_end; /* offset just past the current request in `in` */
     http_chunked_t chunked;
-    size_t chunk_pos;       /* raw chunked bytes consumed so far */
-    buf_t body;             /* decoded chunked body */
+    size_t chunk_pos; /* raw chunked bytes consumed so far */
+    buf_t body;       /* decoded chunked body */
 
     buf_t out;
     size_t out_off;

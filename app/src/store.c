@@ -3,6 +3,7 @@
 #include "log.h"
 #include "timeutil.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 static const store_backend_t *backend_for(const config_t *cfg)
@@ -85,8 +86,8 @@ void store_note_error(store_t *s, const char *what, const char *detail)
     /* At most one line per second: an outage must not flood the log. */
     if (now - last < 1000 && last != 0)
         return;
-    if (!__atomic_compare_exchange_n(&s->last_error_log_ms, &last, now, false, __ATOMIC_RELAXED,
-                                     __ATOMIC_RELAXED))
+    if (!atomic_compare_exchange_strong_explicit(&s->last_error_log_ms, &last, now,
+                                                 memory_order_relaxed, memory_order_relaxed))
         return;
     log_line_t l;
     if (log_begin(&l, LOG_ERROR, "database error")) {

@@ -39,7 +39,7 @@ typedef enum {
     STORE_OP_PURGE_IDEMPOTENCY,
 } store_op_kind_t;
 
-#define STORE_MAX_IF_MATCH 8
+#define STORE_MAX_IF_MATCH          8
 #define STORE_IDEMPOTENCY_TTL_HOURS 24
 
 typedef struct {
@@ -54,19 +54,19 @@ typedef void (*store_done_fn)(store_op_t *op, const store_result_t *res);
 
 struct store_op {
     store_op_kind_t kind;
-    int64_t id;             /* GET REPLACE DELETE */
-    const char *name;       /* CREATE REPLACE */
+    int64_t id;       /* GET REPLACE DELETE */
+    const char *name; /* CREATE REPLACE */
     size_t name_len;
-    const char *data;       /* CREATE REPLACE: compact JSON object text */
+    const char *data; /* CREATE REPLACE: compact JSON object text */
     size_t data_len;
-    int n_if_match;         /* REPLACE DELETE: 0 = unconditional */
+    int n_if_match; /* REPLACE DELETE: 0 = unconditional */
     int64_t if_match[STORE_MAX_IF_MATCH];
     int64_t after_id;       /* LIST */
     int limit;              /* LIST */
     const char *idem_scope; /* CREATE: all three set, or all NULL */
     const char *idem_key;
     const char *idem_hash;
-    int64_t timeout_ms;     /* 0: DB_STATEMENT_TIMEOUT_MS */
+    int64_t timeout_ms; /* 0: DB_STATEMENT_TIMEOUT_MS */
     store_done_fn done;
     void *arg;
 
@@ -82,12 +82,12 @@ typedef struct store_worker store_worker_t;
 struct loop;
 
 typedef struct {
-    int64_t size;        /* configured connections */
-    int64_t ready;       /* connected and usable */
-    int64_t in_flight;   /* queries sent, not answered */
-    int64_t waiting;     /* requests queued for a connection */
-    int64_t errors;      /* database errors since start */
-    int64_t timeouts;    /* pool waits and statement deadlines that expired */
+    int64_t size;      /* configured connections */
+    int64_t ready;     /* connected and usable */
+    int64_t in_flight; /* queries sent, not answered */
+    int64_t waiting;   /* requests queued for a connection */
+    int64_t errors;    /* database errors since start */
+    int64_t timeouts;  /* pool waits and statement deadlines that expired */
 } store_stats_t;
 
 /* Connects (retrying for DB_STARTUP_TIMEOUT_SECONDS) and applies

@@ -62,13 +62,13 @@ typedef struct pg_conn {
     pc_state_t state;
     entry_t fifo[FIFO_CAP];
     size_t head, count;
-    int n_ops;             /* ops in the fifo (not syncs, not abandoned) */
-    bool batch_open;       /* reads sent since the last Sync */
-    bool want_write;       /* EPOLLOUT registered */
-    int64_t last_rx_ms;    /* last time the server sent us something */
+    int n_ops;                             /* ops in the fifo (not syncs, not abandoned) */
+    bool batch_open;                       /* reads sent since the last Sync */
+    bool want_write;                       /* EPOLLOUT registered */
+    int64_t last_rx_ms;                    /* last time the server sent us something */
     store_op_t *commit_head, *commit_tail; /* writes answered, awaiting their Sync */
-    struct pg_conn *next_req; /* connector queue */
-    unsigned generation;   /* bumped when the connection is dropped */
+    struct pg_conn *next_req;              /* connector queue */
+    unsigned generation;                   /* bumped when the connection is dropped */
 } pg_conn_t;
 
 typedef struct pg_store {
@@ -102,7 +102,17 @@ struct pg_worker {
 
 /* ---- statements ---- */
 
-enum { ST_GET, ST_LIST, ST_INSERT, ST_CREATE_IDEM, ST_REPLACE, ST_DELETE, ST_PING, ST_PURGE, ST_COUNT };
+enum {
+    ST_GET,
+    ST_LIST,
+    ST_INSERT,
+    ST_CREATE_IDEM,
+    ST_REPLACE,
+    ST_DELETE,
+    ST_PING,
+    ST_PURGE,
+    ST_COUNT
+};
 
 static const struct {
     const char *name;
@@ -135,8 +145,7 @@ static const struct {
     [ST_DELETE] = {"delete", "SELECT items_delete($1::bigint, $2::bigint[])", 2},
     [ST_PING] = {"ping", "SELECT 1", 0},
     [ST_PURGE] = {"purge",
-                  "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
-                  0},
+                  "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'", 0},
 };
 
 static bool op_is_write(const store_op_t *op)
@@ -151,9 +160,11 @@ static void build_params(pg_store_t *s, const config_t *cfg)
 {
     /* Our defaults come first; the URI (dbname, expanded) comes last, so
      * anything the operator wrote in DATABASE_URL wins. */
-    static const char *const keys[] = {
-        "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
-        "keepalives_count", "tcp_user_timeout", "application_name", "options", "dbname", NULL};
+    static const char *const keys[] = {"connect_timeout",  "keepalives",
+                                       "keepalives_idle",  "keepalives_interval",
+                                       "keepalives_count", "tcp_user_timeout",
+                                       "application_name", "options",
+                                       "dbname",           NULL};
     snprintf(s->connect_timeout, sizeof(s->connect_timeout), "%lld",
              (long long)cfg->db_connect_timeout_s);
     snprintf(s->tcp_user_timeout, sizeof(s->tcp_user_timeout), "%lld",
@@ -164,8 +175,9 @@ static void build_params(pg_store_t *s, const config_t *cfg)
              (long long)(cfg->db_statement_timeout_ms * 9 / 10));
     s->kw = ia_calloc(IA_ARRAY_LEN(keys), sizeof(char *));
     s->val = ia_calloc(IA_ARRAY_LEN(keys), sizeof(char *));
-    const char *vals[] = {s->connect_timeout, "1", "5", "2", "2", s->tcp_user_timeout,
-                          "items-api", s->statement_opt, cfg->database_url, NULL};
+    const char *vals[] = {
+        s->connect_timeout, "1", "5", "2", "2", s->tcp_user_timeout, "items-api", s->statement_opt,
+        cfg->database_url,  NULL};
     for (size_t i = 0; i < IA_ARRAY_LEN(keys); i++) {
         s->kw[i] = keys[i];
         s->val[i] = vals[i];
@@ -235,7 +247,7 @@ static int exec_ok(PGconn *pg, const char *sql, err_t *err)
     return rc;
 }
 
-#define MIGRATION_LOCK "SELECT pg_advisory_lock(7400346211)"
+#define MIGRATION_LOCK   "SELECT pg_advisory_lock(7400346211)"
 #define MIGRATION_UNLOCK "SELECT pg_advisory_unlock(7400346211)"
 
 static int migrate(PGconn *pg, err_t *err)
@@ -803,7 +815,7 @@ static void deliver(pg_worker_t *w, store_op_t *op, PGresult *r)
             one.name_len = op->name_len;
             one.data = op->data;
             one.data_len = op->data_len;
-            res.status = status == 3 ? STORE_REPLAYED
+            res.status = status == 3   ? STORE_REPLAYED
                          : status == 4 ? STORE_IDEMPOTENCY_MISMATCH
                                        : STORE_OK;
         } else {
@@ -898,8 +910,7 @@ static void conn_read_results(pg_conn_t *c)
         }
         if (abandoned) {
             PQclear(held);
-        } else if (op_is_write(op) && held != NULL &&
-                   PQresultStatus(held) == PGRES_TUPLES_OK) {
+        } else if (op_is_write(op) && held != NULL && PQresultStatus(held) == PGRES_TUPLES_OK) {
             commit_push(c, op, held);
         } else {
             deliver(w, op, held);

@@ -143,8 +143,8 @@ static int migrate(sqlite3 *db, err_t *err)
         bool applied;
         char sql[160];
 
-        if (sqlite3_prepare_v2(db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1,
-                               &st, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1, &st,
+                               NULL) != SQLITE_OK) {
             err_set(err, "sqlite: %s", sqlite3_errmsg(db));
             goto cleanup;
         }
@@ -207,8 +207,8 @@ static int sqlite_open(store_t **out, const config_t *cfg, err_t *err)
     if (open_db(cfg, &s->db, err) != IA_OK)
         goto fail;
     for (int i = 0; i < Q_COUNT; i++) {
-        if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i],
-                               NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) !=
+            SQLITE_OK) {
             err_set(err, "sqlite: cannot prepare statement: %s", sqlite3_errmsg(s->db));
             goto fail;
         }
@@ -336,8 +336,7 @@ static store_status_t op_list(sqlite_store_t *s, arena_t *a, store_op_t *op, sto
     return STORE_OK;
 }
 
-static store_status_t op_create(sqlite_store_t *s, store_op_t *op, store_result_t *res,
-                                item_t *it)
+static store_status_t op_create(sqlite_store_t *s, store_op_t *op, store_result_t *res, item_t *it)
 {
     int64_t now = time_now_ms();
     bool txn = op->idem_key != NULL;
@@ -418,8 +417,8 @@ static store_status_t check_version(sqlite_store_t *s, store_op_t *op)
     sqlite3_bind_int64(st, 1, op->id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        status = version_matches(op, sqlite3_column_int64(st, 0)) ? STORE_OK
-                                                                  : STORE_PRECONDITION_FAILED;
+        status =
+            version_matches(op, sqlite3_column_int64(st, 0)) ? STORE_OK : STORE_PRECONDITION_FAILED;
     else if (rc == SQLITE_DONE)
         status = STORE_NOT_FOUND;
     else
@@ -428,8 +427,8 @@ static store_status_t check_version(sqlite_store_t *s, store_op_t *op)
     return status;
 }
 
-static store_status_t op_replace(sqlite_store_t *s, arena_t *a, store_op_t *op,
-                                 store_result_t *res, item_t *it)
+static store_status_t op_replace(sqlite_store_t *s, arena_t *a, store_op_t *op, store_result_t *res,
+                                 item_t *it)
 {
     store_status_t status;
     int rc;
