@@ -80,13 +80,25 @@ for bin in "$@"; do
         status="INCOMPLETE ($ran of $planned ran)"
     fi
     printf '  %-24s %4d passed %4d failed %4d skipped  %s\n' "$name" "$pass" "$fail" "$skip" "$status"
+    # Binaries with several groups (the storage tests: one per database)
+    # get a line per group.
+    if (($(grep -cE '^# (not )?ok - ' "$log" || true) > 1)); then
+        awk '/^1\.\.[0-9]+$/ { p = 0; f = 0; s = 0; next }
+             /^ok [0-9]/ { p++; next }
+             /^not ok [0-9]+ # SKIP/ { s++; next }
+             /^not ok [0-9]/ { f++; next }
+             /^# (not )?ok - / { g = $0; sub(/^# (not )?ok - /, "", g)
+                                 printf "      %-20s %4d passed %4d failed %4d skipped\n", g, p, f, s }' "$log"
+    fi
     # Notices the binaries print for the reader (e.g. a skipped back end).
     grep -E '^(note|notice|skipping)' "$log" | sed 's/^/      /' || true
 
     if [[ $status != ok ]]; then
         failed_bins+=("$name")
-        echo "----- $name output -----"
-        cat "$log"
+        # Everything but the passing tests: failures with their diagnostics,
+        # sanitizer reports, anything printed before a crash.
+        echo "----- $name: failures -----"
+        grep -v -E '^(ok [0-9]|1\.\.[0-9]+$)' "$log" || true
         echo "----- end of $name -----"
         if ((fail == 0)); then
             fail=1 # a crash or a short run counts as a failure
