@@ -1,0 +1,14 @@
+# Database faults, hostile clients and the sandbox (issue 3): real binaries,
+# a throwaway PostgreSQL, real HTTP over loopback. Needs root for the
+# nftables test (skipped with a notice otherwise).
+#
+#   make test-faults                      every test (about 2 minutes)
+#   tests/faults/run.sh db_drop vectors   some of them
+
+.PHONY: test-faults
+TEST_TARGETS += test-faults
+
+test-faults: ## DB restart/drop, pool exhaustion, slowloris, rate limit, HTTP vectors, sandbox
+	@scripts/deps.sh build test stack
+	@$(MAKE) --no-print-directory build/items-api build/test/items-api
+	@tests/faults/run.sh
