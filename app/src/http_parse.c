@@ -67,8 +67,13 @@ http_parse_rc_t http_scan_head(http_scan_t *sc, const char *buf, size_t len,
                 return fail(err, 400, "bare LF line ending");
             if (sc->first_eol == 0)
                 sc->first_eol = i;
-            /* End of head: CRLF CRLF. */
+            /* End of head: CRLF CRLF. The limits apply however the bytes
+             * arrived, in one read or a thousand. */
             if (i - start >= 3 && buf[i - 2] == '\n' && buf[i - 3] == '\r') {
+                if (sc->first_eol - start - 1 > HTTP_MAX_REQUEST_LINE)
+                    return fail(err, 414, "request line longer than 8 KiB");
+                if (i + 1 - start > max_header_bytes)
+                    return fail(err, 431, "request header section too large");
                 sc->head_end = i + 1;
                 sc->scanned = i + 1;
                 return HTTP_PARSE_DONE;
@@ -80,7 +85,11 @@ http_parse_rc_t http_scan_head(http_scan_t *sc, const char *buf, size_t len,
     }
     sc->scanned = len;
     size_t head_bytes = len - start;
-    size_t line = sc->first_eol ? sc->first_eol - start : head_bytes;
+    /* Line length without its CRLF; with no LF yet, a trailing CR may
+     * still be the line's end. */
+    size_t line = sc->first_eol                              ? sc->first_eol - start - 1
+                  : (head_bytes > 0 && buf[len - 1] == '\r') ? head_bytes - 1
+                                                             : head_bytes;
     if (line > HTTP_MAX_REQUEST_LINE)
         return fail(err, 414, "request line longer than 8 KiB");
     if (head_bytes > max_header_bytes)

@@ -22,7 +22,9 @@ static json_value_t *parse_value(parser_t *ps);
 static bool fail(parser_t *ps, const char *msg)
 {
     if (ps->err != NULL) {
-        ps->err->offset = (size_t)(ps->p - ps->start);
+        /* An escape at the very end leaves p one past the input. */
+        const unsigned char *at = ps->p > ps->end ? ps->end : ps->p;
+        ps->err->offset = (size_t)(at - ps->start);
         snprintf(ps->err->msg, sizeof(ps->err->msg), "%s", msg);
     }
     return false;
