@@ -1,0 +1,25 @@
+# Black-box API tests (tests/api): the real binary over loopback HTTP, on
+# SQLite and on a throwaway PostgreSQL, then again under ASan + UBSan.
+#
+#   make test-api                          both backends, release build
+#   make test-sanitize                     both backends, build/asan/items-api
+#   tests/api/run.sh -k Idempotency sqlite one area, one backend
+
+.PHONY: test-api test-sanitize
+TEST_TARGETS += test-api test-sanitize
+
+test-api: ## API tests against build/items-api on SQLite and PostgreSQL
+	@scripts/deps.sh build test
+	@$(MAKE) --no-print-directory build
+	@ITEMS_API_BIN=build/items-api tests/api/run.sh sqlite postgres
+
+# The seccomp filter forbids ptrace, which LeakSanitizer needs at exit: the
+# sanitized server runs with SANDBOX=off. run.sh fails the suite when any
+# server's stderr holds a sanitizer report.
+test-sanitize: ## API tests against the ASan/UBSan build on SQLite and PostgreSQL
+	@scripts/deps.sh build test
+	@$(MAKE) --no-print-directory build-asan
+	@ITEMS_API_BIN=build/asan/items-api SANDBOX=off \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    tests/api/run.sh sqlite postgres

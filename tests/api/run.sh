@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Runs the black-box API suite against the real binary, once per backend.
+#
+#   tests/api/run.sh [-v] [-k PATTERN]... BACKEND...    BACKEND: sqlite | postgres
+#
+# Environment:
+#   ITEMS_API_BIN   binary under test (default build/items-api)
+#   PYTHON          interpreter (default python3; standard library only, plus
+#                   openapi-spec-validator / PyYAML for the OpenAPI test)
+#   KEEP_OUTPUT=1   keep server logs and databases even when everything passed
+# For the postgres backend a throwaway PostgreSQL is started (tests/lib/pg.sh)
+# and stopped on exit. Prints per-backend counts; exits non-zero if any test
+# failed or any server wrote a sanitizer report to stderr.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+
+PYTHON=${PYTHON:-python3}
+export ITEMS_API_BIN=${ITEMS_API_BIN:-build/items-api}
+
+runner_args=()
+backends=()
+while (($# > 0)); do
+    case $1 in
+    -v | -f) runner_args+=("$1") ;;
+    -k)
+        runner_args+=("-k" "$2")
+        shift
+        ;;
+    sqlite | postgres) backends+=("$1") ;;
+    *)
+        echo "usage: $0 [-v] [-f] [-k PATTERN]... sqlite|postgres..." >&2
+        exit 2
+        ;;
+    esac
+    shift
+done
+if ((${#backends[@]} == 0)); then
+    echo "usage: $0 [-v] [-f] [-k PATTERN]... sqlite|postgres..." >&2
+    exit 2
+fi
+if [[ ! -x $ITEMS_API_BIN ]]; then
+    echo "run.sh: $ITEMS_API_BIN is not built (make build)" >&2
+    exit 2
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/items-api-api-tests.XXXXXX")
+# The PostgreSQL server runs as another user when we are root: let it in.
+chmod 0755 "$WORK"
+PG_STARTED=0
+failed=0
+
+cleanup() {
+    if ((PG_STARTED)); then
+        pg_stop || true
+    fi
+    if ((failed == 0)) && [[ -z ${KEEP_OUTPUT:-} ]]; then
+        rm -rf "$WORK"
+    else
+        echo "run.sh: server logs and databases kept in $WORK" >&2
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# shellcheck source=tests/lib/pg.sh
+source "$ROOT/tests/lib/pg.sh"
+
+# Greps every server's stderr for sanitizer reports (ASan, LSan, UBSan).
+sanitizer_reports() {
+    local dir=$1
+    grep -lE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer' \
+        "$dir"/servers/*.err 2>/dev/null || true
+}
+
+declare -a summaries=()
+start_all=$SECONDS
+for backend in "${backends[@]}"; do
+    out="$WORK/$backend"
+    mkdir -p "$out"
+    if [[ $backend == postgres ]] && ((PG_STARTED == 0)); then
+        echo "=== starting a throwaway PostgreSQL"
+        pg_start "$WORK/pg"
+        PG_STARTED=1
+    fi
+    echo "=== API tests: backend=$backend binary=$ITEMS_API_BIN"
+    start=$SECONDS
+    rc=0
+    ITEMS_API_BACKEND=$backend ITEMS_API_TEST_OUT=$out \
+        "$PYTHON" tests/api/runner.py "${runner_args[@]}" 2>&1 | tee "$out/runner.log" || rc=$?
+    # pipefail: rc is the runner's status even through tee.
+    summary=$(grep '^SUMMARY ' "$out/runner.log" | tail -n 1 || true)
+    [[ -n $summary ]] || rc=1
+    reports=$(sanitizer_reports "$out")
+    if [[ -n $reports ]]; then
+        echo "run.sh: sanitizer reports in server stderr:" >&2
+        for f in $reports; do
+            echo "--- $f" >&2
+            head -n 60 "$f" >&2
+        done
+        rc=1
+    fi
+    if ((rc != 0)); then
+        failed=1
+        summaries+=("FAIL ${summary:-SUMMARY backend=$backend (no summary: runner crashed)} wall=$((SECONDS - start))s")
+    else
+        summaries+=("PASS $summary wall=$((SECONDS - start))s")
+    fi
+done
+
+echo "=== API test summary (binary=$ITEMS_API_BIN, $((SECONDS - start_all))s)"
+printf '  %s\n' "${summaries[@]}"
+exit "$failed"
