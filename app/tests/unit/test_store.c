@@ -722,6 +722,55 @@ static void test_many_in_flight(void **state)
     test_free(ops);
 }
 
+/* ---- start-up errors (no server needed: nothing listens on port 1) ---- */
+
+/* The message store_open gives when it cannot connect ends up in the log:
+ * it must not show the password, however the URL spelled it. */
+static void expect_open_error_hides(const char *url, const char *secret)
+{
+    config_t cfg;
+    store_t *s = NULL;
+    err_t err;
+
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&err, 0, sizeof(err));
+    if (config_parse_database_url(&cfg, url, &err) != IA_OK) {
+        assert_no_substring(err.msg, secret); /* refused up front: fine */
+        return;
+    }
+    cfg.worker_threads = 1;
+    cfg.db_pool_size = 1;
+    cfg.db_startup_timeout_s = 0;
+    cfg.db_connect_timeout_s = 2;
+    cfg.db_statement_timeout_ms = 1000;
+    cfg.db_pool_timeout_ms = 1000;
+    int rc = store_open(&s, &cfg, &err);
+    config_free(&cfg);
+    if (rc == IA_OK) {
+        store_close(s);
+        fail_msg("store_open succeeded on %s", url);
+    }
+    if (strstr(err.msg, secret) != NULL)
+        fail_msg("store_open error for %s shows \"%s\": %s", url, secret, err.msg);
+}
+
+static void test_open_error_hides_password(void **state)
+{
+    (void)state;
+    expect_open_error_hides("postgres://app:s3cr3t@127.0.0.1:1/items?sslmode=disable", "s3cr3t");
+    expect_open_error_hides("postgres://127.0.0.1:1/items?password=s3cr3t&sslmode=disable",
+                            "s3cr3t");
+}
+
+static void test_open_error_hides_unescaped_password(void **state)
+{
+    (void)state;
+    /* libpq reads "hunter" as the port ("invalid integer value") and
+     * "secret@127.0.0.1" as the host ("could not translate host name"). */
+    expect_open_error_hides("postgres://app:hunter/2@127.0.0.1:1/items", "hunter");
+    expect_open_error_hides("postgres://app:top@secret@127.0.0.1:1/items", "secret");
+}
+
 /* ---- fixtures ---- */
 
 static void unique_scope(backend_t *b)
@@ -738,7 +787,6 @@ static int sqlite_setup(void **state)
 
     if (b == NULL)
         return -1;
-    log_min_level = LOG_ERROR;
     b->kind = "sqlite";
     snprintf(b->dir, sizeof(b->dir), "/tmp/items-unit-store.XXXXXX");
     if (mkdtemp(b->dir) == NULL)
@@ -780,7 +828,6 @@ static int pg_setup(void **state)
 
     if (b == NULL || url == NULL)
         return -1;
-    log_min_level = LOG_ERROR;
     b->kind = "postgres";
     if (config_parse_database_url(&b->cfg, url, &err) != IA_OK) {
         fprintf(stderr, "ITEMS_TEST_PG_URL: %s\n", err.msg);
@@ -853,7 +900,14 @@ int main(void)
         cmocka_unit_test(test_callback_may_submit),
         cmocka_unit_test(test_many_in_flight),
     };
-    int failed = cmocka_run_group_tests_name("store_sqlite", tests, sqlite_setup, sqlite_teardown);
+    const struct CMUnitTest open_tests[] = {
+        cmocka_unit_test(test_open_error_hides_password),
+        cmocka_unit_test(test_open_error_hides_unescaped_password),
+    };
+    /* Quiet: migrations and expected connection failures log at info/warn. */
+    log_min_level = LOG_ERROR;
+    int failed = cmocka_run_group_tests_name("store_open", open_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("store_sqlite", tests, sqlite_setup, sqlite_teardown);
 
     if (getenv("ITEMS_TEST_PG_URL") == NULL || *getenv("ITEMS_TEST_PG_URL") == '\0') {
         printf("skipping PostgreSQL storage tests: ITEMS_TEST_PG_URL not set\n");
