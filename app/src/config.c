@@ -244,9 +244,31 @@ static char *describe_pg_url(const char *url)
     return b.data;
 }
 
+/*
+ * A password with an unescaped '@' or '/' makes libpq read the URI
+ * differently from what its author meant (part of the password becomes a
+ * host, port or database name, and then shows up in logs and errors). So
+ * every '@' must be the one userinfo separator, inside the authority.
+ */
+static bool pg_url_unambiguous(const char *url)
+{
+    const char *auth = strstr(url, "://") + 3;
+    size_t auth_len = strcspn(auth, "/?#");
+    const char *at = strchr(auth, '@');
+
+    if (at == NULL)
+        return true;
+    return (size_t)(at - auth) < auth_len && strchr(at + 1, '@') == NULL;
+}
+
 int config_parse_database_url(config_t *cfg, const char *url, err_t *err)
 {
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        if (!pg_url_unambiguous(url)) {
+            err_set(err, "DATABASE_URL: ambiguous PostgreSQL URI: percent-encode '@', '/', '?' "
+                         "and '#' in the user name and password (e.g. %%40 for '@')");
+            return IA_ERR;
+        }
         char *desc = describe_pg_url(url);
         if (desc == NULL) {
             /* libpq's message may quote part of the URI, password included. */

@@ -160,8 +160,13 @@ static http_parse_rc_t parse_target(http_request_t *req, http_error_t *err)
             return fail(err, 400, "invalid request target");
         const char *slash = memchr(t + skip, '/', n - skip);
         const char *q = memchr(t + skip, '?', n - skip);
-        if (slash == NULL || (q != NULL && q < slash))
-            return fail(err, 400, "absolute-form target without a path");
+        if (slash == NULL || (q != NULL && q < slash)) {
+            /* No path: it is "/" (RFC 9112 section 3.2.2). */
+            req->path = (slice_t){"/", 1};
+            req->query =
+                q != NULL ? (slice_t){q + 1, n - (size_t)(q - t) - 1} : (slice_t){t + n, 0};
+            return HTTP_PARSE_DONE;
+        }
         path = slash;
         path_len = n - (size_t)(slash - t);
     }
@@ -267,6 +272,10 @@ static http_parse_rc_t apply_header(http_request_t *req, slice_t name, slice_t v
         break;
     case 6:
         if (NAME_IS("expect")) {
+            /* An HTTP/1.0 server would not understand it: RFC 9110 section
+             * 10.1.1 says to ignore it on a 1.0 request. */
+            if (req->minor == 0)
+                break;
             if (v.len == 12 && strncasecmp(v.ptr, "100-continue", 12) == 0)
                 req->expect_continue = true;
             else
@@ -531,10 +540,19 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
             }
             c->state = CH_TRAILER_LN;
             c->line_len = 0;
+            c->in_name = true;
             break;
         case CH_TRAILER_LN:
-            /* name ":" value, same character rules as header fields. */
-            if (ch == '\r') {
+            /* name ":" value, with the header fields' rules: a token name,
+             * no whitespace before the colon, no control characters. */
+            if (c->in_name) {
+                if (ch == ':') {
+                    c->in_name = false;
+                } else if (!is_tchar(ch)) {
+                    rc = fail(err, 400, "malformed trailer field");
+                    goto out;
+                }
+            } else if (ch == '\r') {
                 c->state = CH_TRAILER_LF;
             } else if (!is_field_char(ch)) {
                 rc = fail(err, 400, "control character in a trailer field");

@@ -111,6 +111,7 @@ typedef struct {
     size_t size_digits;
     size_t line_len; /* current chunk-size line or trailer line */
     size_t trailer_bytes;
+    bool in_name; /* inside a trailer field's name */
     uint64_t max_body;
 } http_chunked_t;
 

@@ -135,6 +135,8 @@ static bool parse_string(parser_t *ps, const char **out, size_t *out_len, bool *
             break;
         if (c == '\\') {
             escaped = true;
+            if (ps->end - ps->p < 2)
+                return fail(ps, "unterminated string");
             ps->p += 2;
             continue;
         }

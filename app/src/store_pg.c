@@ -822,6 +822,8 @@ static void deliver(pg_worker_t *w, store_op_t *op, PGresult *r)
             res.status = status == 1   ? STORE_NOT_FOUND
                          : status == 2 ? STORE_PRECONDITION_FAILED
                                        : STORE_OK;
+            if (res.status != STORE_OK)
+                res.n_items = 0;
         }
         break;
     }
