@@ -177,6 +177,18 @@ class Database:
         out = psql(["-d", self.name, "-c", sql])
         return out.splitlines()[0] if out else None
 
+    def execute(self, sql):
+        """Runs one statement that returns nothing."""
+        if self.backend == "sqlite":
+            con = sqlite3.connect(self.path, timeout=10)
+            try:
+                with con:
+                    con.execute(sql)
+            finally:
+                con.close()
+        else:
+            psql(["-d", self.name, "-c", sql])
+
     def count_items(self):
         return int(self.scalar("SELECT count(*) FROM items"))
 

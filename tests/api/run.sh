@@ -51,6 +51,7 @@ chmod 0755 "$WORK"
 PG_STARTED=0
 failed=0
 
+# shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
     if ((PG_STARTED)); then
         pg_stop || true
@@ -62,7 +63,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # shellcheck source=tests/lib/pg.sh
 source "$ROOT/tests/lib/pg.sh"
@@ -90,7 +92,7 @@ for backend in "${backends[@]}"; do
     ITEMS_API_BACKEND=$backend ITEMS_API_TEST_OUT=$out \
         "$PYTHON" tests/api/runner.py "${runner_args[@]}" 2>&1 | tee "$out/runner.log" || rc=$?
     # pipefail: rc is the runner's status even through tee.
-    summary=$(grep '^SUMMARY ' "$out/runner.log" | tail -n 1 || true)
+    summary=$(grep -a '^SUMMARY ' "$out/runner.log" | tail -n 1 || true)
     [[ -n $summary ]] || rc=1
     reports=$(sanitizer_reports "$out")
     if [[ -n $reports ]]; then

@@ -5,7 +5,7 @@ import secrets
 import threading
 import unittest
 
-from harness import KEY1, KEY2, ServerTestCase
+from harness import BACKEND, KEY1, KEY2, ServerTestCase
 
 
 def ikey():
@@ -131,6 +131,25 @@ class IdempotencyTest(ServerTestCase):
         r = self.post('{"name": "after errors"}', k)
         self.assertEqual(r.status, 201, r)
         self.assertIsNone(r.header("Idempotent-Replayed"))
+
+    def test_keys_are_kept_at_least_24_hours(self):
+        k = ikey()
+        first = self.post('{"name": "aged"}', k)
+        self.assertEqual(first.status, 201)
+        # Age the record by 23 hours underneath the server.
+        if BACKEND == "sqlite":
+            sql = ("UPDATE idempotency_keys SET created_ms = created_ms - 23 * 3600 * 1000 "
+                   "WHERE key = '%s'" % k)
+        else:
+            sql = ("UPDATE idempotency_keys SET created_at = created_at - interval '23 hours' "
+                   "WHERE key = '%s'" % k)
+        self.db.execute(sql)
+        r = self.post('{"name": "aged"}', k)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Idempotent-Replayed"), "true")
+        self.assertEqual(r.json()["id"], first.json()["id"])
+        self.assertProblem(self.post('{"name": "aged but different"}', k), 422,
+                           "idempotency-key-reused")
 
     def test_concurrent_repeats_create_exactly_one_item(self):
         k = ikey()

@@ -274,6 +274,15 @@ class LogTest(ServerTestCase):
         if PG_PASSWORD:
             self.assertNotIn(PG_PASSWORD, out)
 
+    def test_secrets_are_scrubbed_from_the_process_environment(self):
+        # Keys are hashed at load time; the plaintext must not stay readable
+        # in /proc/<pid>/environ (nor the database password).
+        with open("/proc/%d/environ" % self.srv.proc.pid, "rb") as f:
+            env = f.read()
+        for s in (KEY1, KEY2, PG_PASSWORD):
+            if s:
+                self.assertNotIn(s.encode(), env)
+
     def test_database_url_is_redacted(self):
         if BACKEND == "postgres":
             self.assertNotIn(self.db.url, self.srv.stdout())
