@@ -50,7 +50,7 @@ chmod 0755 "$WORK"
 export FAULTS_STATE_DIR=$WORK/state
 mkdir -p "$FAULTS_STATE_DIR"
 
-# shellcheck source=tests/lib/pg.sh
+# shellcheck source=tests/lib/pg.sh disable=SC1091
 source tests/lib/pg.sh
 
 child=
