@@ -252,8 +252,10 @@ static ssize_t conn_read(conn_t *c)
         ssize_t n = read(c->fd, c->in.data + c->in.len, room);
         if (n > 0) {
             c->in.len += (size_t)n;
-            /* A short read means the socket is drained (edge-triggered). */
-            if ((size_t)n < room)
+            /* A short read means the socket is drained (edge-triggered),
+             * unless the peer's FIN came with the data: its edge is already
+             * spent, so read again to see the EOF. */
+            if ((size_t)n < room && !c->peer_rdhup)
                 c->readable = false;
             return n;
         }
@@ -279,6 +281,8 @@ static void conn_on_event(loop_handler_t *h, uint32_t events)
         return;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP))
+        c->peer_rdhup = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         c->writable = true;
     conn_run(c);

@@ -143,6 +143,7 @@ struct conn {
     size_t out_off;
 
     bool readable, writable, peer_eof, in_dispatch, close_after, served_one, sent_continue;
+    bool peer_rdhup; /* the peer's FIN is queued: read until EOF */
     bool dead;
     char remote[48];
 
