@@ -64,7 +64,7 @@ SANITIZER_MARKERS = (
     "ThreadSanitizer",
     "runtime error:",
 )
-LIBPQ_NOTICE = re.compile(r"^(NOTICE|WARNING|DETAIL|HINT|CONTEXT):  ")
+LIBPQ_NOTICE = re.compile(r"^(NOTICE|WARNING|DETAIL|HINT|CONTEXT|FATAL|ERROR|LOG|INFO|PANIC):  ")
 PASSTHROUGH_ENV = ("PATH", "SANDBOX", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TZ")
 
 _counter = itertools.count(1)
@@ -164,6 +164,16 @@ class Database:
             psql(["-d", "items", "-c", "CREATE DATABASE %s" % self.name])
             u = urllib.parse.urlsplit(os.environ["PG_URL"])
             self.url = urllib.parse.urlunsplit(u._replace(path="/" + self.name))
+
+    _shared = None
+
+    @classmethod
+    def shared(cls):
+        """One database for the servers that do not need an empty one of
+        their own (each PostgreSQL database costs a copy of the template)."""
+        if cls._shared is None:
+            cls._shared = cls()
+        return cls._shared
 
     def scalar(self, sql):
         """Runs one query; returns the first column of the first row as text."""
@@ -312,7 +322,7 @@ class Server:
     """The real binary on a free loopback port."""
 
     def __init__(self, env=None, db=None, keys=(KEY1, KEY2), name="server", args=("serve",)):
-        self.db = db if db is not None else Database()
+        self.db = db if db is not None else Database.shared()
         self.keys = keys
         self.port = free_port()
         self.n = next(_counter)

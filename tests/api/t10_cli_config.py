@@ -364,7 +364,7 @@ class DatabaseStartupTest(unittest.TestCase):
     @unittest.skipUnless(BACKEND == "postgres", "needs the postgres backend")
     def test_wrong_password_is_refused_without_echo(self):
         import urllib.parse
-        u = urllib.parse.urlsplit(Database().url)
+        u = urllib.parse.urlsplit(Database.shared().url)
         bad = u._replace(netloc="items:wrong-hunter2secret@%s:%s" % (u.hostname, u.port))
         r = run_cli(["serve"], env={"DATABASE_URL": urllib.parse.urlunsplit(bad),
                                     "API_KEYS": KEY1, "PORT": free_port(),

@@ -55,7 +55,7 @@ class LargeBodyHeadersTest(ServerTestCase):
 
 
 class HeaderLimitInOneReadTest(ServerTestCase):
-    """Bug: MAX_HEADER_BYTES is only enforced while the head is incomplete;
+    """Bug (fixed in 735dd31): MAX_HEADER_BYTES was only enforced while the head was incomplete;
     a header section over the limit that arrives whole in one read is
     accepted (GET /healthz with a 2.2 KB header under MAX_HEADER_BYTES=2048
     -> 200 instead of 431)."""
@@ -71,9 +71,11 @@ class HeaderLimitInOneReadTest(ServerTestCase):
 
 
 class PgNoticeTest(ServerTestCase):
-    """Bug: on an already-migrated PostgreSQL database, serve/migrate write
-    libpq's raw notice 'NOTICE:  relation "schema_migrations" already
-    exists, skipping' to stderr: a line that is not a JSON object."""
+    """Bug: libpq's default notice processor writes raw lines to stderr,
+    which are not JSON objects: on an already-migrated PostgreSQL database
+    serve/migrate print 'NOTICE:  relation "schema_migrations" already
+    exists, skipping'; a terminated backend prints 'FATAL:  terminating
+    connection due to administrator command'."""
 
     @only_backend("postgres")
     def test_restart_writes_only_json_lines(self):
@@ -82,12 +84,26 @@ class PgNoticeTest(ServerTestCase):
         notices = [l for l in s.stderr().splitlines() if LIBPQ_NOTICE.match(l)]
         self.assertEqual(notices, [], "raw libpq notices on stderr")
 
+    @only_backend("postgres")
+    def test_terminated_backend_writes_only_json_lines(self):
+        from harness import psql
+        with TempServer(self, db=self.db) as s:
+            self.assertEqual(s.request("GET", "/v1/items").status, 200)
+            psql(["-d", self.db.name, "-c",
+                  "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                  "WHERE datname = current_database() AND pid <> pg_backend_pid()"])
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and s.request("GET", "/v1/items").status != 200:
+                time.sleep(0.1)
+        notices = [l for l in s.stderr().splitlines() if LIBPQ_NOTICE.match(l)]
+        self.assertEqual(notices, [], "raw libpq messages on stderr")
+
 
 class HalfCloseTest(ServerTestCase):
-    """Bug: when the client's FIN arrives together with the last bytes of
-    its requests, the server answers but does not notice the EOF (a short
-    read is taken to mean "drained"), so the connection stays open until
-    KEEPALIVE_TIMEOUT_SECONDS (75 s by default) instead of closing."""
+    """Bug (fixed in 3f179a6): when the client's FIN arrived together with
+    the last bytes of its requests, the server answered but did not notice
+    the EOF (a short read was taken to mean "drained"), so the connection
+    stayed open until KEEPALIVE_TIMEOUT_SECONDS (75 s by default)."""
 
     def test_server_closes_after_client_half_close(self):
         payload = b"".join(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: hc%d\r\n\r\n" % i
