@@ -201,6 +201,39 @@ class ItemRulesTest(ServerTestCase):
         r = self.post_raw(b'{"name": "a\\u0000b"}')
         self.assertValidationProblem(r, ["name"])
 
+    def test_data_round_trips_exactly(self):
+        data = {"z": 1, "a": [1.5, -0.0, 1e-7, True, False, None, "s"], "m": {"\u00e9": {"x": []}},
+                "big": 12345678901234567, "esc": "quote\" backslash\\ nl\n tab\t \u001f \u2028"}
+        item = self.create("round", data)
+        self.assertEqual(item["data"], data)
+        got = self.req("GET", "/v1/items/%d" % item["id"]).json()
+        self.assertEqual(got["data"], data)
+        self.assertEqual(list(got["data"].keys()), list(data.keys()))
+
+    def test_rules_apply_to_put(self):
+        item = self.create("put rules")
+        path = "/v1/items/%d" % item["id"]
+        self.assertValidationProblem(self.req("PUT", path, {"name": ""}), ["name"])
+        self.assertValidationProblem(self.req("PUT", path, {"data": {}}), ["name"])
+        self.assertValidationProblem(self.req("PUT", path, {"name": "a", "data": None}), ["data"])
+        self.assertValidationProblem(self.req("PUT", path, {"name": "a", "x": 1}), ["x"])
+        self.assertValidationProblem(self.req("PUT", path, {"name": "\x85"}), ["name"])
+        self.assertValidationProblem(self.req("PUT", path, []), None)
+        self.assertEqual(self.req("GET", path).json(), item)
+
+    def test_patch_nul_and_controls(self):
+        item = self.create("patch rules")
+        path = "/v1/items/%d" % item["id"]
+        for body in (b'{"data": {"k": "\\u0000"}}', b'{"name": "a\\u0000"}', b'{"name": "\\u0085"}'):
+            r = self.req("PATCH", path, body, [("Content-Type", "application/merge-patch+json")])
+            self.assertValidationProblem(r)
+        self.assertEqual(self.req("GET", path).json(), item)
+
+
+class DataSizeTest(ServerTestCase):
+    """data: compact serialization of at most 65,536 bytes. Bodies here are
+    large (up to ~200 KB), which also exercises the body buffer."""
+
     def test_data_size_boundary_compact_serialization(self):
         overhead = compact_len({"s": ""})  # {"s":""} = 8 bytes
         exact = body_with_data_string(DATA_MAX - overhead)
@@ -249,34 +282,6 @@ class ItemRulesTest(ServerTestCase):
         r = self.req("PATCH", path, json.dumps({"data": {"t": 1}}).encode(),
                      [("Content-Type", "application/merge-patch+json")])
         self.assertValidationProblem(r, ["data"])
-
-    def test_data_round_trips_exactly(self):
-        data = {"z": 1, "a": [1.5, -0.0, 1e-7, True, False, None, "s"], "m": {"\u00e9": {"x": []}},
-                "big": 12345678901234567, "esc": "quote\" backslash\\ nl\n tab\t \u001f \u2028"}
-        item = self.create("round", data)
-        self.assertEqual(item["data"], data)
-        got = self.req("GET", "/v1/items/%d" % item["id"]).json()
-        self.assertEqual(got["data"], data)
-        self.assertEqual(list(got["data"].keys()), list(data.keys()))
-
-    def test_rules_apply_to_put(self):
-        item = self.create("put rules")
-        path = "/v1/items/%d" % item["id"]
-        self.assertValidationProblem(self.req("PUT", path, {"name": ""}), ["name"])
-        self.assertValidationProblem(self.req("PUT", path, {"data": {}}), ["name"])
-        self.assertValidationProblem(self.req("PUT", path, {"name": "a", "data": None}), ["data"])
-        self.assertValidationProblem(self.req("PUT", path, {"name": "a", "x": 1}), ["x"])
-        self.assertValidationProblem(self.req("PUT", path, {"name": "\x85"}), ["name"])
-        self.assertValidationProblem(self.req("PUT", path, []), None)
-        self.assertEqual(self.req("GET", path).json(), item)
-
-    def test_patch_nul_and_controls(self):
-        item = self.create("patch rules")
-        path = "/v1/items/%d" % item["id"]
-        for body in (b'{"data": {"k": "\\u0000"}}', b'{"name": "a\\u0000"}', b'{"name": "\\u0085"}'):
-            r = self.req("PATCH", path, body, [("Content-Type", "application/merge-patch+json")])
-            self.assertValidationProblem(r)
-        self.assertEqual(self.req("GET", path).json(), item)
 
 
 if __name__ == "__main__":

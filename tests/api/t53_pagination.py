@@ -2,6 +2,7 @@
 
 import base64
 import threading
+import time
 import unittest
 
 from harness import ServerTestCase
@@ -132,6 +133,9 @@ class ConcurrentPaginationTest(ServerTestCase):
         for t in threads:
             t.start()
         try:
+            deadline = time.monotonic() + 10
+            while not inserted and not errors and time.monotonic() < deadline:
+                time.sleep(0.01)  # the writers are running before the walk starts
             seen, cursor = [], None
             while True:
                 q = "/v1/items?limit=7" + ("&cursor=" + cursor if cursor else "")
