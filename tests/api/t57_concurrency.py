@@ -4,7 +4,7 @@ import json
 import threading
 import unittest
 
-from harness import ServerTestCase
+from harness import ServerTestCase, only_backend, psql
 
 MERGE = [("Content-Type", "application/merge-patch+json")]
 
@@ -128,6 +128,36 @@ class ConcurrentUpdateTest(ServerTestCase):
 
         self.assertEqual(run_threads(6, deleter), [])
         self.assertEqual(sorted(outcomes), [204] + [404] * 5)
+
+
+class PoolSizeTest(ServerTestCase):
+    """DB_POOL_SIZE bounds the PostgreSQL connections, however many
+    clients there are."""
+
+    server_env = {"DB_POOL_SIZE": 3, "WORKER_THREADS": 2}
+
+    @only_backend("postgres")
+    def test_pool_size_bounds_connections(self):
+        item = self.create("pool")
+        done = []
+
+        def client(i):
+            conn = self.srv.connection()
+            try:
+                for _ in range(15):
+                    done.append(self.srv.request("GET", "/v1/items/%d" % item["id"], conn=conn).status)
+            finally:
+                conn.close()
+
+        self.assertEqual(run_threads(16, client), [])
+        self.assertEqual(sorted(set(done)), [200])
+        n = int(psql(["-d", self.db.name, "-c",
+                      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND pid <> pg_backend_pid()"]))
+        self.assertGreaterEqual(n, 1)
+        self.assertLessEqual(n, 3)
+        r = self.req("GET", "/metrics")
+        self.assertIn('db_pool_size{backend="postgres"} 3', r.body.decode())
 
 
 if __name__ == "__main__":
