@@ -404,7 +404,6 @@ static void check_item(arena_t *a, const json_value_t *body)
     static const char *const fields[] = {"id", "version", "created_at", "updated_at"};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         FUZZ_CHECK(json_object_get(rep, fields[i]) != NULL, "representation lacks %s", fields[i]);
-    FUZZ_CHECK(rep->u.obj.n == 6, "representation has %zu members", rep->u.obj.n);
     buf_release(&out);
 }
 
