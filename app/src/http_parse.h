@@ -118,7 +118,8 @@ typedef struct {
 void http_chunked_init(http_chunked_t *c, uint64_t max_body);
 /* Consumes raw bytes from in[0..len), appends decoded data to body. Sets
  * *used to the bytes consumed. DONE when the last chunk and trailers are in.
- * On error err->status is 400 (malformed) or 413 (body over max_body). */
+ * On error err->status is 400 (malformed), 413 (body over max_body) or 431
+ * (trailer section too large). */
 http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len, size_t *used,
                                   buf_t *body, http_error_t *err);
 
