@@ -8,13 +8,17 @@
 #include "auth.h"
 #include "cursor.h"
 #include "merge_patch.h"
+#include "timeutil.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #define LIST_DEFAULT_LIMIT 20
 #define LIST_MAX_LIMIT     100
-#define PATCH_MAX_ATTEMPTS 10
+/* Optimistic concurrency: each round one of the contenders wins, so with n
+ * writers on one item a PATCH needs about n rounds. Bounded by attempts and
+ * by DB_STATEMENT_TIMEOUT_MS, then 503. */
+#define PATCH_MAX_ATTEMPTS 1000
 
 /* ---- helpers ---- */
 
@@ -392,7 +396,8 @@ static void on_patch_replace(store_op_t *op, const store_result_t *res)
      * from the client that is a 412; without one, merge again on the new
      * version: a concurrent writer never loses an update silently. */
     if (res->status == STORE_PRECONDITION_FAILED && !ex->req.has_if_match &&
-        ++ex->attempts < PATCH_MAX_ATTEMPTS) {
+        ++ex->attempts < PATCH_MAX_ATTEMPTS &&
+        time_mono_ns() - ex->start_ns < ex->worker->srv->cfg->db_statement_timeout_ms * 1000000) {
         patch_read(ex);
         return;
     }

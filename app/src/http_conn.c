@@ -528,13 +528,22 @@ static int process_head(conn_t *c)
         return PROGRESS;
     const http_request_t *req = &c->ex.req;
     if (req->chunked || (req->has_content_length && req->content_length > 0)) {
-        /* Reserve now: `in` must not move while the request's slices live. */
+        /* Reserve the body's room now, so `in` does not move again while
+         * the request's slices live; if this reservation moved it, parse
+         * the head again at its new address (the result is identical). */
+        const char *before = c->in.data;
         if (req->chunked) {
             buf_reserve(&c->in, READ_CHUNK);
             http_chunked_init(&c->chunked, (uint64_t)cfg->max_body_bytes);
             buf_clear(&c->body);
         } else {
             buf_reserve(&c->in, c->body_start + req->content_length + READ_CHUNK - c->in.len);
+        }
+        if (c->in.data != before) {
+            if (http_parse_head(c->in.data + c->scan.skip, c->scan.head_end - c->scan.skip,
+                                &c->ex.req, &err) != HTTP_PARSE_DONE)
+                ia_fatal("a parsed head no longer parses");
+            router_match(c->ex.req.path, &c->ex.route);
         }
         c->state = CONN_READ_BODY;
         c->sent_continue = false;

@@ -184,6 +184,25 @@ static void build_params(pg_store_t *s, const config_t *cfg)
     }
 }
 
+/* libpq prints notices (and errors that arrive outside a query, such as
+ * an administrator's termination) to stderr; every line we write must be
+ * JSON, so they go through the log instead. */
+static void on_notice(void *arg, const PGresult *r)
+{
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    bool serious = sev != NULL && (strcmp(sev, "WARNING") == 0 || strcmp(sev, "ERROR") == 0 ||
+                                   strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0);
+    log_line_t l;
+
+    IA_UNUSED(arg);
+    if (log_begin(&l, serious ? LOG_WARN : LOG_DEBUG, "database notice")) {
+        log_str(&l, "severity", sev ? sev : "unknown");
+        log_str(&l, "detail", msg ? msg : "");
+        log_end(&l);
+    }
+}
+
 static PGconn *connect_once(pg_store_t *s, char *why, size_t why_len)
 {
     PGconn *pg = PQconnectdbParams(s->kw, s->val, 1);
@@ -193,6 +212,7 @@ static PGconn *connect_once(pg_store_t *s, char *why, size_t why_len)
         PQfinish(pg);
         return NULL;
     }
+    PQsetNoticeReceiver(pg, on_notice, NULL);
     return pg;
 }
 
@@ -341,6 +361,7 @@ static void *connector_main(void *arg)
             pthread_cond_wait(&s->cv, &s->mu);
         if (s->stopping) {
             pthread_mutex_unlock(&s->mu);
+            log_thread_done();
             return NULL;
         }
         pg_conn_t *c = s->req_head;
@@ -369,6 +390,7 @@ static void *connector_main(void *arg)
             if (s->stopping) {
                 pthread_mutex_unlock(&s->mu);
                 PQfinish(pg);
+                log_thread_done();
                 return NULL;
             }
             c->handover = pg;
