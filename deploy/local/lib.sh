@@ -1,0 +1,144 @@
+# shellcheck shell=bash disable=SC2034  # the variables are for the scripts that source this
+# Shared by deploy/local/*.sh, tests/stack and tests/drills: the stack's
+# names, addresses and small helpers. Source it; it defines, never runs.
+#
+# One stack = one STACK_NAME (prefix of its network namespaces) and one
+# STACK_DIR (its files). `make stack` uses the defaults; the tests bring up
+# their own stacks under other names so they never touch a developer's.
+
+STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STACK_NAME=${STACK_NAME:-itemsapi}
+STACK_DIR=${STACK_DIR:-$STACK_ROOT/var/stack}
+LB_SETTINGS=${LB_SETTINGS:-$STACK_ROOT/infrastructure/lb-settings.json}
+
+if [[ ! $STACK_NAME =~ ^[a-z][a-z0-9]{0,15}$ ]]; then
+    echo "STACK_NAME must be 1-16 lowercase letters/digits, starting with a letter (got '$STACK_NAME')" >&2
+    return 2
+fi
+
+# Network namespaces: the "internet", the public subnet (ALB), the private
+# app subnet (the Auto Scaling group), the private DB subnet (RDS), the VPC
+# router between them, and a name for the machine's own namespace so that
+# HAProxy can open its forwarded listener there.
+NS_PUB=$STACK_NAME-pub
+NS_LB=$STACK_NAME-lb
+NS_APP=$STACK_NAME-app
+NS_DB=$STACK_NAME-db
+NS_VPC=$STACK_NAME-vpc
+NS_HOST=$STACK_NAME-host
+STACK_NAMESPACES=("$NS_VPC" "$NS_PUB" "$NS_LB" "$NS_APP" "$NS_DB")
+
+# Addresses: the VPC's 10.0.0.0/16 like infrastructure/variables.tf, one /24
+# per tier; the "internet" is another private range. They exist only inside
+# these namespaces.
+IP_PUB=192.168.200.10
+IP_LB=10.0.0.10
+IP_APP=10.0.10.10
+IP_DB=10.0.20.10
+GW_PUB=192.168.200.1
+GW_LB=10.0.0.1
+GW_APP=10.0.10.1
+GW_DB=10.0.20.1
+NET_APP=10.0.10.0/24
+LB_PORT=80
+DB_PORT=5432
+
+# Files.
+S_RUN=$STACK_DIR/run
+S_LOG=$STACK_DIR/log
+S_SECRETS=$STACK_DIR/secrets
+S_RELEASES=$STACK_DIR/releases
+HAPROXY_SOCK=$S_RUN/haproxy.sock
+
+stack_log() { printf '%s stack: %s\n' "$(date -u +%H:%M:%S.%3N)" "$*" >&2; }
+stack_die() {
+    stack_log "ERROR: $*"
+    exit 1
+}
+
+# Microseconds since the epoch (the load generator uses the same clock).
+now_us() { date +%s%6N; }
+
+# A number from infrastructure/lb-settings.json: lb_setting KEY
+lb_setting() {
+    python3 - "$LB_SETTINGS" "$1" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))[sys.argv[2]]
+print(v)
+PY
+}
+
+# Everything lb-settings.json holds, as LB_<KEY> shell variables.
+load_lb_settings() {
+    local line
+    while IFS= read -r line; do
+        declare -g "$line"
+    done < <(python3 - "$LB_SETTINGS" <<'PY'
+import json, re, sys
+for k, v in json.load(open(sys.argv[1])).items():
+    if not re.fullmatch(r"[a-z0-9_]+", k) or not re.fullmatch(r"[A-Za-z0-9_./-]+", str(v)):
+        sys.exit("lb-settings.json: unexpected entry %r" % k)
+    print("LB_%s=%s" % (k.upper(), v))
+PY
+)
+}
+
+# Instance count and ports (instance i listens on app_port + i - 1).
+stack_instances() { cat "$STACK_DIR/instances/count"; }
+instance_port() { echo $((${LB_APP_PORT:-$(lb_setting app_port)} + $1 - 1)); }
+
+# The HAProxy runtime API: hactl "show stat". Over TCP on the balancer's
+# loopback (bash speaks TCP, not unix sockets; deploy/local/hactl.py speaks
+# to the unix socket run/haproxy.sock for people).
+HAPROXY_ADMIN_PORT=9999
+# shellcheck disable=SC2016  # expanded by the inner bash
+hactl() {
+    ip netns exec "$NS_LB" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "%s\n" "$2" >&3 && cat <&3' \
+        hactl "$HAPROXY_ADMIN_PORT" "$*"
+}
+
+# Fields of `show stat` for the app backend's servers, one line per server:
+# lb_servers_fields status scur -> "app1 UP 0"
+lb_servers_fields() {
+    hactl "show stat" | awk -F, -v want="$*" '
+        NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; n = split(want, w, " "); next }
+        $1 == "app" && $2 != "BACKEND" && $2 != "FRONTEND" {
+            line = $2
+            for (j = 1; j <= n; j++) { v = $(col[w[j]]); gsub(/ /, "_", v); line = line " " v }
+            print line
+        }'
+}
+
+# One field of one server: lb_server_field 2 scur. The status is UP, DOWN,
+# MAINT, DRAIN, "UP_1/3" (going down), "DOWN_1/2" (coming up), ...
+lb_server_field() { lb_servers_fields "$2" | awk -v s="app$1" '$1 == s { print $2 }'; }
+lb_server_status() { lb_server_field "$1" status; }
+
+# wait_until TIMEOUT_S INTERVAL_S CMD...: true once CMD succeeds.
+wait_until() {
+    local timeout=$1 interval=$2 deadline
+    shift 2
+    deadline=$(($(date +%s%3N) + ${timeout%.*} * 1000))
+    while ! "$@"; do
+        (($(date +%s%3N) < deadline)) || return 1
+        sleep "$interval"
+    done
+}
+
+# True when PID is alive and not a zombie.
+pid_alive() {
+    local state
+    [[ -n ${1:-} && -r /proc/$1/stat ]] || return 1
+    state=$(sed 's/^.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n $state && $state != Z ]]
+}
+
+# The service's own probe (no curl needed), run from a namespace:
+# probe_url NS URL -> exit 0 iff GET URL answers 200.
+probe_url() {
+    local ns=$1 url=$2 bin
+    bin=$(readlink -f "$STACK_DIR/current")/items-api
+    ip netns exec "$ns" "$bin" healthcheck "$url" >/dev/null 2>&1
+}
+
+stack_is_up() { [[ -f $STACK_DIR/state && $(cat "$STACK_DIR/state") == up ]]; }

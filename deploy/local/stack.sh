@@ -1,0 +1,524 @@
+#!/usr/bin/env bash
+# The production rehearsal on one machine: the AWS topology of
+# infrastructure/ with real processes.
+#
+#   deploy/local/stack.sh up [INSTANCES]   bring it up (default 3 instances)
+#   deploy/local/stack.sh roll             rolling update to ITEMS_API_BIN
+#                                          (default build/items-api)
+#   deploy/local/stack.sh rollback         rolling update back to the release
+#                                          that ran before the last roll
+#   deploy/local/stack.sh status           what runs, and the balancer's view
+#   deploy/local/stack.sh down             tear everything down
+#
+#   internet (NS pub 192.168.200.10)            machine's loopback 127.0.0.1:PORT
+#        |                                                 |
+#   [router NS vpc: forwarding + nftables "NACL"]          |
+#        |                                                 |
+#   public subnet NS lb 10.0.0.10:80  HAProxy = ALB  <-----+ (HAProxy's second listener)
+#        |
+#   app subnet NS app 10.0.10.10:8080..  N instances, each under supervise.sh
+#        |
+#   DB subnet NS db 10.0.20.10:5432  PostgreSQL 15 (throwaway data directory)
+#
+# Each namespace also has its own nftables "security group" (input chain).
+# Files live in STACK_DIR (var/stack): url, api-key, haproxy.cfg, log/,
+# run/, secrets/, releases/. Needs root (namespaces, nftables).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=deploy/local/lib.sh
+source "$HERE/lib.sh"
+export STACK_NAME STACK_DIR LB_SETTINGS
+
+PG_LIB=$STACK_ROOT/tests/lib/pg.sh
+
+# ------------------------------------------------------------------ network
+
+# veth pair between the router and a subnet namespace, created directly in
+# the namespaces (never in the machine's own).
+net_link() {
+    local ns=$1 tier=$2 addr=$3 gw=$4
+    ip -n "$NS_VPC" link add "r-$tier" type veth peer name eth0 netns "$ns"
+    ip -n "$NS_VPC" addr add "$gw/24" dev "r-$tier"
+    ip -n "$NS_VPC" link set "r-$tier" up
+    ip -n "$ns" addr add "$addr/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" route add default via "$gw"
+}
+
+nft_in() {
+    local ns=$1
+    ip netns exec "$ns" nft -f -
+}
+
+net_up() {
+    local ns ports
+    for ns in "${STACK_NAMESPACES[@]}"; do
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+    done
+    # HAProxy opens its forwarded listener in the machine's namespace by name.
+    ip netns attach "$NS_HOST" $$
+    net_link "$NS_PUB" pub "$IP_PUB" "$GW_PUB"
+    net_link "$NS_LB" lb "$IP_LB" "$GW_LB"
+    net_link "$NS_APP" app "$IP_APP" "$GW_APP"
+    net_link "$NS_DB" db "$IP_DB" "$GW_DB"
+    ip netns exec "$NS_VPC" sysctl -qw net.ipv4.ip_forward=1
+    ports="$LB_APP_PORT-$((LB_APP_PORT + INSTANCES - 1))"
+
+    # The router: what may cross between tiers (network ACLs + route tables).
+    # Anything else is refused with a TCP reset / ICMP "administratively
+    # prohibited", so a forbidden path fails at once instead of timing out.
+    nft_in "$NS_VPC" <<EOF
+table inet vpc {
+    counter refused {}
+    chain forward {
+        type filter hook forward priority filter; policy drop;
+        ct state established,related accept
+        ct state invalid drop
+        iifname "r-pub" oifname "r-lb" ip daddr $IP_LB tcp dport $LB_PORT accept comment "internet -> load balancer listener"
+        iifname "r-lb" oifname "r-app" ip saddr $IP_LB ip daddr $IP_APP tcp dport $ports accept comment "load balancer -> instances"
+        iifname "r-app" oifname "r-db" ip saddr $IP_APP ip daddr $IP_DB tcp dport $DB_PORT accept comment "instances -> database"
+        counter name refused meta l4proto tcp reject with tcp reset
+        counter name refused reject with icmpx type admin-prohibited
+    }
+}
+EOF
+    # Security groups, one per tier, on the receiving side.
+    nft_in "$NS_LB" <<EOF
+table inet sg {
+    chain input {
+        type filter hook input priority filter; policy drop;
+        iif lo accept
+        ct state established,related accept
+        tcp dport $LB_PORT accept comment "ALB SG: listener from anywhere"
+        meta l4proto tcp reject with tcp reset
+    }
+}
+EOF
+    nft_in "$NS_APP" <<EOF
+table inet sg {
+    chain input {
+        type filter hook input priority filter; policy drop;
+        iif lo accept
+        ct state established,related accept
+        ip saddr $IP_LB tcp dport $ports accept comment "app SG: app ports from the ALB only"
+        meta l4proto tcp reject with tcp reset
+    }
+}
+EOF
+    nft_in "$NS_DB" <<EOF
+table inet sg {
+    chain input {
+        type filter hook input priority filter; policy drop;
+        iif lo accept
+        ct state established,related accept
+        ip saddr $NET_APP tcp dport $DB_PORT accept comment "DB SG: PostgreSQL from the app subnet only"
+        meta l4proto tcp reject with tcp reset
+    }
+}
+EOF
+    nft_in "$NS_PUB" <<EOF
+table inet sg {
+    chain input {
+        type filter hook input priority filter; policy drop;
+        iif lo accept
+        ct state established,related accept
+    }
+}
+EOF
+    # Record the namespaces' identities: stack-down and its test prove that
+    # no process is left in any of them.
+    for ns in "${STACK_NAMESPACES[@]}"; do
+        printf '%s %s\n' "$ns" "$(stat -L -c %i "/run/netns/$ns")"
+    done >"$STACK_DIR/namespaces"
+}
+
+net_down() {
+    local ns pids pid i
+    for ns in "${STACK_NAMESPACES[@]}"; do
+        [[ -e /run/netns/$ns ]] || continue
+        # Whatever still runs in a namespace of ours is ours.
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+            pids=$(ip netns pids "$ns" 2>/dev/null || true)
+            [[ -z $pids ]] && break
+            for pid in $pids; do
+                if ((i == 1)); then
+                    stack_log "killing leftover process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80)) in $ns"
+                fi
+                kill -KILL "$pid" 2>/dev/null || true
+            done
+            sleep 0.2
+        done
+    done
+    for ns in "$NS_PUB" "$NS_LB" "$NS_APP" "$NS_DB" "$NS_VPC" "$NS_HOST"; do
+        if [[ -e /run/netns/$ns ]]; then
+            ip netns delete "$ns" || stack_log "could not delete namespace $ns"
+        fi
+    done
+}
+
+# ------------------------------------------------------------------ releases
+
+# Copy a binary into releases/<id>/ and print the id.
+install_release() {
+    local bin=$1 id
+    [[ -x $bin ]] || stack_die "no executable at $bin (make build)"
+    id=$(date -u +%Y%m%dT%H%M%S%3NZ)-$(sha256sum "$bin" | cut -c1-12)
+    mkdir -p "$S_RELEASES/$id"
+    install -m 0755 "$bin" "$S_RELEASES/$id/items-api"
+    "$S_RELEASES/$id/items-api" version >"$S_RELEASES/$id/version" 2>&1 || true
+    echo "$id"
+}
+
+# Point `current` at a release atomically (the supervisors read it at start).
+set_current() {
+    ln -sfn "releases/$1" "$STACK_DIR/current.tmp"
+    mv -Tf "$STACK_DIR/current.tmp" "$STACK_DIR/current"
+}
+
+# ------------------------------------------------------------------ pieces
+
+start_postgres() {
+    (
+        # shellcheck disable=SC2030  # for pg.sh, in this subshell only
+        export PG_NETNS=$NS_DB PG_LISTEN=$IP_DB PG_PORT=$DB_PORT PG_HBA_ALLOW=$NET_APP
+        # shellcheck source=tests/lib/pg.sh
+        source "$PG_LIB"
+        pg_start "$STACK_DIR/pg" >/dev/null
+        umask 077
+        {
+            printf 'PG_NETNS=%q\nPG_LISTEN=%q\nPG_PORT=%q\nPG_HBA_ALLOW=%q\n' "$PG_NETNS" "$PG_LISTEN" "$PG_PORT" "$PG_HBA_ALLOW"
+            printf 'PG_DIR=%q\nPG_BIN=%q\nPG_USER=%q\nPG_PASSWORD=%q\nPG_URL=%q\n' "$PG_DIR" "$PG_BIN" "$PG_USER" "$PG_PASSWORD" "$PG_URL"
+            echo 'export PG_NETNS PG_LISTEN PG_PORT PG_HBA_ALLOW PG_DIR PG_BIN PG_USER PG_PASSWORD PG_URL'
+        } >"$S_SECRETS/pg.env"
+        printf '%s\n' "$PG_URL" >"$S_SECRETS/database-url"
+    )
+}
+
+stop_postgres() {
+    [[ -f $S_SECRETS/pg.env ]] || return 0
+    (
+        # shellcheck source=/dev/null
+        source "$S_SECRETS/pg.env"
+        # shellcheck source=tests/lib/pg.sh
+        source "$PG_LIB"
+        pg_ctl_do stop -m fast >/dev/null 2>&1 || true
+        pg_stop
+    )
+}
+
+write_instance_env() {
+    local i=$1
+    {
+        echo "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+        echo "PORT=$(instance_port "$i")"
+        echo "BIND_ADDRESS=$IP_APP"
+        echo "DATABASE_URL_FILE=$S_SECRETS/database-url"
+        echo "API_KEYS_FILE=$S_SECRETS/api-keys"
+        # The ALB's deregistration delay is the service's drain, by design.
+        echo "DRAIN_SECONDS=$LB_DEREGISTRATION_DELAY_SECONDS"
+        echo "SHUTDOWN_TIMEOUT_SECONDS=$LB_SHUTDOWN_TIMEOUT_SECONDS"
+        echo "MAX_HEADER_BYTES=$LB_MAX_HEADER_BYTES"
+        # Above the balancer's idle timeout, so the balancer closes first.
+        echo "KEEPALIVE_TIMEOUT_SECONDS=$((LB_IDLE_TIMEOUT_SECONDS + 15))"
+        echo "WORKER_THREADS=${STACK_WORKER_THREADS:-2}"
+        echo "DB_POOL_SIZE=${STACK_DB_POOL_SIZE:-4}"
+        echo "ACCESS_LOG=${STACK_ACCESS_LOG:-off}"
+        echo "LOG_LEVEL=${STACK_LOG_LEVEL:-info}"
+    } >"$STACK_DIR/instances/app$i.env"
+}
+
+start_supervisor() {
+    local i=$1
+    setsid ip netns exec "$NS_APP" "$HERE/supervise.sh" "$i" </dev/null >>"$S_LOG/app$i.supervisor.log" 2>&1 &
+}
+
+instance_ready() { probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$1")/readyz"; }
+lb_server_up() { [[ $(lb_server_status "$1" 2>/dev/null) == UP ]]; }
+
+start_haproxy() {
+    local port=$1
+    python3 "$HERE/gen-haproxy.py" --settings "$LB_SETTINGS" --instances "$INSTANCES" \
+        --lb-addr "$IP_LB" --lb-port "$LB_PORT" --app-addr "$IP_APP" \
+        --host-ns "$NS_HOST" --host-port "$port" --socket "$HAPROXY_SOCK" \
+        --admin-port "$HAPROXY_ADMIN_PORT" >"$STACK_DIR/haproxy.cfg"
+    ip netns exec "$NS_LB" haproxy -c -q -f "$STACK_DIR/haproxy.cfg" ||
+        stack_die "HAProxy refuses the generated $STACK_DIR/haproxy.cfg"
+    setsid ip netns exec "$NS_LB" haproxy -db -f "$STACK_DIR/haproxy.cfg" </dev/null >>"$S_LOG/haproxy.log" 2>&1 &
+    echo $! >"$S_RUN/haproxy.pid"
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ------------------------------------------------------------------ commands
+
+up_done=0
+up_cleanup() {
+    local rc=$?
+    if ((!up_done)); then
+        stack_log "bring-up failed (status $rc); tearing down what was started"
+        for f in "$S_LOG"/*.log; do
+            [[ -f $f ]] || continue
+            echo "--- last lines of $f" >&2
+            tail -n 15 "$f" >&2
+        done
+        cmd_down || true
+    fi
+}
+
+cmd_up() {
+    INSTANCES=${1:-${INSTANCES:-3}}
+    if [[ ! $INSTANCES =~ ^[0-9]+$ ]] || ((INSTANCES < 1 || INSTANCES > 16)); then
+        stack_die "INSTANCES must be 1-16 (got '$INSTANCES')"
+    fi
+    (($(id -u) == 0)) || stack_die "needs root (network namespaces, nftables)"
+    local c
+    for c in haproxy nft ip setpriv python3 sha256sum; do
+        command -v "$c" >/dev/null || stack_die "$c not found (scripts/deps.sh stack)"
+    done
+    local bin=${ITEMS_API_BIN:-$STACK_ROOT/build/items-api}
+    [[ -x $bin ]] || stack_die "no binary at $bin (make build)"
+
+    mkdir -p "$(dirname "$STACK_DIR")"
+    if ! mkdir "$STACK_DIR" 2>/dev/null; then
+        if stack_is_up; then
+            stack_log "already up"
+            cmd_print
+            return 0
+        fi
+        stack_die "$STACK_DIR exists but the stack is not up: run make stack-down first"
+    fi
+    for ns in "${STACK_NAMESPACES[@]}" "$NS_HOST"; do
+        [[ ! -e /run/netns/$ns ]] || {
+            rmdir "$STACK_DIR"
+            stack_die "namespace $ns already exists: run make stack-down first"
+        }
+    done
+    trap up_cleanup EXIT
+    local t0
+    t0=$(date +%s%3N)
+    echo starting >"$STACK_DIR/state"
+    mkdir -p "$S_RUN" "$S_LOG" "$S_RELEASES" "$STACK_DIR/instances" "$S_SECRETS"
+    chgrp nogroup "$S_SECRETS"
+    chmod 0750 "$S_SECRETS"
+    echo "$INSTANCES" >"$STACK_DIR/instances/count"
+    load_lb_settings
+
+    stack_log "network: namespaces $NS_PUB $NS_LB $NS_APP $NS_DB via $NS_VPC"
+    net_up
+
+    stack_log "database: PostgreSQL in $NS_DB at $IP_DB:$DB_PORT"
+    start_postgres
+
+    # Secrets as files (Secrets Manager's stand-in), readable by the
+    # instances' user (group nogroup) and root only.
+    local key
+    key=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
+    (
+        umask 077
+        printf '# items-api keys, one per line (rotation: add, deploy, switch clients, remove)\n%s\n' "$key" >"$S_SECRETS/api-keys"
+        printf '%s\n' "$key" >"$STACK_DIR/api-key"
+    )
+    chgrp nogroup "$S_SECRETS/api-keys" "$S_SECRETS/database-url"
+    chmod 0440 "$S_SECRETS/api-keys" "$S_SECRETS/database-url"
+
+    local rel
+    rel=$(install_release "$bin")
+    set_current "$rel"
+    stack_log "instances: $INSTANCES x release $rel"
+    local i
+    for ((i = 1; i <= INSTANCES; i++)); do
+        write_instance_env "$i"
+        start_supervisor "$i"
+    done
+    local ready_timeout=${STACK_READY_TIMEOUT:-60}
+    for ((i = 1; i <= INSTANCES; i++)); do
+        wait_until "$ready_timeout" 0.1 instance_ready "$i" ||
+            stack_die "instance $i not ready on $IP_APP:$(instance_port "$i") within ${ready_timeout}s"
+    done
+
+    local port=${STACK_PORT:-$(free_port)}
+    stack_log "load balancer: HAProxy in $NS_LB at $IP_LB:$LB_PORT, forwarded to 127.0.0.1:$port"
+    start_haproxy "$port"
+    for ((i = 1; i <= INSTANCES; i++)); do
+        wait_until 30 0.1 lb_server_up "$i" ||
+            stack_die "HAProxy does not report app$i UP within 30 s"
+    done
+    echo "http://127.0.0.1:$port" >"$STACK_DIR/url"
+    echo "http://$IP_LB:$LB_PORT" >"$STACK_DIR/url-public"
+    echo up >"$STACK_DIR/state"
+    up_done=1
+    trap - EXIT
+    stack_log "up in $(($(date +%s%3N) - t0))ms"
+    cmd_print
+}
+
+cmd_print() {
+    local url key
+    url=$(cat "$STACK_DIR/url")
+    key=$(cat "$STACK_DIR/api-key")
+    cat <<EOF
+
+  items-api stack "$STACK_NAME" is up: $(stack_instances) instances behind HAProxy.
+    URL      $url    (also $(cat "$STACK_DIR/url-public") from namespace $NS_PUB)
+    API key  $key
+    files    $STACK_DIR/url, $STACK_DIR/api-key, logs in $S_LOG/
+
+    curl -s -H "Authorization: Bearer \$(cat $STACK_DIR/api-key)" \\
+         -H 'Content-Type: application/json' -d '{"name":"hello"}' \$(cat $STACK_DIR/url)/v1/items
+
+EOF
+}
+
+cmd_status() {
+    stack_is_up || {
+        echo "stack $STACK_NAME: not up"
+        return 1
+    }
+    local n i pid
+    n=$(stack_instances)
+    echo "stack $STACK_NAME: up, url $(cat "$STACK_DIR/url"), current release $(basename "$(readlink -f "$STACK_DIR/current")")"
+    for ((i = 1; i <= n; i++)); do
+        pid=$(cat "$S_RUN/app$i.pid" 2>/dev/null || echo -)
+        printf '  app%d  port %d  pid %s  release %s  balancer %s\n' "$i" "$(instance_port "$i")" "$pid" \
+            "$(basename "$(dirname "$(readlink -f "/proc/$pid/exe" 2>/dev/null || echo -/-)")")" \
+            "$(lb_server_status "$i" 2>/dev/null || echo '?')"
+    done
+}
+
+# Rolling update, one instance at a time, as an ASG instance refresh does:
+# deregister (drain) -> wait -> terminate (SIGTERM) -> launch the new
+# release -> wait until the balancer's health checks pass -> next.
+roll_one() {
+    local i=$1 rel=$2 port old new t0 t_drained t_stopped t_started t_up scur
+    port=$(instance_port "$i")
+    t0=$(date +%s%3N)
+    hactl "set server app/app$i state drain" >/dev/null
+    # Deregistration: ends when the target has no request in flight, or
+    # after the deregistration delay, whichever comes first (as on the ALB).
+    local deadline=$((t0 + LB_DEREGISTRATION_DELAY_SECONDS * 1000))
+    while :; do
+        scur=$(lb_server_field "$i" scur)
+        [[ $scur == 0 ]] && break
+        (($(date +%s%3N) < deadline)) || break
+        sleep 0.1
+    done
+    hactl "set server app/app$i state maint" >/dev/null
+    t_drained=$(date +%s%3N)
+
+    old=$(cat "$S_RUN/app$i.pid")
+    kill -TERM "$old"
+    wait_until $((LB_DEREGISTRATION_DELAY_SECONDS + LB_SHUTDOWN_TIMEOUT_SECONDS + 10)) 0.05 \
+        eval "! pid_alive $old" || stack_die "app$i (pid $old) did not exit after SIGTERM"
+    t_stopped=$(date +%s%3N)
+
+    new_started() {
+        new=$(cat "$S_RUN/app$i.pid" 2>/dev/null || true)
+        [[ -n $new && $new != "$old" ]] && pid_alive "$new" && instance_ready "$i"
+    }
+    wait_until 60 0.05 new_started || stack_die "app$i: the new release did not become ready within 60 s"
+    t_started=$(date +%s%3N)
+    local exe
+    exe=$(readlink -f "/proc/$new/exe")
+    [[ $exe == "$S_RELEASES/$rel/items-api" ]] || stack_die "app$i runs $exe, not release $rel"
+
+    # A new target gets traffic only after the healthy threshold of checks.
+    # HAProxy would put a server leaving maintenance straight back in
+    # rotation, so: out of maintenance into drain (still no traffic), health
+    # forced down, wait for the checks to bring it up, then ready.
+    hactl "set server app/app$i state drain" >/dev/null
+    hactl "set server app/app$i health down" >/dev/null
+    local up_wait=$((LB_HEALTH_CHECK_INTERVAL_SECONDS * (LB_HEALTH_CHECK_HEALTHY_THRESHOLD + 1) + LB_HEALTH_CHECK_TIMEOUT_SECONDS + 5))
+    passed_checks() { (($(lb_server_field "$i" check_health) >= LB_HEALTH_CHECK_HEALTHY_THRESHOLD)); }
+    wait_until "$up_wait" 0.1 passed_checks || stack_die "app$i not healthy in the balancer within ${up_wait}s"
+    hactl "set server app/app$i state ready" >/dev/null
+    wait_until 5 0.05 lb_server_up "$i" || stack_die "app$i not UP in the balancer after its checks passed"
+    t_up=$(date +%s%3N)
+    stack_log "app$i: pid $old -> $new (port $port): drained $((t_drained - t0))ms, stopped $((t_stopped - t_drained))ms, started+ready $((t_started - t_stopped))ms, healthy in balancer $((t_up - t_started))ms"
+    echo "roll app$i old=$old new=$new t0=$t0 drained=$t_drained stopped=$t_stopped ready=$t_started in_service=$t_up" >>"$STACK_DIR/roll.log"
+}
+
+cmd_roll() {
+    stack_is_up || stack_die "stack $STACK_NAME is not up (make stack)"
+    exec 8>"$S_RUN/roll.lock"
+    flock -n 8 || stack_die "another roll is running"
+    load_lb_settings
+    local rel=${1:-} prev n i t0
+    if [[ -z $rel ]]; then
+        rel=$(install_release "${ITEMS_API_BIN:-$STACK_ROOT/build/items-api}")
+    fi
+    [[ -x $S_RELEASES/$rel/items-api ]] || stack_die "no release $rel"
+    prev=$(basename "$(readlink -f "$STACK_DIR/current")")
+    n=$(stack_instances)
+    t0=$(date +%s%3N)
+    stack_log "rolling $n instances from $prev to $rel"
+    ln -sfn "releases/$prev" "$STACK_DIR/previous.tmp"
+    mv -Tf "$STACK_DIR/previous.tmp" "$STACK_DIR/previous"
+    set_current "$rel"
+    for ((i = 1; i <= n; i++)); do
+        roll_one "$i" "$rel"
+    done
+    stack_log "rolled $n instances to $rel in $(($(date +%s%3N) - t0))ms"
+}
+
+cmd_rollback() {
+    stack_is_up || stack_die "stack $STACK_NAME is not up"
+    [[ -L $STACK_DIR/previous ]] || stack_die "no previous release to roll back to"
+    cmd_roll "$(basename "$(readlink -f "$STACK_DIR/previous")")"
+}
+
+stop_pidfile() {
+    local pidfile=$1 sig=$2 timeout=$3 pid
+    [[ -f $pidfile ]] || return 0
+    pid=$(cat "$pidfile")
+    pid_alive "$pid" || return 0
+    kill "-$sig" "$pid" 2>/dev/null || true
+    if ! wait_until "$timeout" 0.1 eval "! pid_alive $pid"; then
+        stack_log "pid $pid ($pidfile) still alive after ${timeout}s: SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+}
+
+cmd_down() {
+    local t0 f drain=5 shutdown=20
+    t0=$(date +%s%3N)
+    if [[ -f $LB_SETTINGS ]]; then
+        drain=$(lb_setting deregistration_delay_seconds)
+        shutdown=$(lb_setting shutdown_timeout_seconds)
+    fi
+    if [[ -d $STACK_DIR ]]; then
+        [[ -f $STACK_DIR/state ]] && echo stopping >"$STACK_DIR/state"
+        stop_pidfile "$S_RUN/haproxy.pid" TERM 5
+        # Supervisors forward SIGTERM; instances drain, then exit.
+        for f in "$S_RUN"/app*.supervisor.pid; do
+            [[ -f $f ]] || continue
+            kill -TERM "$(cat "$f")" 2>/dev/null || true
+        done
+        for f in "$S_RUN"/app*.supervisor.pid; do
+            [[ -f $f ]] || continue
+            stop_pidfile "$f" TERM $((drain + shutdown + 5))
+        done
+        stop_postgres
+    fi
+    net_down
+    if [[ -d $STACK_DIR ]]; then
+        rm -rf "$STACK_DIR"
+    fi
+    stack_log "down in $(($(date +%s%3N) - t0))ms"
+}
+
+case ${1:-} in
+up) cmd_up "${2:-}" ;;
+down) cmd_down ;;
+roll) cmd_roll ;;
+rollback) cmd_rollback ;;
+status) cmd_status ;;
+url) cmd_print ;;
+*)
+    echo "usage: $0 up [INSTANCES] | roll | rollback | status | down" >&2
+    exit 2
+    ;;
+esac

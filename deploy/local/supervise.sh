@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# supervise.sh N: keep service instance N running, as systemd (Restart=always)
+# or Docker's restart policy would on an EC2 instance.
+#
+# - Starts $STACK_DIR/current/items-api (resolved at every start, so a roll
+#   only has to switch the `current` link and stop the old process) as the
+#   unprivileged user nobody, with the environment in instances/N.env and
+#   the secrets in files (API_KEYS_FILE, DATABASE_URL_FILE).
+# - A clean exit (status 0, e.g. after SIGTERM in a roll) is followed by an
+#   immediate start; a crash (a signal or a non-zero status) by a start after
+#   SUPERVISOR_RESTART_DELAY seconds, doubling up to 30 s while it keeps
+#   crashing within 30 s of starting.
+# - SIGTERM/SIGINT to the supervisor: SIGTERM to the instance (it drains),
+#   wait for it, exit.
+#
+# Writes run/appN.pid (the instance), run/appN.supervisor.pid (itself) and
+# log/appN.log (the instance's JSON lines, with the supervisor's own lines
+# in the same JSON shape, "source":"supervisor").
+set -euo pipefail
+
+# shellcheck source=deploy/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+n=${1:?usage: supervise.sh N}
+name=app$n
+envfile=$STACK_DIR/instances/$name.env
+logfile=$S_LOG/$name.log
+pidfile=$S_RUN/$name.pid
+restart_delay=${SUPERVISOR_RESTART_DELAY:-1}
+
+slog() {
+    local level=$1
+    shift
+    printf '{"time":"%s","level":"%s","source":"supervisor","instance":"%s","message":"%s"}\n' \
+        "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$level" "$name" "$*" >>"$logfile"
+}
+
+stopping=0
+child=
+sleeper=
+on_stop() {
+    stopping=1
+    if [[ -n $child ]]; then
+        kill -TERM "$child" 2>/dev/null || true
+    fi
+    if [[ -n $sleeper ]]; then
+        kill -TERM "$sleeper" 2>/dev/null || true
+    fi
+}
+trap on_stop TERM INT
+trap 'rm -f "$pidfile" "$S_RUN/$name.supervisor.pid"' EXIT
+
+echo $$ >"$S_RUN/$name.supervisor.pid"
+mapfile -t instance_env <"$envfile"
+delay=$restart_delay
+starts=0
+
+while ((!stopping)); do
+    release=$(readlink -f "$STACK_DIR/current")
+    started=$(date +%s)
+    starts=$((starts + 1))
+    env -i "${instance_env[@]}" \
+        setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
+        "$release/items-api" serve </dev/null >>"$logfile" 2>&1 &
+    child=$!
+    echo "$child" >"$pidfile.tmp"
+    mv -f "$pidfile.tmp" "$pidfile"
+    slog info "started pid $child (start $starts) from release $(basename "$release")"
+
+    # `wait` returns early when a trapped signal arrives: wait again until
+    # the child is really gone, then its status is the one that counts.
+    while :; do
+        set +e
+        wait "$child"
+        rc=$?
+        set -e
+        kill -0 "$child" 2>/dev/null || break
+    done
+    child=
+    if ((rc == 0)); then
+        how="exited cleanly (status 0)"
+    elif ((rc > 128)); then
+        how="killed by signal $((rc - 128))"
+    else
+        how="exited with status $rc"
+    fi
+    if ((stopping)); then
+        slog info "instance $how; supervisor stopping"
+        break
+    fi
+    if ((rc == 0)); then
+        slog info "instance $how; starting the current release"
+        delay=$restart_delay
+        continue
+    fi
+    if (($(date +%s) - started >= 30)); then
+        delay=$restart_delay
+    fi
+    slog error "instance $how; restarting in ${delay}s"
+    sleep "$delay" &
+    sleeper=$!
+    wait "$sleeper" || true
+    sleeper=
+    delay=$((delay * 2 > 30 ? 30 : delay * 2))
+done
