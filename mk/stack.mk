@@ -1,0 +1,51 @@
+# The production rehearsal (issue 6): the AWS topology on one machine with
+# real processes — HAProxy as the ALB, N instances under a supervisor,
+# PostgreSQL as RDS, network namespaces + nftables as the VPC — and failure
+# drills under load. Needs root. See docs/operations.md.
+#
+#   make stack [INSTANCES=3]   bring it up; prints the URL and an API key
+#                              (also in var/stack/url and var/stack/api-key)
+#   make stack-roll            rolling update to a fresh build/items-api
+#   make stack-rollback        rolling update back to the previous release
+#   make stack-status          instances, releases, the balancer's view
+#   make stack-down            tear it all down (no process, namespace or file left)
+#   make drills                the five drills, full load phases (~10 min)
+#   make test-stack            isolation test + stack-down leaves nothing
+#   make test-drills           the five drills with short load phases (CI)
+
+INSTANCES ?= 3
+
+.PHONY: stack stack-roll stack-rollback stack-status stack-down drills test-stack test-drills deps-stack
+TEST_TARGETS += test-stack test-drills
+
+deps-stack:
+	@scripts/deps.sh build stack
+
+stack: deps-stack ## bring up the local production rehearsal (INSTANCES=n, default 3)
+	@$(MAKE) --no-print-directory build
+	@deploy/local/stack.sh up $(INSTANCES)
+
+stack-roll: deps-stack ## rolling update of every instance to a fresh build
+	@$(MAKE) --no-print-directory build
+	@deploy/local/stack.sh roll
+
+stack-rollback: deps-stack ## rolling update back to the release before the last roll
+	@deploy/local/stack.sh rollback
+
+stack-status: ## the stack's instances and the balancer's view of them
+	@deploy/local/stack.sh status
+
+stack-down: ## tear the stack down
+	@deploy/local/stack.sh down
+
+drills: deps-stack ## failure drills under load, full length (build/drills/results.md)
+	@$(MAKE) --no-print-directory build
+	@DRILLS_MODE=full tests/drills/run.sh
+
+test-stack: deps-stack ## network isolation of the stack, and stack-down leaves nothing
+	@$(MAKE) --no-print-directory build
+	@tests/stack/run.sh
+
+test-drills: deps-stack ## the failure drills with short load phases
+	@$(MAKE) --no-print-directory build
+	@DRILLS_MODE=ci tests/drills/run.sh

@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Figures and checks of one drill, from the load generator's records.
+
+  analyze.py DRILL DIR      DRILL: roll | kill | pg | partition | slowloris
+  analyze.py --report RESULTS.jsonl OUT.md
+
+DIR holds what tests/drills/run.sh left there: requests.csv and summary.txt
+(loadgen), events.env (KEY=VALUE: wall-clock microseconds of what the drill
+did, and other facts it measured). Prints one line per figure and per check,
+appends {"drill", "figures", "checks", "pass"} to DIR/../results.jsonl and
+exits 1 if a check failed.
+"""
+import collections
+import csv
+import json
+import os
+import sys
+
+
+class Drill:
+    def __init__(self, name, d):
+        self.name, self.dir = name, d
+        self.ev = {}
+        with open(os.path.join(d, "events.env")) as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#") and "=" in line:
+                    k, v = line.split("=", 1)
+                    self.ev[k] = v
+        self.summary = {}
+        with open(os.path.join(d, "summary.txt")) as f:
+            for line in f:
+                k, _, v = line.strip().partition("=")
+                self.summary[k] = v
+        self.reqs = []
+        with open(os.path.join(d, "requests.csv")) as f:
+            for r in csv.DictReader(f):
+                self.reqs.append((int(r["start_us"]), int(r["end_us"]), r["kind"], int(r["status"]),
+                                  r["error"], r["request_id"]))
+        self.reqs.sort()
+        self.figures = collections.OrderedDict()
+        self.checks = []
+
+    def e(self, key, cast=int):
+        return cast(self.ev[key])
+
+    def figure(self, name, value):
+        self.figures[name] = value
+        print("  figure  %-52s %s" % (name, value), flush=True)
+
+    def check(self, cond, what, detail=""):
+        self.checks.append({"ok": bool(cond), "what": what, "detail": detail})
+        print("  %-6s  %s%s" % ("ok" if cond else "FAIL", what, (": " + detail) if (detail and not cond) else ""),
+              flush=True)
+        return cond
+
+    def failures(self):
+        return [r for r in self.reqs if not 200 <= r[3] < 300]
+
+    @staticmethod
+    def outcome(r):
+        return str(r[3]) if r[3] else r[4]
+
+    def common(self):
+        s = self.summary
+        n = len(self.reqs)
+        fails = self.failures()
+        lat = sorted((r[1] - r[0]) / 1000.0 for r in self.reqs)
+
+        def pct(p):
+            return lat[min(len(lat) - 1, int(p * (len(lat) - 1)))] if lat else 0.0
+        self.figure("requests sent", n)
+        self.figure("load phase (s)", s.get("seconds"))
+        self.figure("achieved rate (req/s)", "%s of %s (generator CPU %s%% of one core)" % (
+            s.get("achieved_rate"), s.get("target_rate"), s.get("cpu_pct_of_one_core")))
+        self.figure("writes / reads", "%d / %d" % (sum(1 for r in self.reqs if r[2] == "W"),
+                                                   sum(1 for r in self.reqs if r[2] == "R")))
+        self.figure("latency p50 / p99 / max (ms)", "%.1f / %.1f / %.1f" % (pct(0.5), pct(0.99), pct(1.0)))
+        by = collections.Counter(self.outcome(r) for r in fails)
+        self.figure("non-2xx responses", sum(1 for r in fails if r[3]))
+        self.figure("connection errors", sum(1 for r in fails if not r[3]))
+        if by:
+            self.figure("failures by outcome", ", ".join("%s: %d" % kv for kv in sorted(by.items())))
+        self.figure("writes acknowledged (201)", self.ev.get("writes_acked", "?"))
+        self.figure("acknowledged writes missing from the database", self.ev.get("writes_missing", "?"))
+        self.check(n > 0, "the load generator sent requests")
+        self.check(self.ev.get("writes_missing") == "0" and int(self.ev.get("writes_acked", "0")) > 0,
+                   "every acknowledged write is in the database",
+                   "%s of %s missing" % (self.ev.get("writes_missing"), self.ev.get("writes_acked")))
+        return fails
+
+    def rel(self, us, ref):
+        return "%+.3fs" % ((us - ref) / 1e6)
+
+    def show_failures(self, fails, ref, label, limit=12):
+        for r in fails[:limit]:
+            print("          %s %s start %s end %s %s (%s)" % (label, r[5], self.rel(r[0], ref),
+                                                             self.rel(r[1], ref), self.outcome(r), r[2]))
+        if len(fails) > limit:
+            print("          ... %d more" % (len(fails) - limit))
+
+
+def drill_roll(d):
+    fails = d.common()
+    n = d.e("instances")
+    d.figure("instances replaced", "%s of %d" % (d.ev.get("replaced"), n))
+    d.figure("rolling update duration (s)", "%.1f" % (d.e("roll_ms") / 1000.0))
+    d.check(d.ev.get("roll_rc") == "0", "make stack-roll succeeded")
+    d.check(d.e("replaced") == n, "every instance runs the new release under a new process",
+            "%s of %d" % (d.ev.get("replaced"), n))
+    d.check(not any(r[3] for r in fails), "0 non-2xx responses", "%d" % sum(1 for r in fails if r[3]))
+    d.check(not any(not r[3] for r in fails), "0 connection errors", "%d" % sum(1 for r in fails if not r[3]))
+    d.check(float(d.summary.get("achieved_rate", 0)) >= 0.9 * float(d.summary.get("target_rate", 1)),
+            "the generator held at least 90% of the target rate",
+            "%s of %s req/s" % (d.summary.get("achieved_rate"), d.summary.get("target_rate")))
+    if fails:
+        d.show_failures(fails, d.e("roll_start_us"), "failed")
+
+
+def drill_kill(d):
+    fails = d.common()
+    kill = d.e("kill_us")
+    detect = d.e("detect_us")
+    window_ms = d.e("check_window_ms")
+    in_flight = [r for r in fails if r[0] < kill]
+    between = [r for r in fails if kill <= r[0] < detect]
+    later = [r for r in fails if r[0] >= detect]
+    d.figure("instance killed", "%s (pid %s, SIGKILL)" % (d.ev.get("victim"), d.ev.get("victim_pid")))
+    d.figure("failed: in flight when the kill was sent", len(in_flight))
+    d.figure("failed: sent after the kill, routed to it before the balancer took it out", len(between))
+    d.figure("failed: sent after the balancer took it out", len(later))
+    d.figure("time to detection by the balancer (ms)", "%.0f" % ((detect - kill) / 1000.0))
+    d.figure("detection source", d.ev.get("detect_source"))
+    d.figure("health-check window: fall x interval + timeout (ms)", window_ms)
+    d.figure("supervisor restart, kill -> new process ready (ms)", "%.0f" % ((d.e("ready_us") - kill) / 1000.0))
+    d.figure("back in rotation after kill (s)", "%.1f" % ((d.e("back_us") - kill) / 1e6))
+    d.check(detect - kill <= window_ms * 1000, "the balancer stops sending to it within its health-check window")
+    d.check(d.ev.get("new_pid") not in (None, "", d.ev.get("victim_pid")), "the supervisor started a new process",
+            "pid %s -> %s" % (d.ev.get("victim_pid"), d.ev.get("new_pid")))
+    d.check(d.ev.get("back") == "1", "the instance is back in rotation (healthy threshold passed)")
+    # With retries 0 (the ALB retries nothing) a request the balancer had
+    # already routed to the dead instance fails; none routed after it knew.
+    d.check(not later, "only requests in flight to the instance failed (none sent after the balancer took it out)",
+            "%d" % len(later))
+    d.check(len(fails) <= int(d.summary.get("connections", 0)),
+            "failed requests are at most the requests in flight (connections)")
+    d.check(all(r[3] in (0, 502, 503) for r in fails), "failures are 502/503 or resets from the balancer")
+    if fails:
+        d.show_failures(fails, kill, "failed (vs kill)")
+
+
+def drill_pg(d):
+    fails = d.common()
+    for mode in ("fast", "immediate"):
+        begin = d.e("%s_begin_us" % mode)
+        accept = d.e("%s_accept_us" % mode)
+        end = d.e("%s_end_us" % mode)
+        mine = [r for r in fails if begin - 1000000 <= r[0] <= end]
+        d.figure("[-m %s] database down -> accepting again (ms)" % mode, "%.0f" % ((accept - begin) / 1000.0))
+        d.figure("[-m %s] failed requests" % mode, len(mine))
+        by = collections.Counter(d.outcome(r) for r in mine)
+        if by:
+            d.figure("[-m %s] failures by outcome" % mode, ", ".join("%s: %d" % kv for kv in sorted(by.items())))
+        if mine:
+            last = max(r[0] for r in mine)
+            last_end = max(r[1] for r in mine)
+            d.figure("[-m %s] last failed request sent, after accepting (ms)" % mode,
+                     "%.0f" % ((last - accept) / 1000.0))
+            d.figure("[-m %s] last failure answered, after accepting (ms)" % mode,
+                     "%.0f" % ((last_end - accept) / 1000.0))
+        late = [r for r in mine if r[0] > accept + 2000000]
+        d.check(not late, "[-m %s] full recovery within 2 s of the database accepting connections" % mode,
+                "%d requests sent later than 2 s after it failed" % len(late))
+        bad = [r for r in mine if r[3] != 503]
+        d.check(not bad, "[-m %s] errors are only 503" % mode,
+                ", ".join("%s" % d.outcome(r) for r in bad[:10]))
+        if mine:
+            print("          the last failures:")
+            d.show_failures(mine[-4:], accept, "failed (vs accepting)", limit=4)
+    outside = [r for r in fails if not any(d.e("%s_begin_us" % m) - 1000000 <= r[0] <= d.e("%s_end_us" % m)
+                                           for m in ("fast", "immediate"))]
+    d.check(not outside, "no failures outside the two restarts", "%d" % len(outside))
+
+
+def drill_partition(d):
+    fails = d.common()
+    part, heal = d.e("partition_us"), d.e("heal_us")
+    bound = d.e("bound_ms") * 1000
+    during = [r for r in d.reqs if part + 200000 <= r[0] <= heal - bound]
+    during_ok = [r for r in during if r[3] != 503]
+    slow = [r for r in d.reqs if r[1] - r[0] > bound]
+    non503 = [r for r in fails if r[3] != 503]
+    d.figure("partition (s)", "%.1f" % ((heal - part) / 1e6))
+    d.figure("requests sent during the partition", len([r for r in d.reqs if part <= r[0] <= heal]))
+    if during:
+        worst = max(r[1] - r[0] for r in during)
+        d.figure("slowest answer during the partition (ms)", "%.0f" % (worst / 1000.0))
+        d.figure("answers during the partition: 503", sum(1 for r in during if r[3] == 503))
+    if fails:
+        d.figure("first failure after the partition began (ms)", "%.0f" % ((min(r[1] for r in fails) - part) / 1000.0))
+        d.figure("last failed request sent, after healing (ms)", "%.0f" % ((max(r[0] for r in fails) - heal) / 1000.0))
+    d.figure("/healthz probes during the partition (ok/total)", "%s/%s" % (d.ev.get("healthz_ok"),
+                                                                          d.ev.get("healthz_total")))
+    d.figure("balancer samples with an instance not UP", d.ev.get("lb_not_up"))
+    d.figure("instance restarts", d.ev.get("restarts"))
+    d.check(during and not during_ok, "every request during the partition is answered 503",
+            "%d of %d were not: %s" % (len(during_ok), len(during),
+                                       ", ".join(d.outcome(r) for r in during_ok[:10])))
+    d.check(not slow, "every request is answered within %d s" % (bound // 1000000),
+            "%d slower, max %.1f s" % (len(slow), max((r[1] - r[0] for r in slow), default=0) / 1e6))
+    d.check(not non503, "errors are only 503", ", ".join(d.outcome(r) for r in non503[:10]))
+    d.check(d.ev.get("healthz_ok") == d.ev.get("healthz_total") and d.e("healthz_total") > 0,
+            "/healthz answers 200 throughout")
+    d.check(d.ev.get("lb_not_up") == "0", "no instance taken out by the balancer's health checks")
+    d.check(d.ev.get("restarts") == "0", "no instance restarted")
+    recovered = [r for r in fails if r[0] > heal + d.e("recovery_bound_ms") * 1000]
+    d.check(not recovered, "recovered within %s ms of healing, same processes" % d.ev.get("recovery_bound_ms"),
+            "%d requests failed later" % len(recovered))
+    tail = [r for r in d.reqs if r[0] > heal + d.e("recovery_bound_ms") * 1000]
+    d.check(len(tail) > 0 and all(200 <= r[3] < 300 for r in tail), "requests succeed again after healing")
+
+
+def drill_slowloris(d):
+    fails = d.common()
+    att0, att1 = d.e("attack_start_us"), d.e("attack_end_us")
+    during = [r for r in d.reqs if att0 + 5000000 <= r[0] <= att1]
+    lat = sorted((r[1] - r[0]) / 1000.0 for r in during)
+    d.figure("slowloris connections requested / held open at peak (balancer)",
+             "%s / %s" % (d.ev.get("slow_connections"), d.ev.get("lb_peak_conns")))
+    d.figure("slowhttptest verdict", d.ev.get("slowhttptest_verdict"))
+    if lat:
+        d.figure("normal clients during the attack: requests, p99 (ms)",
+                 "%d, %.1f" % (len(lat), lat[int(0.99 * (len(lat) - 1))]))
+    d.check(int(d.ev.get("lb_peak_conns", "0")) >= int(d.ev.get("slow_connections", "0")),
+            "the attack held its connections open at the balancer")
+    d.check(not fails, "normal clients: 0 non-2xx and 0 connection errors", "%d failed" % len(fails))
+    d.check(len(during) > 0 and lat[int(0.99 * (len(lat) - 1))] < 1000.0,
+            "normal clients: p99 under 1 s during the attack")
+
+
+def report(results, out):
+    rows = [json.loads(line) for line in open(results) if line.strip()]
+    lines = ["| drill | result | figures |", "| --- | --- | --- |"]
+    for r in rows:
+        figs = "<br>".join("%s: **%s**" % (k, v) for k, v in r["figures"].items())
+        lines.append("| %s | %s | %s |" % (r["drill"], "PASS" if r["pass"] else "FAIL", figs))
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def main():
+    if sys.argv[1] == "--report":
+        report(sys.argv[2], sys.argv[3])
+        return 0
+    name, d = sys.argv[1], sys.argv[2]
+    dr = Drill(name, d)
+    {"roll": drill_roll, "kill": drill_kill, "pg": drill_pg, "partition": drill_partition,
+     "slowloris": drill_slowloris}[name](dr)
+    ok = all(c["ok"] for c in dr.checks)
+    with open(os.path.join(os.path.dirname(os.path.abspath(d)), "results.jsonl"), "a") as f:
+        f.write(json.dumps({"drill": name, "figures": dr.figures, "checks": dr.checks, "pass": ok}) + "\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

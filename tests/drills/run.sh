@@ -1,0 +1,470 @@
+#!/usr/bin/env bash
+# Failure drills under load against the local production rehearsal
+# (deploy/local/stack.sh), each printing its figures:
+#
+#   roll       rolling update of every instance under ~1,000 req/s
+#   kill       kill -9 one instance under the same load
+#   pg         PostgreSQL restart -m fast, then -m immediate, under load
+#   partition  nftables drop between the instances and PostgreSQL for 20 s
+#   slowloris  slowhttptest (200 connections) through the balancer
+#
+#   tests/drills/run.sh                 every drill, full load phases (make drills)
+#   DRILLS_MODE=ci tests/drills/run.sh  shorter load phases (make test-drills)
+#   tests/drills/run.sh kill pg         some of them
+#
+# The drills bring up their own stack (STACK_NAME=drills, var/stack-drills),
+# never a developer's `make stack`, and tear it down at the end. The load
+# generator (tests/drills/loadgen.c, compiled here) runs in the "internet"
+# namespace against the balancer's public address and records every request
+# and every acknowledged write; each drill then checks the acknowledged
+# writes against the database. Figures go to build/drills/<drill>/ and
+# build/drills/results.md. Knobs: DRILLS_RATE (1000), DRILLS_CONNS (64),
+# DRILLS_WRITE_PCT (30), DRILLS_PRE / DRILLS_POST (seconds of load before and
+# after each fault), DRILLS_SLOW_SECONDS, DRILLS_KEEP_STACK=1.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export STACK_NAME=${DRILLS_STACK_NAME:-drills}
+export STACK_DIR=${DRILLS_STACK_DIR:-$ROOT/var/stack-drills}
+# shellcheck source=deploy/local/lib.sh
+source "$ROOT/deploy/local/lib.sh"
+
+MODE=${DRILLS_MODE:-full}
+case $MODE in
+full) PRE=${DRILLS_PRE:-30} POST=${DRILLS_POST:-30} SLOW_SECONDS=${DRILLS_SLOW_SECONDS:-120} ;;
+ci) PRE=${DRILLS_PRE:-5} POST=${DRILLS_POST:-5} SLOW_SECONDS=${DRILLS_SLOW_SECONDS:-30} ;;
+*)
+    echo "DRILLS_MODE must be full or ci" >&2
+    exit 2
+    ;;
+esac
+RATE=${DRILLS_RATE:-1000}
+CONNS=${DRILLS_CONNS:-64}
+WRITE_PCT=${DRILLS_WRITE_PCT:-30}
+PARTITION_SECONDS=20
+SLOW_CONNECTIONS=200
+OUT=${DRILLS_OUT:-$ROOT/build/drills}
+LOADGEN=$OUT/loadgen
+ALL_DRILLS=(roll kill pg partition slowloris)
+
+if (($# > 0)); then
+    DRILLS=("$@")
+else
+    DRILLS=("${ALL_DRILLS[@]}")
+fi
+for d in "${DRILLS[@]}"; do
+    [[ " ${ALL_DRILLS[*]} " == *" $d "* ]] || {
+        echo "unknown drill '$d' (known: ${ALL_DRILLS[*]})" >&2
+        exit 2
+    }
+done
+
+log() { printf '%s drills: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+
+# ------------------------------------------------------------------ cleanup
+
+# Each drill runs in a subshell (so that `set -e` holds inside it) whose
+# trap stops what it started in the background.
+BG=()
+LOADGEN_PID=
+drill_cleanup() {
+    local p
+    for p in "${BG[@]}" $LOADGEN_PID; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${BG[@]}" $LOADGEN_PID; do
+        wait "$p" 2>/dev/null || true
+    done
+}
+
+cleanup() {
+    local rc=$?
+    if [[ -e /run/netns/$NS_VPC ]]; then
+        ip netns exec "$NS_VPC" nft delete table inet partition 2>/dev/null || true
+    fi
+    if [[ ${DRILLS_KEEP_STACK:-0} != 1 ]]; then
+        "$ROOT/deploy/local/stack.sh" down >"$OUT/stack-down.log" 2>&1 || {
+            echo "stack-down failed:" >&2
+            cat "$OUT/stack-down.log" >&2
+            rc=1
+        }
+    fi
+    exit "$rc"
+}
+
+# ------------------------------------------------------------------ helpers
+
+ev() { printf '%s=%s\n' "$2" "$3" >>"$1/events.env"; }
+
+# The load generator in the "internet" namespace, against the public listener.
+load_start() {
+    local dir=$1
+    ip netns exec "$NS_PUB" "$LOADGEN" -a "$IP_LB" -p "$LB_PORT" -k "$STACK_DIR/api-key" \
+        -r "$RATE" -c "$CONNS" -w "$WRITE_PCT" -t 30 -o "$dir" -v >"$dir/loadgen.log" 2>&1 &
+    LOADGEN_PID=$!
+}
+
+load_stop() {
+    local dir=$1
+    kill -TERM "$LOADGEN_PID" 2>/dev/null || true
+    wait "$LOADGEN_PID" || {
+        echo "load generator failed:" >&2
+        cat "$dir/loadgen.log" >&2
+        return 1
+    }
+    LOADGEN_PID=
+    grep -E '^(achieved_rate|ok_2xx|non_2xx|connection_errors|writes_acked)=' "$dir/summary.txt" | tr '\n' ' '
+    echo
+}
+
+# Every write the service acknowledged (201) must be in the database, with
+# the name it was given.
+check_writes() {
+    local dir=$1 res
+    res=$(
+        {
+            echo "CREATE TEMP TABLE acked (id bigint, name text);"
+            echo "\\copy acked FROM '$dir/acked.csv' WITH (FORMAT csv)"
+            echo "SELECT count(*) || ' ' || count(*) FILTER (WHERE i.id IS NULL)"
+            echo "  FROM acked a LEFT JOIN items i ON i.id = a.id AND i.name = a.name;"
+        } | pg_psql -v ON_ERROR_STOP=1 -f -
+    )
+    ev "$dir" writes_acked "${res%% *}"
+    ev "$dir" writes_missing "${res##* }"
+}
+
+instances_ready() {
+    local i n
+    n=$(stack_instances)
+    for ((i = 1; i <= n; i++)); do
+        [[ $(lb_server_status "$i" 2>/dev/null) == UP ]] || return 1
+        probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$i")/readyz" || return 1
+    done
+}
+
+steady() {
+    wait_until 90 0.2 instances_ready || {
+        log "the stack is not steady (every instance UP and ready) within 90 s"
+        "$ROOT/deploy/local/stack.sh" status || true
+        return 1
+    }
+}
+
+new_drill() {
+    local dir=$OUT/$1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    : >"$dir/events.env"
+    echo "$dir"
+}
+
+# First line of the balancer's log matching REGEX at or after SINCE_US,
+# as microseconds (its log lines start with an ISO-8601 timestamp).
+lb_log_time_after() {
+    local since=$1 re=$2 ts us
+    while read -r ts; do
+        us=$(date -d "$ts" +%s%6N)
+        if ((us >= since)); then
+            echo "$us"
+            return 0
+        fi
+    done < <(awk -v re="$re" '/^20[0-9][0-9]-/ && $0 ~ re { print $1 }' "$S_LOG/haproxy.log")
+    return 1
+}
+
+# PostgreSQL's "ready to accept connections" at or after SINCE_US (server.log
+# lines start with "YYYY-MM-DD HH:MM:SS.mmm UTC").
+pg_ready_after() {
+    local since=$1 ts us
+    while read -r ts; do
+        us=$(date -d "$ts" +%s%6N)
+        if ((us >= since)); then
+            echo "$us"
+            return 0
+        fi
+    done < <(awk '/database system is ready to accept connections/ { print $1 " " $2 " " $3 }' "$PG_DIR/server.log")
+    return 1
+}
+
+analyze() { python3 "$ROOT/tests/drills/analyze.py" "$1" "$2"; }
+
+instance_pids() {
+    local i n
+    n=$(stack_instances)
+    for ((i = 1; i <= n; i++)); do
+        printf '%s ' "$(cat "$S_RUN/app$i.pid")"
+    done
+}
+
+# ------------------------------------------------------------------ drills
+
+drill_roll() {
+    local dir before after rel i n replaced=0 t0 rc=0 old new
+    dir=$(new_drill roll)
+    log "1. rolling update under load ($RATE req/s, ${PRE}s before, ${POST}s after)"
+    steady
+    n=$(stack_instances)
+    read -r -a before <<<"$(instance_pids)"
+    load_start "$dir"
+    sleep "$PRE"
+    t0=$(now_us)
+    ev "$dir" roll_start_us "$t0"
+    ITEMS_API_BIN=$ROOT/build/items-api "$ROOT/deploy/local/stack.sh" roll >"$dir/roll.log" 2>&1 || rc=$?
+    sed 's/^/    /' "$dir/roll.log"
+    ev "$dir" roll_rc "$rc"
+    ev "$dir" roll_ms $((($(now_us) - t0) / 1000))
+    sleep "$POST"
+    load_stop "$dir"
+    rel=$(readlink -f "$STACK_DIR/current")
+    read -r -a after <<<"$(instance_pids)"
+    for ((i = 0; i < n; i++)); do
+        old=${before[i]} new=${after[i]:-}
+        if [[ -n $new && $new != "$old" ]] && pid_alive "$new" &&
+            [[ $(readlink -f "/proc/$new/exe") == "$rel/items-api" ]]; then
+            replaced=$((replaced + 1))
+        fi
+    done
+    ev "$dir" instances "$n"
+    ev "$dir" replaced "$replaced"
+    check_writes "$dir"
+    analyze roll "$dir"
+}
+
+drill_kill() {
+    local dir victim=2 pid t_kill t_detect t_poll t_ready t_back new=
+    dir=$(new_drill kill)
+    log "2. kill -9 one instance under load"
+    steady
+    load_lb_settings
+    ev "$dir" check_window_ms $(((LB_HEALTH_CHECK_UNHEALTHY_THRESHOLD * LB_HEALTH_CHECK_INTERVAL_SECONDS + LB_HEALTH_CHECK_TIMEOUT_SECONDS) * 1000))
+    pid=$(cat "$S_RUN/app$victim.pid")
+    load_start "$dir"
+    sleep "$PRE"
+    t_kill=$(now_us)
+    kill -KILL "$pid"
+    log "   killed app$victim (pid $pid)"
+    # The balancer's view, polled; its own log has the exact moment.
+    wait_until 60 0.01 eval "[[ \$(lb_server_status $victim) != UP ]]" || true
+    t_poll=$(now_us)
+    if t_detect=$(lb_log_time_after "$t_kill" "Server app/app$victim is DOWN"); then
+        ev "$dir" detect_source "balancer log"
+    else
+        t_detect=$t_poll
+        ev "$dir" detect_source "runtime API poll"
+    fi
+    # shellcheck disable=SC2317  # called through wait_until
+    new_ready() {
+        new=$(cat "$S_RUN/app$victim.pid" 2>/dev/null || true)
+        [[ -n $new && $new != "$pid" ]] && pid_alive "$new" &&
+            probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$victim")/readyz"
+    }
+    wait_until 60 0.05 new_ready || true
+    t_ready=$(now_us)
+    if wait_until 90 0.1 eval "[[ \$(lb_server_status $victim) == UP ]]"; then
+        ev "$dir" back 1
+    else
+        ev "$dir" back 0
+    fi
+    t_back=$(now_us)
+    log "   detection $(((t_detect - t_kill) / 1000)) ms, new process ready $(((t_ready - t_kill) / 1000)) ms, back in rotation $(((t_back - t_kill) / 1000)) ms"
+    sleep "$POST"
+    load_stop "$dir"
+    ev "$dir" victim "app$victim"
+    ev "$dir" victim_pid "$pid"
+    ev "$dir" new_pid "$new"
+    ev "$dir" kill_us "$t_kill"
+    ev "$dir" detect_us "$t_detect"
+    ev "$dir" ready_us "$t_ready"
+    ev "$dir" back_us "$t_back"
+    # The balancer's log around the kill: state changes and failed requests.
+    grep -E '^20[0-9][0-9]-' "$S_LOG/haproxy.log" | grep -v 'Health check' |
+        awk -v t="$(date -u -d "@$((t_kill / 1000000))" +%Y-%m-%dT%H:%M:%S)" '$1 >= t' |
+        grep -E 'app/app'"$victim"'|<NOSRV>' | head -n 20 | cut -c1-220 | sed 's/^/    balancer: /' || true
+    check_writes "$dir"
+    analyze kill "$dir"
+}
+
+drill_pg() {
+    local dir mode t0 t_accept
+    dir=$(new_drill pg)
+    log "3. PostgreSQL restart -m fast and -m immediate under load"
+    steady
+    load_start "$dir"
+    sleep "$PRE"
+    for mode in fast immediate; do
+        t0=$(now_us)
+        pg_ctl_do restart -m "$mode" >"$dir/pg_ctl-$mode.log" 2>&1
+        t_accept=$(pg_ready_after "$t0") || t_accept=$(now_us)
+        log "   -m $mode: accepting connections again after $(((t_accept - t0) / 1000)) ms"
+        # Give the service time to show its recovery, then note the window.
+        sleep 4
+        ev "$dir" "${mode}_begin_us" "$t0"
+        ev "$dir" "${mode}_accept_us" "$t_accept"
+        ev "$dir" "${mode}_end_us" "$(now_us)"
+        sleep 2
+    done
+    sleep "$POST"
+    load_stop "$dir"
+    check_writes "$dir"
+    analyze pg "$dir"
+}
+
+drill_partition() {
+    local dir before after t_part t_heal n i ok=0 total=0 notup=0 restarts=0 p
+    dir=$(new_drill partition)
+    log "4. network partition instances <-> PostgreSQL for ${PARTITION_SECONDS}s (nftables drop)"
+    steady
+    n=$(stack_instances)
+    read -r -a before <<<"$(instance_pids)"
+    load_start "$dir"
+    sleep "$PRE"
+    # /healthz of every instance, as the balancer checks it, and the
+    # balancer's own view, twice a second.
+    (
+        while :; do
+            for ((i = 1; i <= n; i++)); do
+                if probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$i")/healthz"; then
+                    echo "healthz app$i ok"
+                else
+                    echo "healthz app$i FAIL $(now_us)"
+                fi
+            done
+            lb_servers_fields status | awk '{ print "lb " $0 }'
+            sleep 0.5
+        done
+    ) >"$dir/probes.log" 2>&1 &
+    BG+=($!)
+    t_part=$(now_us)
+    ip netns exec "$NS_VPC" nft -f - <<EOF
+table inet partition {
+    chain forward {
+        type filter hook forward priority filter - 10; policy accept;
+        iifname "r-app" oifname "r-db" drop
+        iifname "r-db" oifname "r-app" drop
+    }
+}
+EOF
+    log "   partition in place"
+    sleep "$PARTITION_SECONDS"
+    ip netns exec "$NS_VPC" nft delete table inet partition
+    t_heal=$(now_us)
+    log "   partition healed"
+    sleep $((POST > 12 ? POST : 12))
+    load_stop "$dir"
+    p=${BG[-1]}
+    kill -TERM "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+    unset 'BG[-1]'
+    total=$(grep -c '^healthz' "$dir/probes.log" || true)
+    ok=$(grep -c '^healthz .* ok$' "$dir/probes.log" || true)
+    notup=$(grep '^lb ' "$dir/probes.log" | grep -vc ' UP$' || true)
+    read -r -a after <<<"$(instance_pids)"
+    for ((i = 0; i < n; i++)); do
+        [[ ${after[i]:-} == "${before[i]}" ]] || restarts=$((restarts + 1))
+    done
+    ev "$dir" partition_us "$t_part"
+    ev "$dir" heal_us "$t_heal"
+    ev "$dir" bound_ms 7000
+    ev "$dir" recovery_bound_ms 10000
+    ev "$dir" healthz_ok "$ok"
+    ev "$dir" healthz_total "$total"
+    ev "$dir" lb_not_up "$notup"
+    ev "$dir" restarts "$restarts"
+    check_writes "$dir"
+    analyze partition "$dir"
+}
+
+drill_slowloris() {
+    local dir t0 t1 peak=0 cur verdict p
+    dir=$(new_drill slowloris)
+    log "5. slowloris through the balancer ($SLOW_CONNECTIONS connections, ${SLOW_SECONDS}s) while normal clients run"
+    steady
+    load_start "$dir"
+    sleep "$PRE"
+    t0=$(now_us)
+    (cd "$dir" && exec ip netns exec "$NS_PUB" slowhttptest -H -c "$SLOW_CONNECTIONS" -r "$SLOW_CONNECTIONS" \
+        -i 10 -x 24 -p 3 -l "$SLOW_SECONDS" -t GET -u "http://$IP_LB:$LB_PORT/healthz" \
+        -g -o "$dir/slowhttptest") >"$dir/slowhttptest.log" 2>&1 &
+    p=$!
+    BG+=("$p")
+    while kill -0 "$p" 2>/dev/null; do
+        cur=$(hactl "show info" | awk -F': ' '$1 == "CurrConns" { print $2 }')
+        ((${cur:-0} > peak)) && peak=$cur
+        sleep 1
+    done
+    wait "$p" || true
+    unset 'BG[-1]'
+    t1=$(now_us)
+    sleep "$POST"
+    load_stop "$dir"
+    verdict=$(grep -a 'service available' "$dir/slowhttptest.log" | tail -n 1 | sed 's/.*service available: *//; s/\x1b\[[0-9;]*m//g' || true)
+    ev "$dir" attack_start_us "$t0"
+    ev "$dir" attack_end_us "$t1"
+    ev "$dir" slow_connections "$SLOW_CONNECTIONS"
+    ev "$dir" lb_peak_conns "$peak"
+    ev "$dir" slowhttptest_verdict "${verdict:-unknown}"
+    check_writes "$dir"
+    analyze slowloris "$dir"
+}
+
+# ------------------------------------------------------------------ main
+
+(($(id -u) == 0)) || {
+    echo "drills: need root (network namespaces, nftables)" >&2
+    exit 1
+}
+command -v slowhttptest >/dev/null || {
+    echo "drills: slowhttptest missing (scripts/deps.sh stack)" >&2
+    exit 1
+}
+mkdir -p "$OUT"
+if [[ ! -x $LOADGEN || $ROOT/tests/drills/loadgen.c -nt $LOADGEN ]]; then
+    gcc -std=c17 -O2 -Wall -Wextra -Werror -o "$LOADGEN" "$ROOT/tests/drills/loadgen.c"
+fi
+rm -f "$OUT/results.jsonl" "$OUT/results.md"
+start=$(date +%s)
+log "mode $MODE: ${PRE}s of load before and ${POST}s after each fault, $RATE req/s, $CONNS connections, $WRITE_PCT% writes"
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+if [[ -d $STACK_DIR ]]; then
+    log "a previous drills stack exists: tearing it down"
+    "$ROOT/deploy/local/stack.sh" down >/dev/null 2>&1 || true
+fi
+"$ROOT/deploy/local/stack.sh" up >"$OUT/stack-up.log" 2>&1 || {
+    cat "$OUT/stack-up.log"
+    exit 1
+}
+log "stack up: $(cat "$STACK_DIR/url-public") (and $(cat "$STACK_DIR/url"))"
+# shellcheck source=/dev/null
+source "$S_SECRETS/pg.env"
+# shellcheck source=tests/lib/pg.sh
+source "$ROOT/tests/lib/pg.sh"
+
+failed=()
+for d in "${DRILLS[@]}"; do
+    t=$(date +%s)
+    set +e
+    (
+        set -e
+        trap drill_cleanup EXIT
+        "drill_$d"
+    )
+    rc=$?
+    set -e
+    if ((rc == 0)); then
+        log "drill $d: PASS ($(($(date +%s) - t)) s)"
+    else
+        log "drill $d: FAIL ($(($(date +%s) - t)) s)"
+        failed+=("$d")
+    fi
+done
+python3 "$ROOT/tests/drills/analyze.py" --report "$OUT/results.jsonl" "$OUT/results.md" || true
+log "figures in $OUT/results.md; logs of the stack in $S_LOG (kept until the stack is torn down)"
+cp -r "$S_LOG" "$OUT/stack-logs"
+log "total $(($(date +%s) - start)) s"
+if ((${#failed[@]})); then
+    log "FAILED: ${failed[*]}"
+    exit 1
+fi
+log "all drills passed"

@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# The local production rehearsal's own test (make test-stack):
+#
+#   1. the HAProxy config is generated from infrastructure/lb-settings.json
+#      (change a number there, the config follows) with the ALB's rules;
+#   2. a stack comes up (its own STACK_NAME, never a developer's stack) and
+#      the allowed paths work: internet -> balancer, machine -> forwarded
+#      port, balancer -> instances, instances -> database;
+#   3. the forbidden paths are refused by the network: internet ->
+#      instance, internet -> database, balancer -> database (and database ->
+#      instance), each next to an allowed path to the same port so the
+#      refusal is the firewall's, not an absent listener's;
+#   4. stack-down leaves nothing: no process (by pid, by network namespace,
+#      by command line), no namespace, no nftables table, no veth, no file;
+#   5. a bring-up that fails half-way tears down what it started.
+#
+# Prints one line per check; exits 1 if any failed. Needs root.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export STACK_NAME=${STACKTEST_NAME:-stacktest}
+export STACK_DIR=$ROOT/var/stack-$STACK_NAME
+# shellcheck source=deploy/local/lib.sh
+source "$ROOT/deploy/local/lib.sh"
+STACK=$ROOT/deploy/local/stack.sh
+WORK=$(mktemp -d /tmp/stack-test.XXXXXX)
+
+failures=0
+pass() { printf '  ok      %s\n' "$*"; }
+fail() {
+    printf '  FAIL    %s\n' "$*"
+    failures=$((failures + 1))
+}
+check() {
+    local what=$1
+    shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+cleanup() {
+    local rc=$?
+    if [[ -d $STACK_DIR ]] || [[ -e /run/netns/$NS_VPC ]]; then
+        "$STACK" down >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+(($(id -u) == 0)) || {
+    echo "test-stack: needs root (network namespaces, nftables)" >&2
+    exit 1
+}
+
+# tcp_probe NS ADDR PORT -> open | refused | unreachable | timeout | error
+tcp_probe() {
+    local out rc=0
+    # shellcheck disable=SC2016  # expanded by the inner bash
+    out=$(ip netns exec "$1" timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$2" "$3" 2>&1) || rc=$?
+    if ((rc == 0)); then
+        echo open
+    elif ((rc == 124)); then
+        echo timeout
+    elif [[ $out == *refused* ]]; then
+        echo refused
+    elif [[ $out == *"No route"* || $out == *unreachable* ]]; then
+        echo unreachable
+    else
+        echo "error: $out"
+    fi
+}
+
+expect_path() {
+    local what=$1 want=$2 ns=$3 addr=$4 port=$5 got
+    got=$(tcp_probe "$ns" "$addr" "$port")
+    if [[ $got == "$want" ]]; then
+        pass "$what ($ns -> $addr:$port: $got)"
+    else
+        fail "$what ($ns -> $addr:$port: expected $want, got $got)"
+    fi
+}
+
+# http METHOD URL [KEY] [BODY] -> "status body" (python3: no curl needed)
+http() {
+    python3 - "$@" <<'PY'
+import sys, urllib.request, urllib.error
+method, url = sys.argv[1], sys.argv[2]
+key = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None
+body = sys.argv[4].encode() if len(sys.argv) > 4 else None
+req = urllib.request.Request(url, data=body, method=method)
+if key:
+    req.add_header("Authorization", "Bearer " + key)
+if body is not None:
+    req.add_header("Content-Type", "application/json")
+try:
+    with urllib.request.urlopen(req, timeout=5) as r:
+        print(r.status, r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+except Exception as e:
+    print(0, e)
+PY
+}
+
+# ------------------------------------------------------------------ 1
+echo "--- the balancer's config comes from infrastructure/lb-settings.json"
+python3 - "$LB_SETTINGS" "$WORK/lb-settings.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s.update(health_check_path="/drill-health", health_check_interval_seconds=7,
+         health_check_timeout_seconds=3, health_check_healthy_threshold=4,
+         health_check_unhealthy_threshold=5, idle_timeout_seconds=33, max_header_bytes=32768, app_port=9100)
+json.dump(s, open(sys.argv[2], "w"))
+PY
+gen() {
+    python3 "$ROOT/deploy/local/gen-haproxy.py" --settings "$1" --instances 2 --lb-addr 10.0.0.10 \
+        --lb-port 80 --app-addr 10.0.10.10 --host-ns x-host --host-port 1234 --socket /tmp/x.sock --admin-port 9999
+}
+gen "$WORK/lb-settings.json" >"$WORK/changed.cfg"
+gen "$LB_SETTINGS" >"$WORK/real.cfg"
+has() { grep -qE -- "$2" "$1"; }
+load_lb_settings
+check "health check path follows the settings file" has "$WORK/changed.cfg" 'uri /drill-health '
+check "interval, thresholds follow it" has "$WORK/changed.cfg" 'inter 7s fastinter 7s downinter 7s rise 4 fall 5 '
+check "check timeout follows it" has "$WORK/changed.cfg" 'timeout check 3s$'
+check "idle timeout follows it" has "$WORK/changed.cfg" 'timeout client 33s$'
+check "header size limit follows it" has "$WORK/changed.cfg" 'tune.bufsize 33792$'
+check "instance ports follow app_port" has "$WORK/changed.cfg" 'server app2 10.0.10.10:9101$'
+check "real settings: health check path $LB_HEALTH_CHECK_PATH" has "$WORK/real.cfg" "uri $LB_HEALTH_CHECK_PATH "
+check "real settings: interval ${LB_HEALTH_CHECK_INTERVAL_SECONDS}s rise $LB_HEALTH_CHECK_HEALTHY_THRESHOLD fall $LB_HEALTH_CHECK_UNHEALTHY_THRESHOLD" \
+    has "$WORK/real.cfg" "inter ${LB_HEALTH_CHECK_INTERVAL_SECONDS}s .* rise $LB_HEALTH_CHECK_HEALTHY_THRESHOLD fall $LB_HEALTH_CHECK_UNHEALTHY_THRESHOLD "
+check "no retries (retries 0)" has "$WORK/real.cfg" '^    retries 0$'
+check "no redispatch" has "$WORK/real.cfg" '^    no option redispatch$'
+check "X-Forwarded-For" has "$WORK/real.cfg" '^    option forwardfor$'
+check "invalid header names dropped (drop_invalid_header_fields)" has "$WORK/real.cfg" 'http-restrict-req-hdr-names delete'
+if ! grep -q 'option redispatch' <(grep -v 'no option redispatch' "$WORK/real.cfg") &&
+    ! grep -qE '^\s*retries [1-9]' "$WORK/real.cfg"; then
+    pass "nothing re-enables retries or redispatch"
+else
+    fail "something re-enables retries or redispatch"
+fi
+if python3 "$ROOT/deploy/local/gen-haproxy.py" --settings /dev/null --instances 1 --lb-addr a --lb-port 1 \
+    --app-addr b --host-ns c --host-port 2 --socket d --admin-port 3 >/dev/null 2>&1; then
+    fail "a broken settings file is refused"
+else
+    pass "a broken settings file is refused"
+fi
+
+# ------------------------------------------------------------------ 2
+echo "--- bring-up ($STACK_NAME, ${STACKTEST_INSTANCES:-3} instances)"
+if [[ -d $STACK_DIR || -e /run/netns/$NS_VPC ]]; then
+    "$STACK" down >/dev/null 2>&1 || true
+fi
+nft list tables >"$WORK/nft-before" 2>&1 || true
+t0=$(date +%s)
+"$STACK" up "${STACKTEST_INSTANCES:-3}" >"$WORK/up.log" 2>&1 || {
+    cat "$WORK/up.log"
+    fail "stack up"
+    exit 1
+}
+pass "stack up in $(($(date +%s) - t0)) s"
+N=$(stack_instances)
+URL=$(cat "$STACK_DIR/url")
+KEY=$(cat "$STACK_DIR/api-key")
+check "url and api-key files written" test -s "$STACK_DIR/url" -a -s "$STACK_DIR/api-key"
+check "the printed URL is the forwarded loopback port" grep -q "URL      $URL" "$WORK/up.log"
+check "the printed key is the one in api-key" grep -q "API key  $KEY" "$WORK/up.log"
+check "the api-key file is private (0600)" test "$(stat -c %a "$STACK_DIR/api-key")" = 600
+check "instances drain for the deregistration delay (DRAIN_SECONDS)" \
+    grep -qx "DRAIN_SECONDS=$LB_DEREGISTRATION_DELAY_SECONDS" "$STACK_DIR/instances/app1.env"
+pid1=$(cat "$S_RUN/app1.pid")
+check "instances run unprivileged (nobody)" test "$(stat -c %U "/proc/$pid1")" = nobody
+
+echo "--- allowed paths"
+r=$(http GET "$URL/healthz")
+check "machine -> forwarded port -> balancer: GET /healthz 200 ($URL)" test "${r%% *}" = 200
+r=$(http POST "$URL/v1/items" "$KEY" '{"name":"stack-test"}')
+check "machine -> balancer -> instance -> database: POST /v1/items 201" test "${r%% *}" = 201
+id=$(sed -n 's/.*"id":\([0-9]*\).*/\1/p' <<<"$r")
+r=$(http GET "$URL/v1/items/$id" "$KEY")
+check "GET it back: 200" test "${r%% *}" = 200
+r=$(http GET "$URL/v1/items/$id")
+check "without a key: 401" test "${r%% *}" = 401
+expect_path "internet -> balancer listener" open "$NS_PUB" "$IP_LB" "$LB_PORT"
+check "internet -> balancer: GET /healthz 200" probe_url "$NS_PUB" "http://$IP_LB:$LB_PORT/healthz"
+for ((i = 1; i <= N; i++)); do
+    expect_path "balancer -> instance $i" open "$NS_LB" "$IP_APP" "$(instance_port "$i")"
+    check "balancer -> instance $i: GET /readyz 200 (so instance -> database works)" \
+        probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$i")/readyz"
+done
+expect_path "instances -> database" open "$NS_APP" "$IP_DB" "$DB_PORT"
+
+echo "--- forbidden paths"
+refused_before=$(ip netns exec "$NS_VPC" nft list counter inet vpc refused | awk '/packets/ { print $2 }')
+for ((i = 1; i <= N; i++)); do
+    expect_path "internet -> instance $i refused" refused "$NS_PUB" "$IP_APP" "$(instance_port "$i")"
+done
+expect_path "internet -> database refused" refused "$NS_PUB" "$IP_DB" "$DB_PORT"
+expect_path "balancer -> database refused" refused "$NS_LB" "$IP_DB" "$DB_PORT"
+expect_path "database -> instance refused" refused "$NS_DB" "$IP_APP" "$(instance_port 1)"
+expect_path "balancer -> instance on a port that is not an app port refused" refused "$NS_LB" "$IP_APP" 22
+refused_after=$(ip netns exec "$NS_VPC" nft list counter inet vpc refused | awk '/packets/ { print $2 }')
+check "the refusals are the router's rules (counter $refused_before -> $refused_after)" \
+    test $((refused_after - refused_before)) -ge $((N + 3))
+# With the router's rule gone, the instance's own security group still refuses.
+ip netns exec "$NS_VPC" nft insert rule inet vpc forward iifname r-pub oifname r-app accept
+expect_path "internet -> instance 1 refused by the instance's security group alone" refused "$NS_PUB" "$IP_APP" "$(instance_port 1)"
+ip netns exec "$NS_VPC" nft flush chain inet vpc forward
+ip netns exec "$NS_VPC" nft delete table inet vpc
+ip netns exec "$NS_VPC" nft add table inet vpc
+ip netns exec "$NS_VPC" nft add chain inet vpc forward '{ type filter hook forward priority filter; policy accept; }'
+expect_path "internet -> database refused by the database's security group alone" refused "$NS_PUB" "$IP_DB" "$DB_PORT"
+expect_path "balancer -> database refused by the database's security group alone" refused "$NS_LB" "$IP_DB" "$DB_PORT"
+
+# ------------------------------------------------------------------ 4
+echo "--- stack-down leaves nothing behind"
+pids=$(cat "$S_RUN"/*.pid 2>/dev/null | tr '\n' ' ')
+pids+=" $(head -n 1 "$STACK_DIR/pg/data/postmaster.pid" 2>/dev/null || true)"
+mapfile -t nsinodes < <(awk '{ print $2 }' "$STACK_DIR/namespaces")
+port=${URL##*:}
+
+leftovers() {
+    local p ino link
+    for p in $pids; do
+        if pid_alive "$p"; then echo "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-80)) still runs"; fi
+    done
+    for link in /proc/[0-9]*/ns/net; do
+        ino=$(stat -L -c %i "$link" 2>/dev/null) || continue
+        for i in "${nsinodes[@]}"; do
+            if [[ $ino == "$i" ]]; then
+                p=${link#/proc/}
+                echo "process ${p%%/*} still runs in one of the stack's network namespaces"
+            fi
+        done
+    done
+    # (the pattern comes from a file so that grep's own command line does
+    # not match it)
+    printf '%s\n' "$STACK_DIR" >"$WORK/pattern"
+    while read -r link; do
+        p=${link#/proc/}
+        echo "process ${p%%/*} ($(tr '\0' ' ' <"$link" 2>/dev/null | cut -c1-80)) mentions $STACK_DIR"
+    done < <(grep -laFf "$WORK/pattern" /proc/[0-9]*/cmdline 2>/dev/null || true)
+    for ns in "${STACK_NAMESPACES[@]}" "$NS_HOST"; do
+        [[ ! -e /run/netns/$ns ]] || echo "namespace $ns still exists"
+    done
+    if ip netns list | grep -q "^$STACK_NAME-"; then echo "ip netns list still shows $STACK_NAME-*"; fi
+    for ns in r-pub r-lb r-app r-db; do
+        if ip link show "$ns" >/dev/null 2>&1; then echo "interface $ns in the machine's namespace"; fi
+    done
+    nft list tables >"$WORK/nft-after" 2>&1 || true
+    if ! diff -q "$WORK/nft-before" "$WORK/nft-after" >/dev/null; then
+        echo "the machine's nftables tables changed: $(diff "$WORK/nft-before" "$WORK/nft-after" | tr '\n' ' ')"
+    fi
+    if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "127.0.0.1:$port still accepts connections"; fi
+    [[ ! -e $STACK_DIR ]] || echo "$STACK_DIR still exists: $(find "$STACK_DIR" | head -n 5 | tr '\n' ' ')"
+}
+
+t0=$(date +%s)
+"$STACK" down >"$WORK/down.log" 2>&1 || fail "stack down exits 0: $(cat "$WORK/down.log")"
+pass "stack down in $(($(date +%s) - t0)) s"
+left=$(leftovers)
+if [[ -z $left ]]; then
+    pass "no process, namespace, nftables table, interface, port or file left"
+else
+    fail "left behind after stack-down:"
+    printf '            %s\n' "$left"
+fi
+check "stack-down again (nothing up) succeeds" "$STACK" down
+
+# ------------------------------------------------------------------ 5
+echo "--- a failed bring-up cleans up after itself"
+install -m 0755 /bin/false "$WORK/broken-items-api"
+if ITEMS_API_BIN=$WORK/broken-items-api STACK_READY_TIMEOUT=3 "$STACK" up 1 >"$WORK/up-broken.log" 2>&1; then
+    fail "a bring-up whose instances never start fails"
+else
+    pass "a bring-up whose instances never start fails"
+fi
+pids=""
+nsinodes=()
+left=$(leftovers)
+if [[ -z $left ]]; then
+    pass "and leaves nothing behind"
+else
+    fail "a failed bring-up left behind:"
+    printf '            %s\n' "$left"
+fi
+
+if ((failures)); then
+    echo "test-stack: $failures check(s) FAILED"
+    exit 1
+fi
+echo "test-stack: all checks passed"
