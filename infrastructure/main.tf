@@ -1,0 +1,279 @@
+# items-api on AWS: the root module wires the modules together.
+#
+#   internet -> [CloudFront + WAF, optional] -> ALB (public subnets)
+#            -> Auto Scaling group of EC2 instances running the container (app subnets)
+#            -> RDS PostgreSQL (database subnets)
+#
+# See docs/infrastructure.md for the design and README.md for how to run it.
+
+data "aws_region" "current" {}
+
+data "aws_ssm_parameter" "al2023" {
+  count = var.ami_id == null ? 1 : 0
+
+  name = var.ami_ssm_parameter
+}
+
+data "aws_ec2_managed_prefix_list" "cloudfront" {
+  count = var.enable_cloudfront ? 1 : 0
+
+  name = "com.amazonaws.global.cloudfront.origin-facing"
+}
+
+locals {
+  # The one source of truth for the load balancer's numbers, shared with the
+  # local rehearsal (deploy/local generates its HAProxy config from it):
+  # app port, health check, deregistration delay = DRAIN_SECONDS, idle
+  # timeout, SHUTDOWN_TIMEOUT_SECONDS. The modules validate the values.
+  lb_settings   = jsondecode(file("${path.module}/lb-settings.json"))
+  app_port      = local.lb_settings.app_port
+  drain_seconds = local.lb_settings.deregistration_delay_seconds
+
+  asg_name            = "${var.name}-app"
+  lifecycle_hook_name = "wait-for-readyz"
+  log_group_name      = "/${var.name}/app"
+  ami_id              = var.ami_id != null ? var.ami_id : data.aws_ssm_parameter.al2023[0].insecure_value
+  image               = "${module.registry.repository_url}:${var.image_tag}"
+
+  https_enabled = var.certificate_arn != null || var.domain_name != null
+  # CloudFront reaches the ALB over HTTPS only through a name on the ALB's
+  # certificate; otherwise over HTTP, so the ALB must forward HTTP then.
+  cloudfront_origin_https = var.cloudfront_origin_domain_name != null
+}
+
+module "ci" {
+  source = "./modules/github_oidc"
+
+  name                       = var.name
+  github_repository          = var.github_repository
+  github_environment         = var.github_environment
+  create_oidc_provider       = var.create_github_oidc_provider
+  existing_oidc_provider_arn = var.github_oidc_provider_arn
+  state_bucket               = var.tf_state_bucket
+  state_key                  = var.tf_state_key
+  ecr_repository_arn         = module.registry.repository_arn
+  asg_name                   = local.asg_name
+}
+
+module "network" {
+  source = "./modules/network"
+
+  name                       = var.name
+  vpc_cidr                   = var.vpc_cidr
+  az_count                   = var.az_count
+  one_nat_gateway_per_az     = var.one_nat_gateway_per_az
+  enable_interface_endpoints = var.enable_interface_endpoints
+  enable_flow_logs           = var.enable_flow_logs
+  flow_logs_retention_days   = var.log_retention_days
+  permissions_boundary_arn   = module.ci.permissions_boundary_arn
+}
+
+module "security_groups" {
+  source = "./modules/security_groups"
+
+  name                      = var.name
+  vpc_id                    = module.network.vpc_id
+  app_port                  = local.app_port
+  https_enabled             = local.https_enabled
+  alb_ingress_cidrs         = var.alb_ingress_cidrs
+  cloudfront_prefix_list_id = var.enable_cloudfront ? data.aws_ec2_managed_prefix_list.cloudfront[0].id : null
+}
+
+module "alb" {
+  source = "./modules/alb"
+
+  name                         = var.name
+  vpc_id                       = module.network.vpc_id
+  subnet_ids                   = module.network.public_subnet_ids
+  security_group_ids           = [module.security_groups.alb_security_group_id]
+  app_port                     = local.app_port
+  health_check_path            = local.lb_settings.health_check_path
+  deregistration_delay_seconds = local.drain_seconds
+  idle_timeout                 = local.lb_settings.idle_timeout_seconds
+
+  health_check_interval_seconds    = local.lb_settings.health_check_interval_seconds
+  health_check_timeout_seconds     = local.lb_settings.health_check_timeout_seconds
+  health_check_healthy_threshold   = local.lb_settings.health_check_healthy_threshold
+  health_check_unhealthy_threshold = local.lb_settings.health_check_unhealthy_threshold
+
+  certificate_arn            = var.certificate_arn
+  domain_name                = var.domain_name
+  route53_zone_id            = var.route53_zone_id
+  create_dns_record          = !var.enable_cloudfront
+  redirect_http_to_https     = !(var.enable_cloudfront && !local.cloudfront_origin_https)
+  ssl_policy                 = var.ssl_policy
+  desync_mitigation_mode     = var.alb_desync_mitigation_mode
+  deletion_protection        = var.alb_deletion_protection
+  access_logs_enabled        = var.alb_access_logs_enabled
+  access_logs_retention_days = var.alb_access_logs_retention_days
+  access_logs_force_destroy  = var.force_destroy_buckets
+  deny_insecure_transport    = var.deny_insecure_transport
+}
+
+module "registry" {
+  source = "./modules/registry"
+
+  name         = var.name
+  keep_images  = var.ecr_keep_images
+  force_delete = var.force_destroy_buckets
+}
+
+module "secrets" {
+  source = "./modules/secrets"
+
+  name                 = var.name
+  api_keys             = var.api_keys
+  api_keys_version     = var.api_keys_version
+  generate_api_key     = var.generate_api_key
+  kms_key_arn          = var.kms_key_arn
+  recovery_window_days = var.secret_recovery_window_days
+}
+
+module "database" {
+  source = "./modules/database"
+
+  identifier               = "${var.name}-db"
+  subnet_ids               = module.network.database_subnet_ids
+  security_group_ids       = [module.security_groups.db_security_group_id]
+  engine_version           = var.db_engine_version
+  instance_class           = var.db_instance_class
+  db_name                  = "items"
+  master_username          = var.db_master_username
+  allocated_storage_gb     = var.db_allocated_storage_gb
+  max_allocated_storage_gb = var.db_max_allocated_storage_gb
+  kms_key_arn              = var.kms_key_arn
+  multi_az                 = var.db_multi_az
+  deletion_protection      = var.db_deletion_protection
+  skip_final_snapshot      = var.db_skip_final_snapshot
+  backup_retention_days    = var.db_backup_retention_days
+  apply_immediately        = var.db_apply_immediately
+
+  performance_insights_enabled = var.db_performance_insights_enabled
+  monitoring_interval          = var.db_monitoring_interval
+  log_retention_days           = var.log_retention_days
+  permissions_boundary_arn     = module.ci.permissions_boundary_arn
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  name                    = var.name
+  log_group_name          = local.log_group_name
+  log_retention_days      = var.log_retention_days
+  alarm_email             = var.alarm_email
+  alb_arn_suffix          = module.alb.arn_suffix
+  target_group_arn_suffix = module.alb.target_group_arn_suffix
+  asg_name                = local.asg_name
+  asg_min_size            = var.asg_min_size
+  db_instance_identifier  = module.database.identifier
+
+  alb_5xx_threshold              = var.alarm_thresholds.alb_5xx_per_minute
+  target_5xx_threshold           = var.alarm_thresholds.target_5xx_per_minute
+  p99_latency_threshold_seconds  = var.alarm_thresholds.p99_latency_seconds
+  db_cpu_threshold               = var.alarm_thresholds.db_cpu_percent
+  db_free_storage_threshold_gb   = var.alarm_thresholds.db_free_storage_gb
+  db_connections_threshold       = var.alarm_thresholds.db_connections
+  db_errors_threshold            = var.alarm_thresholds.app_db_errors_per_minute
+  app_5xx_rate_threshold_percent = var.alarm_thresholds.app_5xx_rate_percent
+}
+
+module "user_data" {
+  source = "./modules/user_data"
+
+  region                    = data.aws_region.current.name
+  image                     = local.image
+  api_keys_secret_arn       = module.secrets.api_keys_secret_arn
+  db_secret_arn             = module.database.master_user_secret_arn
+  db_host                   = module.database.address
+  db_port                   = module.database.port
+  db_name                   = module.database.db_name
+  log_group_name            = module.monitoring.log_group_name
+  app_port                  = local.app_port
+  readiness_path            = var.readiness_path
+  readiness_timeout_seconds = var.readiness_timeout_seconds
+  drain_seconds             = local.drain_seconds
+  shutdown_timeout_seconds  = local.lb_settings.shutdown_timeout_seconds
+  log_level                 = var.log_level
+  db_pool_size              = var.db_pool_size
+  container_memory_mb       = var.container_memory_mb
+  asg_name                  = local.asg_name
+  lifecycle_hook_name       = local.lifecycle_hook_name
+}
+
+module "compute" {
+  source = "./modules/compute"
+
+  name                    = var.name
+  asg_name                = local.asg_name
+  subnet_ids              = module.network.app_subnet_ids
+  security_group_ids      = [module.security_groups.app_security_group_id]
+  target_group_arns       = [module.alb.target_group_arn]
+  alb_arn_suffix          = module.alb.arn_suffix
+  target_group_arn_suffix = module.alb.target_group_arn_suffix
+  ami_id                  = local.ami_id
+  instance_type           = var.instance_type
+  root_volume_size_gb     = var.root_volume_size_gb
+  ebs_kms_key_arn         = var.kms_key_arn
+  user_data               = module.user_data.rendered
+
+  min_size                          = var.asg_min_size
+  max_size                          = var.asg_max_size
+  health_check_grace_period_seconds = var.health_check_grace_period_seconds
+  instance_warmup_seconds           = var.instance_warmup_seconds
+  wait_for_capacity_timeout         = var.wait_for_capacity_timeout
+  lifecycle_hook_name               = local.lifecycle_hook_name
+  lifecycle_hook_timeout_seconds    = var.readiness_timeout_seconds + 120
+  cpu_target_utilization            = var.cpu_target_utilization
+  requests_per_target               = var.requests_per_target
+
+  instance_refresh_min_healthy_percentage   = var.instance_refresh_min_healthy_percentage
+  instance_refresh_max_healthy_percentage   = var.instance_refresh_max_healthy_percentage
+  instance_refresh_checkpoint_percentages   = [50, 100]
+  instance_refresh_checkpoint_delay_seconds = var.instance_refresh_checkpoint_delay_seconds
+  rollback_alarm_names                      = module.monitoring.deploy_guard_alarm_names
+
+  secret_arns              = [module.secrets.api_keys_secret_arn, module.database.master_user_secret_arn]
+  ecr_repository_arn       = module.registry.repository_arn
+  log_group_arn            = module.monitoring.log_group_arn
+  permissions_boundary_arn = module.ci.permissions_boundary_arn
+}
+
+################################################################################
+# Optional edge: WAF (on CloudFront when enabled, else on the ALB) and CloudFront
+################################################################################
+
+module "waf_regional" {
+  source = "./modules/waf"
+  count  = var.enable_waf && !var.enable_cloudfront ? 1 : 0
+
+  name                     = var.name
+  scope                    = "REGIONAL"
+  associate_resource_arn   = module.alb.arn
+  rate_limit_per_5_minutes = var.waf_rate_limit_per_5_minutes
+}
+
+module "waf_cloudfront" {
+  source = "./modules/waf"
+  count  = var.enable_waf && var.enable_cloudfront ? 1 : 0
+
+  providers = {
+    aws = aws.us_east_1
+  }
+
+  name                     = "${var.name}-edge"
+  scope                    = "CLOUDFRONT"
+  rate_limit_per_5_minutes = var.waf_rate_limit_per_5_minutes
+}
+
+module "cdn" {
+  source = "./modules/cdn"
+  count  = var.enable_cloudfront ? 1 : 0
+
+  name                   = var.name
+  origin_domain_name     = local.cloudfront_origin_https ? var.cloudfront_origin_domain_name : module.alb.dns_name
+  origin_protocol_policy = local.cloudfront_origin_https ? "https-only" : "http-only"
+  aliases                = var.cloudfront_aliases
+  acm_certificate_arn    = var.cloudfront_certificate_arn
+  price_class            = var.cloudfront_price_class
+  web_acl_arn            = var.enable_waf ? module.waf_cloudfront[0].arn : null
+}

@@ -1,0 +1,170 @@
+variable "name" {
+  description = "Name prefix of the role, instance profile, launch template and policies."
+  type        = string
+}
+
+variable "asg_name" {
+  description = "Fixed name of the Auto Scaling group (the pipeline finds it through the asg_name output)."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private app subnets the instances run in."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the instances."
+  type        = list(string)
+}
+
+variable "target_group_arns" {
+  description = "Target groups the instances register with."
+  type        = list(string)
+}
+
+variable "alb_arn_suffix" {
+  description = "ARN suffix of the ALB, for the requests-per-target scaling policy."
+  type        = string
+}
+
+variable "target_group_arn_suffix" {
+  description = "ARN suffix of the target group, for the requests-per-target scaling policy."
+  type        = string
+}
+
+variable "ami_id" {
+  description = "AMI of the instances (Amazon Linux 2023)."
+  type        = string
+}
+
+variable "instance_type" {
+  description = "EC2 instance type."
+  type        = string
+}
+
+variable "root_device_name" {
+  description = "Root device name of the AMI (/dev/xvda on Amazon Linux 2023)."
+  type        = string
+  default     = "/dev/xvda"
+}
+
+variable "root_volume_size_gb" {
+  description = "Size of the encrypted gp3 root volume, in GiB."
+  type        = number
+}
+
+variable "ebs_kms_key_arn" {
+  description = "KMS key for the root volume (null: the account's default EBS key)."
+  type        = string
+  default     = null
+}
+
+variable "detailed_monitoring" {
+  description = "1-minute EC2 metrics (extra cost)."
+  type        = bool
+  default     = false
+}
+
+variable "user_data" {
+  description = "Bootstrap script (plain text; gzipped and base64-encoded here)."
+  type        = string
+}
+
+variable "min_size" {
+  description = "Minimum number of instances."
+  type        = number
+}
+
+variable "max_size" {
+  description = "Maximum number of instances."
+  type        = number
+}
+
+variable "health_check_grace_period_seconds" {
+  description = "Seconds after an instance enters service before ELB health checks can fail it."
+  type        = number
+}
+
+variable "instance_warmup_seconds" {
+  description = "Seconds a new instance needs before its metrics count (scaling and instance refresh)."
+  type        = number
+}
+
+variable "wait_for_capacity_timeout" {
+  description = "How long terraform apply waits for min_size healthy instances (\"0\" to not wait)."
+  type        = string
+}
+
+variable "lifecycle_hook_name" {
+  description = "Name of the launch lifecycle hook the bootstrap completes."
+  type        = string
+}
+
+variable "lifecycle_hook_timeout_seconds" {
+  description = "How long a launching instance may take to become ready before it is abandoned."
+  type        = number
+}
+
+variable "instance_refresh_min_healthy_percentage" {
+  description = "Share of desired capacity that must stay healthy during an instance refresh."
+  type        = number
+}
+
+variable "instance_refresh_max_healthy_percentage" {
+  description = "Upper bound of capacity during an instance refresh (above 100 launches replacements before terminating)."
+  type        = number
+}
+
+variable "instance_refresh_checkpoint_percentages" {
+  description = "Refresh progress points at which to pause and let the rollback alarms judge."
+  type        = list(number)
+}
+
+variable "instance_refresh_checkpoint_delay_seconds" {
+  description = "Pause at each checkpoint, in seconds."
+  type        = number
+}
+
+variable "rollback_alarm_names" {
+  description = "CloudWatch alarms that roll an instance refresh back when they go to ALARM."
+  type        = list(string)
+  default     = []
+}
+
+variable "cpu_target_utilization" {
+  description = "Average CPU utilization the group tracks, in percent."
+  type        = number
+}
+
+variable "requests_per_target" {
+  description = "ALB requests per target per minute the group tracks."
+  type        = number
+}
+
+variable "secret_arns" {
+  description = "The only secrets the instances may read (API keys and the database master secret)."
+  type        = list(string)
+}
+
+variable "ecr_repository_arn" {
+  description = "The only ECR repository the instances may pull from."
+  type        = string
+}
+
+variable "log_group_arn" {
+  description = "The log group the instances write to."
+  type        = string
+}
+
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary of the instance role (null for none)."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource; also propagated to instances and volumes through the launch template."
+  type        = map(string)
+  default     = {}
+}

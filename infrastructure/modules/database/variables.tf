@@ -1,0 +1,139 @@
+variable "identifier" {
+  description = "RDS instance identifier; also the prefix of the subnet and parameter groups."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Database subnets (at least two AZs)."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the database."
+  type        = list(string)
+}
+
+variable "engine_version" {
+  description = "PostgreSQL version: a major (\"16\") to take the latest minor, or major.minor."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?$", var.engine_version)) && tonumber(split(".", var.engine_version)[0]) >= 15
+    error_message = "engine_version must be PostgreSQL 15 or newer, written as \"16\" or \"16.4\"."
+  }
+}
+
+variable "instance_class" {
+  description = "RDS instance class."
+  type        = string
+}
+
+variable "db_name" {
+  description = "Name of the database created in the instance."
+  type        = string
+  default     = "items"
+}
+
+variable "master_username" {
+  description = "Master user name (its password is managed by RDS in Secrets Manager)."
+  type        = string
+}
+
+variable "allocated_storage_gb" {
+  description = "Initial storage, in GiB."
+  type        = number
+}
+
+variable "max_allocated_storage_gb" {
+  description = "Storage autoscaling ceiling, in GiB."
+  type        = number
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for storage, the master secret and Performance Insights (null: AWS managed keys)."
+  type        = string
+  default     = null
+}
+
+variable "ca_cert_identifier" {
+  description = "Server certificate authority of the instance (null: the region's default for new instances, rds-ca-rsa2048-g1). The instances trust the whole RDS global bundle, so any RDS CA works."
+  type        = string
+  default     = null
+}
+
+variable "multi_az" {
+  description = "Synchronous standby in a second AZ."
+  type        = bool
+}
+
+variable "deletion_protection" {
+  description = "Refuse to delete the instance while true."
+  type        = bool
+}
+
+variable "backup_retention_days" {
+  description = "Days of automated backups (point-in-time recovery window)."
+  type        = number
+}
+
+variable "backup_window" {
+  description = "Daily backup window (UTC), hh24:mi-hh24:mi."
+  type        = string
+  default     = "02:00-03:00"
+}
+
+variable "maintenance_window" {
+  description = "Weekly maintenance window (UTC), ddd:hh24:mi-ddd:hh24:mi."
+  type        = string
+  default     = "sun:03:30-sun:04:30"
+}
+
+variable "skip_final_snapshot" {
+  description = "Delete without a final snapshot."
+  type        = bool
+}
+
+variable "apply_immediately" {
+  description = "Apply modifications now instead of in the maintenance window."
+  type        = bool
+  default     = false
+}
+
+variable "performance_insights_enabled" {
+  description = "Enable Performance Insights (7 days retention, free tier)."
+  type        = bool
+}
+
+variable "monitoring_interval" {
+  description = "Enhanced Monitoring interval in seconds (0 disables it)."
+  type        = number
+}
+
+variable "cloudwatch_logs_exports" {
+  description = "PostgreSQL logs exported to CloudWatch Logs."
+  type        = list(string)
+  default     = ["postgresql", "upgrade"]
+}
+
+variable "log_retention_days" {
+  description = "Retention of the exported RDS log groups, in days."
+  type        = number
+}
+
+variable "log_min_duration_statement_ms" {
+  description = "Log statements slower than this many milliseconds (-1 disables)."
+  type        = number
+  default     = 1000
+}
+
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary of the monitoring role (null for none)."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

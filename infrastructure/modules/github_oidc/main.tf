@@ -1,0 +1,519 @@
+# CI access: GitHub Actions OIDC, a deploy role and a plan role.
+#
+#   <name>-github-deploy  trusted only for repo:<owner>/<repo>:environment:<env>
+#                         (jobs of the protected deployment environment); can push
+#                         the image, run `terraform apply` on this stack and roll
+#                         the Auto Scaling group.
+#   <name>-github-plan    trusted only for repo:<owner>/<repo>:pull_request; reads
+#                         the stack and the state for `terraform plan -lock=false`.
+#
+# Privilege escalation guard: every IAM role the stack creates must carry the
+# permissions boundary <name>-workload-boundary (the deploy role can only
+# create or change roles with that boundary attached), and the deploy role can
+# change neither itself, the plan role, their policies, the boundary nor the
+# OIDC provider. Changes to this module are applied by an administrator.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+
+  oidc_host         = "token.actions.githubusercontent.com"
+  oidc_provider_arn = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : var.existing_oidc_provider_arn
+
+  deploy_subject = "repo:${var.github_repository}:environment:${var.github_environment}"
+  plan_subject   = "repo:${var.github_repository}:pull_request"
+
+  deploy_role_name = "${var.name}-github-deploy"
+  plan_role_name   = "${var.name}-github-plan"
+  boundary_name    = "${var.name}-workload-boundary"
+
+  # ARN building blocks
+  iam         = "arn:${local.partition}:iam::${local.account_id}"
+  arn_region  = "${local.partition}:%s:${local.region}:${local.account_id}"
+  ec2         = "arn:${format(local.arn_region, "ec2")}"
+  elb         = "arn:${format(local.arn_region, "elasticloadbalancing")}"
+  rds         = "arn:${format(local.arn_region, "rds")}"
+  secrets     = "arn:${format(local.arn_region, "secretsmanager")}"
+  logs        = "arn:${format(local.arn_region, "logs")}"
+  cloudwatch  = "arn:${format(local.arn_region, "cloudwatch")}"
+  sns         = "arn:${format(local.arn_region, "sns")}"
+  asg_arn     = "arn:${format(local.arn_region, "autoscaling")}:autoScalingGroup:*:autoScalingGroupName/${var.asg_name}"
+  boundary    = "${local.iam}:policy/${local.boundary_name}"
+  state_key   = "arn:${local.partition}:s3:::${var.state_bucket}/${var.state_key}"
+  logs_bucket = "arn:${local.partition}:s3:::${var.name}-alb-logs-${local.account_id}-${local.region}"
+
+  # IAM resources the deploy role may never change (see the header).
+  protected_iam = [
+    "${local.iam}:role/${local.deploy_role_name}",
+    "${local.iam}:role/${local.plan_role_name}",
+    "${local.iam}:policy/${var.name}-ci-*",
+    local.boundary,
+    "${local.iam}:oidc-provider/${local.oidc_host}",
+  ]
+}
+
+resource "aws_iam_openid_connect_provider" "github" {
+  count = var.create_oidc_provider ? 1 : 0
+
+  url            = "https://${local.oidc_host}"
+  client_id_list = ["sts.amazonaws.com"]
+
+  tags = var.tags
+}
+
+################################################################################
+# Permissions boundary of every workload role (instances, RDS monitoring,
+# VPC flow logs): the most any of them can ever do.
+################################################################################
+
+resource "aws_iam_policy" "boundary" {
+  name        = local.boundary_name
+  description = "Upper bound of the roles items-api creates for its workloads"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ServiceSecrets"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+        Resource = ["${local.secrets}:secret:${var.name}/*", "${local.secrets}:secret:rds!db-*"]
+      },
+      {
+        Sid       = "DecryptSecretsThroughSecretsManager"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt"]
+        Resource  = "*"
+        Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${local.region}.amazonaws.com" } }
+      },
+      {
+        Sid      = "EcrLogin"
+        Effect   = "Allow"
+        Action   = ["ecr:GetAuthorizationToken"]
+        Resource = "*"
+      },
+      {
+        Sid      = "EcrPull"
+        Effect   = "Allow"
+        Action   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+        Resource = var.ecr_repository_arn
+      },
+      {
+        Sid    = "WriteLogs"
+        Effect = "Allow"
+        Action = [
+          "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:PutRetentionPolicy",
+          "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:GetLogEvents",
+        ]
+        Resource = "*"
+      },
+      {
+        Sid      = "LifecycleSignal"
+        Effect   = "Allow"
+        Action   = ["autoscaling:CompleteLifecycleAction"]
+        Resource = local.asg_arn
+      },
+      {
+        Sid    = "SessionManagerAgent"
+        Effect = "Allow"
+        Action = [
+          "ssm:DescribeAssociation", "ssm:GetDeployablePatchSnapshotForInstance", "ssm:GetDocument",
+          "ssm:DescribeDocument", "ssm:GetManifest", "ssm:GetParameter", "ssm:GetParameters",
+          "ssm:ListAssociations", "ssm:ListInstanceAssociations", "ssm:PutInventory",
+          "ssm:PutComplianceItems", "ssm:PutConfigurePackageResult", "ssm:UpdateAssociationStatus",
+          "ssm:UpdateInstanceAssociationStatus", "ssm:UpdateInstanceInformation",
+          "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+          "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+          "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
+          "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+        ]
+        Resource = "*"
+      },
+    ]
+  })
+
+  tags = var.tags
+}
+
+################################################################################
+# Shared read access (plan and apply both refresh every resource)
+################################################################################
+
+resource "aws_iam_policy" "read" {
+  name        = "${var.name}-ci-read"
+  description = "Read the items-api stack and its Terraform state (plan)"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "DescribeStack"
+        Effect = "Allow"
+        Action = [
+          "ec2:Describe*", "ec2:GetManagedPrefixListEntries", "elasticloadbalancing:Describe*",
+          "autoscaling:Describe*", "rds:Describe*", "rds:ListTagsForResource",
+          "cloudwatch:Describe*", "cloudwatch:GetDashboard", "cloudwatch:ListDashboards", "cloudwatch:ListTagsForResource",
+          "logs:Describe*", "logs:ListTagsForResource", "logs:ListTagsLogGroup",
+          "sns:GetTopicAttributes", "sns:GetSubscriptionAttributes", "sns:ListTagsForResource", "sns:ListSubscriptionsByTopic",
+          "ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:ListImages", "ecr:GetLifecyclePolicy",
+          "ecr:GetRepositoryPolicy", "ecr:ListTagsForResource",
+          "secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:ListSecrets",
+          "secretsmanager:GetRandomPassword",
+          "acm:DescribeCertificate", "acm:ListCertificates", "acm:ListTagsForCertificate",
+          "route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:GetChange",
+          "cloudfront:GetDistribution", "cloudfront:ListTagsForResource",
+          "wafv2:GetWebACL", "wafv2:GetWebACLForResource", "wafv2:ListTagsForResource",
+          "kms:DescribeKey", "ssm:GetParameter", "ssm:GetParameters",
+        ]
+        Resource = "*"
+      },
+      {
+        Sid      = "ReadStackIam"
+        Effect   = "Allow"
+        Action   = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:GetInstanceProfile", "iam:ListInstanceProfilesForRole", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:GetOpenIDConnectProvider"]
+        Resource = ["${local.iam}:role/${var.name}-*", "${local.iam}:instance-profile/${var.name}-*", "${local.iam}:policy/${var.name}-*", "${local.iam}:oidc-provider/${local.oidc_host}", "arn:${local.partition}:iam::aws:policy/*"]
+      },
+      {
+        Sid      = "ReadLogsBucket"
+        Effect   = "Allow"
+        Action   = ["s3:GetBucket*", "s3:GetLifecycleConfiguration", "s3:GetEncryptionConfiguration", "s3:GetReplicationConfiguration", "s3:GetAccelerateConfiguration", "s3:ListBucket"]
+        Resource = local.logs_bucket
+      },
+      {
+        Sid      = "ReadState"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket"]
+        Resource = "arn:${local.partition}:s3:::${var.state_bucket}"
+      },
+      {
+        Sid      = "ReadStateObject"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = local.state_key
+      },
+    ]
+  })
+
+  tags = var.tags
+}
+
+################################################################################
+# Release: push the image, lock and write the state, roll the group
+################################################################################
+
+resource "aws_iam_policy" "release" {
+  name        = "${var.name}-ci-release"
+  description = "Push the items-api image, write the Terraform state, run instance refreshes"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "WriteStateAndLock"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject"]
+        Resource = [local.state_key, "${local.state_key}.tflock"]
+      },
+      {
+        Sid      = "ReleaseStateLock"
+        Effect   = "Allow"
+        Action   = ["s3:DeleteObject"]
+        Resource = "${local.state_key}.tflock"
+      },
+      {
+        Sid      = "EcrLogin"
+        Effect   = "Allow"
+        Action   = ["ecr:GetAuthorizationToken"]
+        Resource = "*"
+      },
+      {
+        Sid    = "EcrPush"
+        Effect = "Allow"
+        Action = [
+          "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+          "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+        ]
+        Resource = var.ecr_repository_arn
+      },
+      {
+        Sid      = "RollTheGroup"
+        Effect   = "Allow"
+        Action   = ["autoscaling:StartInstanceRefresh", "autoscaling:CancelInstanceRefresh", "autoscaling:RollbackInstanceRefresh"]
+        Resource = local.asg_arn
+      },
+    ]
+  })
+
+  tags = var.tags
+}
+
+################################################################################
+# Apply: create, change and delete the stack's resources
+################################################################################
+
+resource "aws_iam_policy" "apply_infra" {
+  name        = "${var.name}-ci-apply-infra"
+  description = "terraform apply on the items-api network, load balancer, compute and database"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "Ec2NetworkAndLaunchTemplates"
+        Effect = "Allow"
+        Action = [
+          "ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute",
+          "ec2:CreateSubnet", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute",
+          "ec2:CreateInternetGateway", "ec2:DeleteInternetGateway", "ec2:AttachInternetGateway", "ec2:DetachInternetGateway",
+          "ec2:AllocateAddress", "ec2:ReleaseAddress", "ec2:DisassociateAddress",
+          "ec2:CreateNatGateway", "ec2:DeleteNatGateway",
+          "ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ReplaceRoute",
+          "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
+          "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint",
+          "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup",
+          "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
+          "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:ModifySecurityGroupRules",
+          "ec2:UpdateSecurityGroupRuleDescriptionsIngress", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+          "ec2:CreateFlowLogs", "ec2:DeleteFlowLogs",
+          "ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate",
+          "ec2:DeleteLaunchTemplate", "ec2:DeleteLaunchTemplateVersions",
+          "ec2:RunInstances", "ec2:CreateTags", "ec2:DeleteTags",
+        ]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:RequestedRegion" = local.region } }
+      },
+      {
+        Sid    = "LoadBalancer"
+        Effect = "Allow"
+        Action = ["elasticloadbalancing:*"]
+        Resource = [
+          "${local.elb}:loadbalancer/app/${var.name}/*",
+          "${local.elb}:targetgroup/${var.name}-*/*",
+          "${local.elb}:listener/app/${var.name}/*",
+          "${local.elb}:listener-rule/app/${var.name}/*",
+        ]
+      },
+      {
+        Sid      = "AutoScalingGroup"
+        Effect   = "Allow"
+        Action   = ["autoscaling:*"]
+        Resource = local.asg_arn
+      },
+      {
+        Sid    = "Database"
+        Effect = "Allow"
+        Action = ["rds:*"]
+        Resource = [
+          "${local.rds}:db:${var.name}*",
+          "${local.rds}:subgrp:${var.name}*",
+          "${local.rds}:pg:${var.name}*",
+          "${local.rds}:og:default:*",
+          "${local.rds}:snapshot:${var.name}*",
+        ]
+      },
+      {
+        Sid    = "RdsManagedMasterSecret"
+        Effect = "Allow"
+        Action = [
+          "secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:RotateSecret",
+          "secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret",
+        ]
+        Resource = "${local.secrets}:secret:rds!db-*"
+      },
+      {
+        Sid      = "PassWorkloadRoles"
+        Effect   = "Allow"
+        Action   = ["iam:PassRole"]
+        Resource = "${local.iam}:role/${var.name}-*"
+        Condition = {
+          StringEquals = { "iam:PassedToService" = ["ec2.amazonaws.com", "monitoring.rds.amazonaws.com", "vpc-flow-logs.amazonaws.com"] }
+        }
+      },
+      {
+        Sid      = "ServiceLinkedRoles"
+        Effect   = "Allow"
+        Action   = ["iam:CreateServiceLinkedRole"]
+        Resource = "*"
+        Condition = {
+          StringEquals = { "iam:AWSServiceName" = ["autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com"] }
+        }
+      },
+    ]
+  })
+
+  tags = var.tags
+}
+
+resource "aws_iam_policy" "apply_platform" {
+  name        = "${var.name}-ci-apply-platform"
+  description = "terraform apply on the items-api secrets, registry, monitoring, IAM, edge"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ServiceSecrets"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:*"]
+        Resource = "${local.secrets}:secret:${var.name}/*"
+      },
+      {
+        Sid      = "Registry"
+        Effect   = "Allow"
+        Action   = ["ecr:*"]
+        Resource = var.ecr_repository_arn
+      },
+      {
+        Sid    = "Logs"
+        Effect = "Allow"
+        Action = ["logs:*"]
+        Resource = [
+          "${local.logs}:log-group:/${var.name}/*",
+          "${local.logs}:log-group:/aws/rds/instance/${var.name}*",
+        ]
+      },
+      {
+        Sid    = "AlarmsAndDashboard"
+        Effect = "Allow"
+        Action = [
+          "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource",
+          "cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards",
+        ]
+        Resource = [
+          "${local.cloudwatch}:alarm:${var.name}-*",
+          "arn:${local.partition}:cloudwatch::${local.account_id}:dashboard/${var.name}",
+        ]
+      },
+      {
+        Sid      = "AlarmTopic"
+        Effect   = "Allow"
+        Action   = ["sns:*"]
+        Resource = "${local.sns}:${var.name}-*"
+      },
+      {
+        Sid      = "AccessLogBucket"
+        Effect   = "Allow"
+        Action   = ["s3:*"]
+        Resource = [local.logs_bucket, "${local.logs_bucket}/*"]
+      },
+      {
+        Sid      = "WorkloadRolesOnlyWithTheBoundary"
+        Effect   = "Allow"
+        Action   = ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary"]
+        Resource = "${local.iam}:role/${var.name}-*"
+        Condition = {
+          StringEquals = { "iam:PermissionsBoundary" = local.boundary }
+        }
+      },
+      {
+        Sid    = "WorkloadRolesAndProfiles"
+        Effect = "Allow"
+        Action = [
+          "iam:DeleteRole", "iam:TagRole", "iam:UntagRole", "iam:UpdateRole", "iam:UpdateRoleDescription",
+          "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:AddRoleToInstanceProfile",
+          "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile", "iam:UntagInstanceProfile",
+        ]
+        Resource = ["${local.iam}:role/${var.name}-*", "${local.iam}:instance-profile/${var.name}-*"]
+      },
+      {
+        Sid    = "OptionalEdge"
+        Effect = "Allow"
+        Action = [
+          "acm:RequestCertificate", "acm:DeleteCertificate", "acm:AddTagsToCertificate", "acm:RemoveTagsFromCertificate",
+          "route53:ChangeResourceRecordSets",
+          "cloudfront:CreateDistribution", "cloudfront:CreateDistributionWithTags", "cloudfront:UpdateDistribution",
+          "cloudfront:DeleteDistribution", "cloudfront:TagResource", "cloudfront:UntagResource",
+          "wafv2:CreateWebACL", "wafv2:UpdateWebACL", "wafv2:DeleteWebACL", "wafv2:AssociateWebACL",
+          "wafv2:DisassociateWebACL", "wafv2:TagResource", "wafv2:UntagResource",
+          "elasticloadbalancing:SetWebAcl",
+        ]
+        Resource = "*"
+      },
+      {
+        Sid       = "NeverTouchTheCiAccessItself"
+        Effect    = "Deny"
+        NotAction = ["iam:Get*", "iam:List*"]
+        Resource  = local.protected_iam
+      },
+      {
+        Sid      = "NeverDropABoundary"
+        Effect   = "Deny"
+        Action   = ["iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:CreateUser", "iam:CreateAccessKey"]
+        Resource = "*"
+      },
+    ]
+  })
+
+  tags = var.tags
+}
+
+################################################################################
+# Roles
+################################################################################
+
+resource "aws_iam_role" "deploy" {
+  name                 = local.deploy_role_name
+  description          = "GitHub Actions deploys of ${var.github_repository} (environment ${var.github_environment})"
+  max_session_duration = 3600
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "GitHubDeployEnvironmentOnly"
+      Effect    = "Allow"
+      Principal = { Federated = local.oidc_provider_arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        StringEquals = {
+          "${local.oidc_host}:aud" = "sts.amazonaws.com"
+          "${local.oidc_host}:sub" = local.deploy_subject
+        }
+      }
+    }]
+  })
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "deploy" {
+  for_each = {
+    read           = aws_iam_policy.read.arn
+    release        = aws_iam_policy.release.arn
+    apply_infra    = aws_iam_policy.apply_infra.arn
+    apply_platform = aws_iam_policy.apply_platform.arn
+  }
+
+  role       = aws_iam_role.deploy.name
+  policy_arn = each.value
+}
+
+resource "aws_iam_role" "plan" {
+  count = var.create_plan_role ? 1 : 0
+
+  name                 = local.plan_role_name
+  description          = "GitHub Actions pull-request plans of ${var.github_repository} (read-only)"
+  max_session_duration = 3600
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "GitHubPullRequestsOnly"
+      Effect    = "Allow"
+      Principal = { Federated = local.oidc_provider_arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        StringEquals = {
+          "${local.oidc_host}:aud" = "sts.amazonaws.com"
+          "${local.oidc_host}:sub" = local.plan_subject
+        }
+      }
+    }]
+  })
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "plan" {
+  count = var.create_plan_role ? 1 : 0
+
+  role       = aws_iam_role.plan[0].name
+  policy_arn = aws_iam_policy.read.arn
+}

@@ -1,0 +1,68 @@
+variable "name" {
+  description = "Prefix of every stack resource name; the IAM permissions are scoped to it."
+  type        = string
+}
+
+variable "github_repository" {
+  description = "GitHub repository allowed to assume the roles, as owner/name (case-sensitive, as GitHub spells it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name without wildcards: a wildcard would let other repositories deploy to this account."
+  }
+}
+
+variable "github_environment" {
+  description = "GitHub deployment environment whose jobs may assume the deploy role."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]+$", var.github_environment))
+    error_message = "github_environment must be a plain environment name without wildcards."
+  }
+}
+
+variable "create_oidc_provider" {
+  description = "Create the account's GitHub OIDC provider (false when the account already has one: pass existing_oidc_provider_arn)."
+  type        = bool
+  default     = true
+}
+
+variable "existing_oidc_provider_arn" {
+  description = "ARN of an existing token.actions.githubusercontent.com OIDC provider, used when create_oidc_provider is false."
+  type        = string
+  default     = null
+}
+
+variable "create_plan_role" {
+  description = "Create the read-only role for pull-request plans."
+  type        = bool
+  default     = true
+}
+
+variable "state_bucket" {
+  description = "S3 bucket of the Terraform state."
+  type        = string
+}
+
+variable "state_key" {
+  description = "Object key of this stack's Terraform state."
+  type        = string
+}
+
+variable "ecr_repository_arn" {
+  description = "ECR repository the pipeline pushes to."
+  type        = string
+}
+
+variable "asg_name" {
+  description = "Auto Scaling group the pipeline refreshes."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,47 @@
+variable "name" {
+  description = "Name prefix for the security groups."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "VPC the security groups belong to."
+  type        = string
+}
+
+variable "app_port" {
+  description = "TCP port the service listens on inside the instances."
+  type        = number
+}
+
+variable "db_port" {
+  description = "TCP port of the database."
+  type        = number
+  default     = 5432
+}
+
+variable "https_enabled" {
+  description = "Open 443 on the ALB as well as 80 (true when the ALB has an HTTPS listener)."
+  type        = bool
+}
+
+variable "alb_ingress_cidrs" {
+  description = "IPv4 CIDRs allowed to reach the ALB on 80/443. Ignored when cloudfront_prefix_list_id is set."
+  type        = list(string)
+
+  validation {
+    condition     = alltrue([for c in var.alb_ingress_cidrs : can(cidrhost(c, 0))])
+    error_message = "Every alb_ingress_cidrs entry must be an IPv4 CIDR such as 203.0.113.0/24."
+  }
+}
+
+variable "cloudfront_prefix_list_id" {
+  description = "ID of the com.amazonaws.global.cloudfront.origin-facing managed prefix list; when set, only CloudFront may reach the ALB."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,108 @@
+output "alb_dns_name" {
+  description = "DNS name of the load balancer (smoke tests: http://<alb_dns_name>/healthz)."
+  value       = module.alb.dns_name
+}
+
+output "service_url" {
+  description = "Base URL clients should use (CloudFront, custom domain or ALB)."
+  value = (
+    var.enable_cloudfront ? "https://${length(var.cloudfront_aliases) > 0 ? var.cloudfront_aliases[0] : module.cdn[0].domain_name}" :
+    var.domain_name != null ? "https://${var.domain_name}" :
+    "${local.https_enabled ? "https" : "http"}://${module.alb.dns_name}"
+  )
+}
+
+output "asg_name" {
+  description = "Name of the Auto Scaling group (fixed: <name>-app); the pipeline starts instance refreshes on it."
+  value       = module.compute.asg_name
+}
+
+output "launch_template_id" {
+  description = "Launch template of the group."
+  value       = module.compute.launch_template_id
+}
+
+output "launch_template_version" {
+  description = "Launch template version that runs image_tag: the desired configuration of the next instance refresh."
+  value       = module.compute.launch_template_latest_version
+}
+
+output "instance_refresh_preferences" {
+  description = "Preferences for aws autoscaling start-instance-refresh --preferences (JSON), identical to the group's instance_refresh block (rolling, min healthy %, checkpoints, auto-rollback on the deploy-guard alarms)."
+  value       = jsonencode(module.compute.instance_refresh_preferences)
+}
+
+output "instance_refresh_desired_configuration" {
+  description = "Value for aws autoscaling start-instance-refresh --desired-configuration (JSON): this apply's launch template version, so auto-rollback can restore the previous one."
+  value = jsonencode({
+    LaunchTemplate = {
+      LaunchTemplateId = module.compute.launch_template_id
+      Version          = tostring(module.compute.launch_template_latest_version)
+    }
+  })
+}
+
+output "image" {
+  description = "Image the launch template runs."
+  value       = local.image
+}
+
+output "ecr_repository_url" {
+  description = "ECR repository URL to push the image to (<url>:<git sha>)."
+  value       = module.registry.repository_url
+}
+
+output "ecr_repository_name" {
+  description = "ECR repository name."
+  value       = module.registry.repository_name
+}
+
+output "api_keys_secret_arn" {
+  description = "Secrets Manager secret with the API keys (one per line)."
+  value       = module.secrets.api_keys_secret_arn
+}
+
+output "db_master_secret_arn" {
+  description = "RDS-managed Secrets Manager secret with the database master username and password."
+  value       = module.database.master_user_secret_arn
+}
+
+output "db_endpoint" {
+  description = "Database host name (private)."
+  value       = module.database.address
+}
+
+output "deploy_role_arn" {
+  description = "IAM role GitHub Actions assumes for deploys (OIDC, environment-pinned)."
+  value       = module.ci.deploy_role_arn
+}
+
+output "plan_role_arn" {
+  description = "Read-only IAM role GitHub Actions assumes for pull-request plans."
+  value       = module.ci.plan_role_arn
+}
+
+output "log_group_name" {
+  description = "CloudWatch Logs group of the service (one stream per instance)."
+  value       = module.monitoring.log_group_name
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the alarms."
+  value       = module.monitoring.alarm_topic_arn
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard."
+  value       = module.monitoring.dashboard_name
+}
+
+output "vpc_id" {
+  description = "VPC of the stack."
+  value       = module.network.vpc_id
+}
+
+output "cloudfront_domain_name" {
+  description = "CloudFront domain name (null unless enable_cloudfront)."
+  value       = try(module.cdn[0].domain_name, null)
+}

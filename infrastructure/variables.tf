@@ -1,0 +1,783 @@
+################################################################################
+# General
+################################################################################
+
+variable "aws_region" {
+  description = "AWS region of the stack."
+  type        = string
+  default     = "eu-west-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.aws_region))
+    error_message = "aws_region must be a region code such as eu-west-1."
+  }
+}
+
+variable "allowed_account_ids" {
+  description = "AWS account IDs Terraform may touch (null: any). Set it for production so a wrong profile fails instead of building a second stack elsewhere."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.allowed_account_ids == null || alltrue([for id in coalesce(var.allowed_account_ids, []) : can(regex("^[0-9]{12}$", id))])
+    error_message = "allowed_account_ids must be 12-digit AWS account IDs."
+  }
+}
+
+variable "name" {
+  description = "Name of the stack: prefix of every resource name (the CI permissions are scoped to it)."
+  type        = string
+  default     = "items-api"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.name))
+    error_message = "name must be 3-20 characters of lowercase letters, digits and hyphens, starting with a letter: it prefixes ALB, target group and bucket names, which have tight length and character limits."
+  }
+}
+
+variable "environment" {
+  description = "Environment name, used in tags."
+  type        = string
+  default     = "production"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,31}$", var.environment))
+    error_message = "environment must be lowercase letters, digits and hyphens."
+  }
+}
+
+variable "extra_tags" {
+  description = "Additional tags for every resource (merged into the provider's default_tags)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "provider_max_retries" {
+  description = "Maximum retries of the AWS provider for throttled or failed calls. Keep the default on AWS; the emulator tests set it low so unsupported calls fail fast."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.provider_max_retries >= 0 && var.provider_max_retries <= 100
+    error_message = "provider_max_retries must be between 0 and 100."
+  }
+}
+
+variable "s3_use_path_style" {
+  description = "Path-style S3 requests. Only for S3-compatible emulators; leave false on AWS."
+  type        = bool
+  default     = false
+}
+
+################################################################################
+# Release
+################################################################################
+
+variable "image_tag" {
+  description = "Tag of the image in the ECR repository to run: the git commit SHA the pipeline built."
+  type        = string
+
+  validation {
+    condition     = var.image_tag != "" && lower(var.image_tag) != "latest"
+    error_message = "image_tag must name one immutable build (the commit SHA): an empty tag or \"latest\" would make instances of one release run different code and break rollbacks."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
+    error_message = "image_tag must be a valid Docker tag: letters, digits, _ . - only, at most 128 characters."
+  }
+}
+
+################################################################################
+# Network
+################################################################################
+
+variable "vpc_cidr" {
+  description = "IPv4 CIDR of the VPC (/16 to /20)."
+  type        = string
+  default     = "10.0.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 20, false)
+    error_message = "vpc_cidr must be a valid IPv4 CIDR from /16 to /20: smaller VPCs leave no room for three subnet tiers per AZ."
+  }
+}
+
+variable "az_count" {
+  description = "Number of availability zones (2 to 4)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.az_count >= 2 && var.az_count <= 4 && floor(var.az_count) == var.az_count
+    error_message = "az_count must be 2, 3 or 4: a single AZ does not survive an AZ outage, and the ALB and RDS need two."
+  }
+}
+
+variable "one_nat_gateway_per_az" {
+  description = "One NAT gateway per AZ (resilient to an AZ outage) instead of one shared (about 35 USD a month cheaper per AZ saved)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_interface_endpoints" {
+  description = "Interface VPC endpoints for ECR, Secrets Manager, CloudWatch Logs, SSM and Auto Scaling (about 7.3 USD per endpoint per AZ per month): AWS API traffic stays off the NAT gateway."
+  type        = bool
+  default     = false
+}
+
+variable "enable_flow_logs" {
+  description = "VPC flow logs to CloudWatch Logs."
+  type        = bool
+  default     = true
+}
+
+################################################################################
+# Load balancer
+################################################################################
+
+variable "alb_ingress_cidrs" {
+  description = "IPv4 CIDRs allowed to reach the ALB on 80/443 (ignored when CloudFront is enabled: then only CloudFront may)."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = length(var.alb_ingress_cidrs) > 0 && alltrue([for c in var.alb_ingress_cidrs : can(cidrhost(c, 0))])
+    error_message = "alb_ingress_cidrs must be a non-empty list of IPv4 CIDRs such as 203.0.113.0/24."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ARN of an ACM certificate in aws_region for the HTTPS listener. With it (or domain_name), HTTP redirects to HTTPS."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$", var.certificate_arn))
+    error_message = "certificate_arn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)."
+  }
+}
+
+variable "domain_name" {
+  description = "Domain for a DNS-validated ACM certificate and an alias record to the ALB (needs route53_zone_id). Ignored for the certificate when certificate_arn is set."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.domain_name == null || can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}$", var.domain_name))
+    error_message = "domain_name must be a lowercase DNS name such as api.example.com."
+  }
+
+  validation {
+    condition     = var.domain_name == null || var.route53_zone_id != null
+    error_message = "domain_name needs route53_zone_id: the certificate is validated through DNS records in that zone."
+  }
+}
+
+variable "route53_zone_id" {
+  description = "Route 53 hosted zone of domain_name."
+  type        = string
+  default     = null
+}
+
+variable "ssl_policy" {
+  description = "TLS policy of the HTTPS listener."
+  type        = string
+  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+  validation {
+    condition     = startswith(var.ssl_policy, "ELBSecurityPolicy-TLS13-") || startswith(var.ssl_policy, "ELBSecurityPolicy-FS-1-2-")
+    error_message = "ssl_policy must be a TLS 1.2+ policy (ELBSecurityPolicy-TLS13-* or ELBSecurityPolicy-FS-1-2-*): older policies allow TLS 1.0/1.1 and weak ciphers."
+  }
+}
+
+variable "alb_desync_mitigation_mode" {
+  description = "ALB HTTP desync mitigation: strictest (reject every non-RFC-compliant request), defensive or monitor."
+  type        = string
+  default     = "strictest"
+
+  validation {
+    condition     = contains(["strictest", "defensive", "monitor"], var.alb_desync_mitigation_mode)
+    error_message = "alb_desync_mitigation_mode must be strictest, defensive or monitor."
+  }
+}
+
+variable "alb_access_logs_enabled" {
+  description = "ALB access logs to a dedicated, encrypted, private S3 bucket."
+  type        = bool
+  default     = true
+}
+
+variable "alb_access_logs_retention_days" {
+  description = "Days before ALB access logs expire."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.alb_access_logs_retention_days >= 1
+    error_message = "alb_access_logs_retention_days must be at least 1."
+  }
+}
+
+variable "alb_deletion_protection" {
+  description = "Refuse to delete the ALB (turn off before a deliberate destroy)."
+  type        = bool
+  default     = true
+}
+
+variable "deny_insecure_transport" {
+  description = "S3 bucket policies deny every request not made over TLS. Keep true; only the emulator test turns it off (moto ignores policy conditions, so the deny would block everything)."
+  type        = bool
+  default     = true
+}
+
+variable "force_destroy_buckets" {
+  description = "Let terraform destroy delete the access log bucket and the ECR repository while they still hold objects. Keep false in production."
+  type        = bool
+  default     = false
+}
+
+################################################################################
+# Service (the load balancer numbers -- port, health check, drain and
+# shutdown times -- are in lb-settings.json, shared with deploy/local)
+################################################################################
+
+variable "readiness_path" {
+  description = "Path the instance bootstrap polls before it lets the instance into service (checks the database)."
+  type        = string
+  default     = "/readyz"
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the service."
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
+    error_message = "log_level must be debug, info, warn or error."
+  }
+}
+
+variable "db_pool_size" {
+  description = "DB_POOL_SIZE: database connections per instance. pool x max instances must stay below the database's max_connections."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.db_pool_size >= 1 && var.db_pool_size <= 100
+    error_message = "db_pool_size must be 1-100."
+  }
+}
+
+################################################################################
+# Compute
+################################################################################
+
+variable "instance_type" {
+  description = "EC2 instance type (x86_64, to match the image and the default AMI parameter)."
+  type        = string
+  default     = "t3.small"
+}
+
+variable "ami_ssm_parameter" {
+  description = "Public SSM parameter with the current Amazon Linux 2023 AMI ID."
+  type        = string
+  default     = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+  validation {
+    condition     = startswith(var.ami_ssm_parameter, "/aws/service/ami-amazon-linux-latest/al2023-")
+    error_message = "ami_ssm_parameter must be an Amazon Linux 2023 parameter: the bootstrap relies on dnf, systemd and the AWS CLI of AL2023."
+  }
+}
+
+variable "ami_id" {
+  description = "Pin an AMI ID instead of following ami_ssm_parameter (null: follow)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ami_id == null || can(regex("^ami-[0-9a-f]{8,17}$", var.ami_id))
+    error_message = "ami_id must look like ami-0123456789abcdef0."
+  }
+}
+
+variable "root_volume_size_gb" {
+  description = "Root volume (gp3, encrypted) size in GiB."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.root_volume_size_gb >= 8 && var.root_volume_size_gb <= 200
+    error_message = "root_volume_size_gb must be 8-200 (the AL2023 AMI needs 8)."
+  }
+}
+
+variable "container_memory_mb" {
+  description = "Memory limit of the container in MiB (leave room for the OS and Docker: about 75% of the instance)."
+  type        = number
+  default     = 1536
+
+  validation {
+    condition     = var.container_memory_mb >= 128
+    error_message = "container_memory_mb must be at least 128."
+  }
+}
+
+variable "asg_min_size" {
+  description = "Minimum number of instances. 2+ keeps one instance per AZ through an instance or AZ failure."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.asg_min_size >= 1
+    error_message = "asg_min_size must be at least 1."
+  }
+}
+
+variable "asg_max_size" {
+  description = "Maximum number of instances."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.asg_max_size >= var.asg_min_size
+    error_message = "asg_max_size must be at least asg_min_size."
+  }
+
+  validation {
+    condition     = var.asg_max_size * var.db_pool_size <= 400
+    error_message = "asg_max_size x db_pool_size must stay at or below 400 connections, or a scale-out exhausts the database's max_connections."
+  }
+}
+
+variable "cpu_target_utilization" {
+  description = "Average CPU utilization (%) the group keeps by scaling."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.cpu_target_utilization >= 10 && var.cpu_target_utilization <= 90
+    error_message = "cpu_target_utilization must be 10-90: above 90 leaves no headroom while new instances boot."
+  }
+}
+
+variable "requests_per_target" {
+  description = "ALB requests per target per minute the group keeps by scaling."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.requests_per_target >= 1
+    error_message = "requests_per_target must be positive."
+  }
+}
+
+variable "instance_warmup_seconds" {
+  description = "Seconds a new instance needs before it counts (scaling metrics, instance refresh progress)."
+  type        = number
+  default     = 60
+}
+
+variable "health_check_grace_period_seconds" {
+  description = "Seconds after an instance enters service before failed ELB health checks can replace it (readiness is already gated by the lifecycle hook)."
+  type        = number
+  default     = 60
+}
+
+variable "readiness_timeout_seconds" {
+  description = "How long a new instance may take to answer the readiness path before its launch is abandoned."
+  type        = number
+  default     = 420
+
+  validation {
+    condition     = var.readiness_timeout_seconds >= 60 && var.readiness_timeout_seconds <= 3000
+    error_message = "readiness_timeout_seconds must be 60-3000 (it must fit in the lifecycle hook timeout, at most 7200 s)."
+  }
+}
+
+variable "instance_refresh_min_healthy_percentage" {
+  description = "Capacity kept healthy during an instance refresh."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.instance_refresh_min_healthy_percentage >= 50 && var.instance_refresh_min_healthy_percentage <= 100
+    error_message = "instance_refresh_min_healthy_percentage must be 50-100: below half, a bad release takes most of the capacity down before the alarms can roll it back."
+  }
+}
+
+variable "instance_refresh_max_healthy_percentage" {
+  description = "Capacity ceiling during an instance refresh (above 100: replacements start before old instances stop)."
+  type        = number
+  default     = 150
+
+  validation {
+    condition     = var.instance_refresh_max_healthy_percentage >= 100 && var.instance_refresh_max_healthy_percentage <= 200 && var.instance_refresh_max_healthy_percentage - var.instance_refresh_min_healthy_percentage <= 100
+    error_message = "instance_refresh_max_healthy_percentage must be 100-200 and at most 100 points above the minimum (an EC2 Auto Scaling limit)."
+  }
+
+  validation {
+    condition     = var.instance_refresh_max_healthy_percentage > var.instance_refresh_min_healthy_percentage || var.instance_refresh_min_healthy_percentage < 100
+    error_message = "With instance_refresh_min_healthy_percentage = 100 the maximum must be above 100, or the refresh can never replace an instance."
+  }
+}
+
+variable "instance_refresh_checkpoint_delay_seconds" {
+  description = "Bake time at each refresh checkpoint (50% and 100%) during which the rollback alarms can stop a bad release."
+  type        = number
+  default     = 120
+}
+
+variable "wait_for_capacity_timeout" {
+  description = "How long terraform apply waits for the group's minimum of healthy instances (\"0\": do not wait)."
+  type        = string
+  default     = "15m"
+
+  validation {
+    condition     = can(regex("^[0-9]+[smh]?$", var.wait_for_capacity_timeout))
+    error_message = "wait_for_capacity_timeout must be a duration like 15m or 0."
+  }
+}
+
+################################################################################
+# Database
+################################################################################
+
+variable "db_engine_version" {
+  description = "PostgreSQL version (15 or newer): a major such as \"16\" follows the latest minor."
+  type        = string
+  default     = "16"
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?$", var.db_engine_version)) && try(tonumber(split(".", var.db_engine_version)[0]) >= 15, false)
+    error_message = "db_engine_version must be PostgreSQL 15 or newer (\"16\" or \"16.4\")."
+  }
+}
+
+variable "db_instance_class" {
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.small"
+
+  validation {
+    condition     = startswith(var.db_instance_class, "db.")
+    error_message = "db_instance_class must be an RDS class such as db.t4g.small."
+  }
+}
+
+variable "db_master_username" {
+  description = "Master user name (its password is generated and rotated by RDS in Secrets Manager)."
+  type        = string
+  default     = "items_admin"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,62}$", var.db_master_username)) && !contains(["postgres", "admin", "rdsadmin", "root"], var.db_master_username)
+    error_message = "db_master_username must be a lowercase identifier and not a reserved name (postgres, admin, rdsadmin, root)."
+  }
+}
+
+variable "db_allocated_storage_gb" {
+  description = "Initial database storage in GiB (gp3)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.db_allocated_storage_gb >= 20
+    error_message = "db_allocated_storage_gb must be at least 20 (the gp3 minimum for RDS PostgreSQL)."
+  }
+}
+
+variable "db_max_allocated_storage_gb" {
+  description = "Storage autoscaling ceiling in GiB."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.db_max_allocated_storage_gb >= var.db_allocated_storage_gb
+    error_message = "db_max_allocated_storage_gb must be at least db_allocated_storage_gb."
+  }
+}
+
+variable "db_multi_az" {
+  description = "Synchronous standby in another AZ (automatic failover). Production default on; roughly doubles the database cost."
+  type        = bool
+  default     = true
+}
+
+variable "db_deletion_protection" {
+  description = "Refuse to delete the database. Production default on."
+  type        = bool
+  default     = true
+}
+
+variable "db_skip_final_snapshot" {
+  description = "Delete the database without a final snapshot. Keep false in production."
+  type        = bool
+  default     = false
+}
+
+variable "db_backup_retention_days" {
+  description = "Automated backup retention (point-in-time recovery window), 1-35 days."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.db_backup_retention_days >= 1 && var.db_backup_retention_days <= 35
+    error_message = "db_backup_retention_days must be 1-35: 0 would disable automated backups and point-in-time recovery."
+  }
+}
+
+variable "db_performance_insights_enabled" {
+  description = "Performance Insights (7 days free retention; check that db_instance_class supports it)."
+  type        = bool
+  default     = false
+}
+
+variable "db_monitoring_interval" {
+  description = "Enhanced Monitoring interval in seconds (0 disables it)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = contains([0, 1, 5, 10, 15, 30, 60], var.db_monitoring_interval)
+    error_message = "db_monitoring_interval must be one of 0, 1, 5, 10, 15, 30, 60."
+  }
+}
+
+variable "db_apply_immediately" {
+  description = "Apply database modifications immediately instead of in the maintenance window (may restart it)."
+  type        = bool
+  default     = false
+}
+
+variable "kms_key_arn" {
+  description = "Customer managed KMS key for RDS storage, its master secret, the API keys secret and EBS volumes (null: AWS managed keys)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-f0-9-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN."
+  }
+}
+
+################################################################################
+# Secrets
+################################################################################
+
+variable "api_keys" {
+  description = "API keys for the service (one per list item). Ephemeral: never stored in state or plan files; only written when api_keys_version changes. Null: keep the stored value (or generate one key at the first write)."
+  type        = list(string)
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+
+  validation {
+    condition     = var.api_keys == null || alltrue([for k in coalesce(var.api_keys, []) : length(k) >= 32 && can(regex("^[A-Za-z0-9._~+/=-]+$", k))])
+    error_message = "Every API key must be at least 32 characters of letters, digits and ._~+/=- (no spaces, newlines or #, which the key file format reserves)."
+  }
+}
+
+variable "api_keys_version" {
+  description = "Version of the API keys value. Bump it (with api_keys set, or to generate a new key) to rotate; instances pick the change up within minutes."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.api_keys_version >= 1 && floor(var.api_keys_version) == var.api_keys_version
+    error_message = "api_keys_version must be a positive whole number."
+  }
+}
+
+variable "generate_api_key" {
+  description = "When api_keys is null at a write, let Secrets Manager generate one key (read it from the secret)."
+  type        = bool
+  default     = true
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days a deleted secret stays recoverable (0: immediate deletion, for disposable environments only)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or 7-30."
+  }
+}
+
+################################################################################
+# Registry
+################################################################################
+
+variable "ecr_keep_images" {
+  description = "Number of recent images kept in ECR (rollback targets)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.ecr_keep_images >= 5
+    error_message = "ecr_keep_images must be at least 5 so rollback targets are never expired."
+  }
+}
+
+################################################################################
+# Monitoring
+################################################################################
+
+variable "log_retention_days" {
+  description = "Retention of the application, RDS and flow log groups, in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)."
+  }
+}
+
+variable "alarm_email" {
+  description = "E-mail address that receives the alarms (null: no subscription; subscribe something to the topic yourself)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an e-mail address."
+  }
+}
+
+variable "alarm_thresholds" {
+  description = "Alarm thresholds; omitted keys keep their defaults."
+  type = object({
+    alb_5xx_per_minute       = optional(number, 10)
+    target_5xx_per_minute    = optional(number, 10)
+    p99_latency_seconds      = optional(number, 1)
+    db_cpu_percent           = optional(number, 80)
+    db_free_storage_gb       = optional(number, 5)
+    db_connections           = optional(number, 100)
+    app_db_errors_per_minute = optional(number, 5)
+    app_5xx_rate_percent     = optional(number, 5)
+  })
+  default = {}
+}
+
+################################################################################
+# Edge (optional, off by default)
+################################################################################
+
+variable "enable_cloudfront" {
+  description = "Put a CloudFront distribution in front of the ALB; the ALB then admits only CloudFront."
+  type        = bool
+  default     = false
+}
+
+variable "cloudfront_origin_domain_name" {
+  description = "Name on the ALB certificate that resolves to the ALB, for HTTPS between CloudFront and the ALB (null: HTTP to the ALB DNS name)."
+  type        = string
+  default     = null
+}
+
+variable "cloudfront_aliases" {
+  description = "Alternate domain names of the distribution (need cloudfront_certificate_arn)."
+  type        = list(string)
+  default     = []
+}
+
+variable "cloudfront_certificate_arn" {
+  description = "ACM certificate in us-east-1 for cloudfront_aliases."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = length(var.cloudfront_aliases) == 0 || (var.cloudfront_certificate_arn != null && can(regex(":us-east-1:", coalesce(var.cloudfront_certificate_arn, "-"))))
+    error_message = "cloudfront_aliases need cloudfront_certificate_arn, an ACM certificate in us-east-1 (CloudFront only uses certificates from there)."
+  }
+}
+
+variable "cloudfront_price_class" {
+  description = "CloudFront price class."
+  type        = string
+  default     = "PriceClass_100"
+
+  validation {
+    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.cloudfront_price_class)
+    error_message = "cloudfront_price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
+  }
+}
+
+variable "enable_waf" {
+  description = "AWS WAF with AWS managed rule groups and a per-IP rate limit (on CloudFront when enabled, else on the ALB). About 10 USD a month plus 0.60 USD per million requests."
+  type        = bool
+  default     = false
+}
+
+variable "waf_rate_limit_per_5_minutes" {
+  description = "Requests one IP may send in 5 minutes before WAF blocks it."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.waf_rate_limit_per_5_minutes >= 10
+    error_message = "waf_rate_limit_per_5_minutes must be at least 10 (the AWS WAF minimum)."
+  }
+}
+
+################################################################################
+# CI access
+################################################################################
+
+variable "github_repository" {
+  description = "GitHub repository (owner/name) whose workflows may assume the deploy and plan roles."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name without wildcards: a wildcard would let other repositories deploy into this account."
+  }
+}
+
+variable "github_environment" {
+  description = "GitHub deployment environment (with required reviewers / branch rules) whose jobs may assume the deploy role."
+  type        = string
+  default     = "production"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]+$", var.github_environment))
+    error_message = "github_environment must be a plain name without wildcards."
+  }
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the account's GitHub OIDC provider (an account has at most one per URL; set false and pass github_oidc_provider_arn if it exists)."
+  type        = bool
+  default     = true
+}
+
+variable "github_oidc_provider_arn" {
+  description = "Existing GitHub OIDC provider ARN, used when create_github_oidc_provider is false."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_github_oidc_provider || var.github_oidc_provider_arn != null
+    error_message = "Set github_oidc_provider_arn when create_github_oidc_provider is false."
+  }
+}
+
+variable "tf_state_bucket" {
+  description = "S3 bucket of the Terraform state (output state_bucket of bootstrap/): the deploy role may read and lock exactly this stack's state."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.tf_state_bucket))
+    error_message = "tf_state_bucket must be an S3 bucket name."
+  }
+}
+
+variable "tf_state_key" {
+  description = "Object key of this stack's state in tf_state_bucket (the key passed to terraform init)."
+  type        = string
+  default     = "items-api/production/terraform.tfstate"
+}
