@@ -124,7 +124,6 @@ module "secrets" {
   name                 = var.name
   api_keys             = var.api_keys
   api_keys_version     = var.api_keys_version
-  generate_api_key     = var.generate_api_key
   kms_key_arn          = var.kms_key_arn
   recovery_window_days = var.secret_recovery_window_days
 }

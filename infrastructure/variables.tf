@@ -567,7 +567,7 @@ variable "kms_key_arn" {
 ################################################################################
 
 variable "api_keys" {
-  description = "API keys for the service (one per list item). Ephemeral: never stored in state or plan files; only written when api_keys_version changes. Null: keep the stored value (or generate one key at the first write)."
+  description = "API keys for the service (one per list item), generated outside Terraform (e.g. openssl rand -hex 32). Ephemeral: never stored in state or plan files. Required at the first apply of the secret and whenever api_keys_version changes; leave unset otherwise (the stored value stays)."
   type        = list(string)
   default     = null
   sensitive   = true
@@ -580,7 +580,7 @@ variable "api_keys" {
 }
 
 variable "api_keys_version" {
-  description = "Version of the API keys value. Bump it (with api_keys set, or to generate a new key) to rotate; instances pick the change up within minutes."
+  description = "Version of the API keys value. Bump it, with api_keys set, to rotate; instances pick the change up within minutes."
   type        = number
   default     = 1
 
@@ -588,12 +588,6 @@ variable "api_keys_version" {
     condition     = var.api_keys_version >= 1 && floor(var.api_keys_version) == var.api_keys_version
     error_message = "api_keys_version must be a positive whole number."
   }
-}
-
-variable "generate_api_key" {
-  description = "When api_keys is null at a write, let Secrets Manager generate one key (read it from the secret)."
-  type        = bool
-  default     = true
 }
 
 variable "secret_recovery_window_days" {

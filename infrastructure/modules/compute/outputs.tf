@@ -37,3 +37,8 @@ output "instance_refresh_preferences" {
   description = "StartInstanceRefresh preferences (API shape), identical to the group's instance_refresh block."
   value       = { for k, v in local.instance_refresh_preferences : k => v if v != null }
 }
+
+output "instance_role_policy" {
+  description = "The instance role's inline policy (JSON), for review and tests."
+  value       = aws_iam_role_policy.this.policy
+}

@@ -161,7 +161,7 @@ resource "aws_iam_policy" "read" {
           "ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:ListImages", "ecr:GetLifecyclePolicy",
           "ecr:GetRepositoryPolicy", "ecr:ListTagsForResource",
           "secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:ListSecrets",
-          "secretsmanager:GetRandomPassword",
+
           "acm:DescribeCertificate", "acm:ListCertificates", "acm:ListTagsForCertificate",
           "route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:GetChange",
           "cloudfront:GetDistribution", "cloudfront:ListTagsForResource",

@@ -67,9 +67,10 @@ resource "aws_subnet" "public" {
 resource "aws_subnet" "app" {
   count = var.az_count
 
-  vpc_id            = aws_vpc.this.id
-  availability_zone = local.azs[count.index]
-  cidr_block        = local.app_cidrs[count.index]
+  vpc_id                  = aws_vpc.this.id
+  availability_zone       = local.azs[count.index]
+  cidr_block              = local.app_cidrs[count.index]
+  map_public_ip_on_launch = false
 
   tags = merge(var.tags, { Name = "${var.name}-app-${local.azs[count.index]}", Tier = "app" })
 }
@@ -77,9 +78,10 @@ resource "aws_subnet" "app" {
 resource "aws_subnet" "database" {
   count = var.az_count
 
-  vpc_id            = aws_vpc.this.id
-  availability_zone = local.azs[count.index]
-  cidr_block        = local.db_cidrs[count.index]
+  vpc_id                  = aws_vpc.this.id
+  availability_zone       = local.azs[count.index]
+  cidr_block              = local.db_cidrs[count.index]
+  map_public_ip_on_launch = false
 
   tags = merge(var.tags, { Name = "${var.name}-database-${local.azs[count.index]}", Tier = "database" })
 }

@@ -4,17 +4,11 @@ variable "name" {
 }
 
 variable "api_keys" {
-  description = "API keys to store (ephemeral: never written to state or plan). Null keeps the stored value, or generates one key on the first write when generate_api_key is true."
+  description = "API keys to store (ephemeral: never written to state or plan). Needed when the secret is first written and when api_keys_version changes; null otherwise."
   type        = list(string)
   default     = null
   sensitive   = true
   ephemeral   = true
-}
-
-variable "generate_api_key" {
-  description = "When api_keys is null, let Secrets Manager generate one 48-character key for the write."
-  type        = bool
-  default     = true
 }
 
 variable "api_keys_version" {

@@ -1,0 +1,197 @@
+# Network, secrets, registry and monitoring modules.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+run "network_per_az_nat_and_isolated_database_tier" {
+  command = apply
+
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    name = "items-api"
+  }
+
+  assert {
+    condition     = length(aws_subnet.public) == 2 && length(aws_subnet.app) == 2 && length(aws_subnet.database) == 2
+    error_message = "Two AZs with three subnet tiers each"
+  }
+
+  assert {
+    condition     = length(aws_nat_gateway.this) == 2 && alltrue([for i, n in aws_nat_gateway.this : n.subnet_id == aws_subnet.public[i].id])
+    error_message = "One NAT gateway per AZ, in the public subnets"
+  }
+
+  assert {
+    condition     = alltrue([for i, r in aws_route.app_nat : r.nat_gateway_id == aws_nat_gateway.this[i].id && r.route_table_id == aws_route_table.app[i].id])
+    error_message = "Each AZ's app subnets leave through their own AZ's NAT gateway"
+  }
+
+  assert {
+    condition     = alltrue([for a in aws_route_table_association.database : a.route_table_id == aws_route_table.database.id]) && length(aws_route_table.database.route) == 0
+    error_message = "The database subnets have no route out of the VPC"
+  }
+
+  assert {
+    condition     = alltrue([for s in concat(aws_subnet.public, aws_subnet.app, aws_subnet.database) : !s.map_public_ip_on_launch])
+    error_message = "No subnet hands out public IPs"
+  }
+
+  assert {
+    condition     = aws_vpc_endpoint.s3.vpc_endpoint_type == "Gateway" && toset(aws_vpc_endpoint.s3.route_table_ids) == toset(aws_route_table.app[*].id)
+    error_message = "The app subnets reach S3 (ECR layers) through the gateway endpoint"
+  }
+
+  assert {
+    condition     = length(aws_vpc_endpoint.interface) == 0 && length(aws_flow_log.this) == 1
+    error_message = "Interface endpoints are opt-in; flow logs are on"
+  }
+
+  assert {
+    condition     = length(aws_default_security_group.this.ingress) == 0 && length(aws_default_security_group.this.egress) == 0
+    error_message = "The default security group has no rules"
+  }
+}
+
+run "network_single_nat_and_endpoints" {
+  command = plan
+
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    name                       = "items-api"
+    az_count                   = 3
+    one_nat_gateway_per_az     = false
+    enable_interface_endpoints = true
+  }
+
+  assert {
+    condition     = length(aws_nat_gateway.this) == 1 && length(aws_subnet.app) == 3
+    error_message = "one_nat_gateway_per_az = false shares one NAT gateway"
+  }
+
+  assert {
+    condition     = toset(keys(aws_vpc_endpoint.interface)) == toset(["ecr.api", "ecr.dkr", "secretsmanager", "logs", "ssm", "ssmmessages", "ec2messages", "autoscaling"])
+    error_message = "The interface endpoints cover every AWS API the instances call"
+  }
+}
+
+run "api_keys_secret_is_write_only" {
+  command = apply
+
+  module {
+    source = "./modules/secrets"
+  }
+
+  variables {
+    name     = "items-api"
+    api_keys = ["test-api-key-7d1e0c5b9a3f4e2d8c6b0a9f7e5d3c1b"]
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret.api_keys.name == "items-api/api-keys"
+    error_message = "The secret is named <name>/api-keys"
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret_version.api_keys.secret_string_wo == null && aws_secretsmanager_secret_version.api_keys.secret_string_wo_version == 1
+    error_message = "The value is write-only: never in state, written when the version changes"
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret_version.api_keys.secret_string == null || aws_secretsmanager_secret_version.api_keys.secret_string == ""
+    error_message = "The plain secret_string argument must stay unused"
+  }
+}
+
+run "registry_is_immutable" {
+  command = apply
+
+  module {
+    source = "./modules/registry"
+  }
+
+  variables {
+    name = "items-api"
+  }
+
+  assert {
+    condition     = aws_ecr_repository.this.image_tag_mutability == "IMMUTABLE" && aws_ecr_repository.this.image_scanning_configuration[0].scan_on_push
+    error_message = "Tags are immutable and images are scanned on push"
+  }
+
+  assert {
+    condition     = length(jsondecode(aws_ecr_lifecycle_policy.this.policy).rules) == 2 && jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[1].selection.countNumber == 30
+    error_message = "Untagged images expire and the 30 most recent stay"
+  }
+
+  assert {
+    condition     = !aws_ecr_repository.this.force_delete
+    error_message = "The repository is not deleted with its images by default"
+  }
+}
+
+run "monitoring_uses_the_service_metrics" {
+  command = apply
+
+  module {
+    source = "./modules/monitoring"
+  }
+
+  variables {
+    name                    = "items-api"
+    log_group_name          = "/items-api/app"
+    log_retention_days      = 30
+    alarm_email             = "oncall@example.com"
+    alb_arn_suffix          = "app/items-api/50dc6c495c0c9188"
+    target_group_arn_suffix = "targetgroup/items-api-app/73e2d6bc24d8a067"
+    asg_name                = "items-api-app"
+    asg_min_size            = 2
+    db_instance_identifier  = "items-api-db"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.app.retention_in_days == 30
+    error_message = "The log group has a retention"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.app_db_errors.namespace == "ItemsApi" && aws_cloudwatch_metric_alarm.app_db_errors.metric_name == "DbErrors" && aws_cloudwatch_metric_alarm.app_db_errors.dimensions == tomap({ Service = "items-api" })
+    error_message = "An alarm watches the service's EMF metric DbErrors (namespace ItemsApi, Service=items-api)"
+  }
+
+  assert {
+    condition     = strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "\"ItemsApi\"") && strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "DbPoolWaiting") && strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "\"p99\"")
+    error_message = "The dashboard shows the service's EMF metrics"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.unhealthy_hosts.dimensions.TargetGroup == "targetgroup/items-api-app/73e2d6bc24d8a067" && aws_cloudwatch_metric_alarm.p99_latency.extended_statistic == "p99"
+    error_message = "Target group alarms use the right dimensions and p99"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.in_service.threshold == 2 && aws_cloudwatch_metric_alarm.in_service.comparison_operator == "LessThanThreshold"
+    error_message = "Fewer in-service instances than the minimum raise an alarm"
+  }
+
+  assert {
+    condition     = alltrue([for a in [aws_cloudwatch_metric_alarm.alb_5xx, aws_cloudwatch_metric_alarm.db_cpu, aws_cloudwatch_metric_alarm.db_free_storage, aws_cloudwatch_metric_alarm.db_connections, aws_cloudwatch_metric_alarm.app_error_rate] : contains(a.alarm_actions, aws_sns_topic.alarms.arn)])
+    error_message = "Alarms notify the SNS topic"
+  }
+
+  assert {
+    condition     = aws_sns_topic_subscription.email[0].protocol == "email" && aws_sns_topic_subscription.email[0].endpoint == "oncall@example.com"
+    error_message = "The optional e-mail subscription"
+  }
+
+  assert {
+    condition     = output.deploy_guard_alarm_names == ["items-api-target-5xx", "items-api-unhealthy-hosts"]
+    error_message = "Target 5xx and unhealthy hosts guard deployments"
+  }
+}

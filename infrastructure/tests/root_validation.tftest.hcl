@@ -1,0 +1,129 @@
+# Variable validations of the root module reject bad input (plan only).
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+mock_provider "aws" {
+  alias  = "us_east_1"
+  source = "./tests/mocks"
+}
+
+variables {
+  image_tag         = "0123456789abcdef0123456789abcdef01234567"
+  github_repository = "example-org/items-api"
+  tf_state_bucket   = "items-api-tfstate-123456789012-eu-west-1"
+}
+
+run "defaults_are_valid" {
+  command = plan
+}
+
+run "rejects_empty_image_tag" {
+  command = plan
+
+  variables {
+    image_tag = ""
+  }
+
+  expect_failures = [var.image_tag]
+}
+
+run "rejects_latest_image_tag" {
+  command = plan
+
+  variables {
+    image_tag = "latest"
+  }
+
+  expect_failures = [var.image_tag]
+}
+
+run "rejects_unsafe_settings" {
+  command = plan
+
+  variables {
+    name                                    = "Items_API"
+    asg_min_size                            = 4
+    asg_max_size                            = 2
+    db_backup_retention_days                = 0
+    db_engine_version                       = "13"
+    db_master_username                      = "postgres"
+    db_max_allocated_storage_gb             = 10
+    domain_name                             = "api.example.com"
+    github_repository                       = "example-org/*"
+    github_environment                      = "prod*"
+    alarm_email                             = "not-an-address"
+    log_retention_days                      = 10
+    ami_ssm_parameter                       = "/aws/service/ami-windows-latest/Windows_Server-2022"
+    instance_refresh_min_healthy_percentage = 30
+    secret_recovery_window_days             = 3
+    ssl_policy                              = "ELBSecurityPolicy-2016-08"
+    alb_ingress_cidrs                       = ["the internet"]
+    vpc_cidr                                = "10.0.0.0/24"
+    az_count                                = 1
+    cloudfront_aliases                      = ["api.example.com"]
+    tf_state_bucket                         = "Not A Bucket"
+    alb_desync_mitigation_mode              = "off"
+    cpu_target_utilization                  = 99
+    db_monitoring_interval                  = 7
+  }
+
+  expect_failures = [
+    var.name,
+    var.asg_max_size,
+    var.db_backup_retention_days,
+    var.db_engine_version,
+    var.db_master_username,
+    var.db_max_allocated_storage_gb,
+    var.domain_name,
+    var.github_repository,
+    var.github_environment,
+    var.alarm_email,
+    var.log_retention_days,
+    var.ami_ssm_parameter,
+    var.instance_refresh_min_healthy_percentage,
+    var.secret_recovery_window_days,
+    var.ssl_policy,
+    var.alb_ingress_cidrs,
+    var.vpc_cidr,
+    var.az_count,
+    var.cloudfront_certificate_arn,
+    var.tf_state_bucket,
+    var.alb_desync_mitigation_mode,
+    var.cpu_target_utilization,
+    var.db_monitoring_interval,
+  ]
+}
+
+run "rejects_pool_that_exhausts_the_database" {
+  command = plan
+
+  variables {
+    asg_max_size = 60
+    db_pool_size = 20
+  }
+
+  expect_failures = [var.asg_max_size]
+}
+
+run "rejects_weak_api_keys" {
+  command = plan
+
+  variables {
+    api_keys = ["short", "has a space and is long enough to pass the length rule"]
+  }
+
+  expect_failures = [var.api_keys]
+}
+
+run "rejects_a_refresh_that_cannot_progress" {
+  command = plan
+
+  variables {
+    instance_refresh_min_healthy_percentage = 100
+    instance_refresh_max_healthy_percentage = 100
+  }
+
+  expect_failures = [var.instance_refresh_max_healthy_percentage]
+}

@@ -1,0 +1,153 @@
+# The root module wired together, applied against mocked AWS.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+mock_provider "aws" {
+  alias  = "us_east_1"
+  source = "./tests/mocks"
+}
+
+variables {
+  image_tag         = "0123456789abcdef0123456789abcdef01234567"
+  github_repository = "example-org/items-api"
+  tf_state_bucket   = "items-api-tfstate-123456789012-eu-west-1"
+  # Ephemeral: an apply run must set it (terraform test passes it to plan and apply).
+  api_keys = ["test-api-key-7d1e0c5b9a3f4e2d8c6b0a9f7e5d3c1b"]
+}
+
+run "default_stack" {
+  command = apply
+
+  assert {
+    condition     = output.alb_dns_name == "items-api-1234567890.eu-west-1.elb.amazonaws.com" && output.service_url == "http://items-api-1234567890.eu-west-1.elb.amazonaws.com"
+    error_message = "alb_dns_name and service_url come from the ALB"
+  }
+
+  assert {
+    condition     = output.asg_name == "items-api-app" && output.ecr_repository_url == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/items-api" && output.log_group_name == "/items-api/app"
+    error_message = "asg_name, ecr_repository_url and log_group_name are exported"
+  }
+
+  assert {
+    condition     = startswith(output.api_keys_secret_arn, "arn:aws:secretsmanager:") && startswith(output.db_master_secret_arn, "arn:aws:secretsmanager:") && startswith(output.deploy_role_arn, "arn:aws:iam::")
+    error_message = "The secret ARNs and the deploy role ARN are exported"
+  }
+
+  # The instance role reads the two secrets the stack created, and only those.
+  assert {
+    condition = toset(flatten([
+      for s in jsondecode(module.compute.instance_role_policy).Statement : s.Resource if contains(flatten([s.Action]), "secretsmanager:GetSecretValue")
+    ])) == toset([output.api_keys_secret_arn, output.db_master_secret_arn])
+    error_message = "The instance role must read exactly the API keys secret and the RDS master secret"
+  }
+
+  # One number for draining: target group deregistration delay = DRAIN_SECONDS.
+  assert {
+    condition     = module.user_data.environment.DRAIN_SECONDS == tostring(local.lb_settings.deregistration_delay_seconds)
+    error_message = "DRAIN_SECONDS must come from lb-settings.json like the deregistration delay"
+  }
+
+  assert {
+    condition     = module.user_data.stop_timeout_seconds > local.lb_settings.deregistration_delay_seconds + local.lb_settings.shutdown_timeout_seconds
+    error_message = "docker stop must wait longer than DRAIN_SECONDS + SHUTDOWN_TIMEOUT_SECONDS"
+  }
+
+  assert {
+    condition     = module.user_data.environment.IMAGE == "${output.ecr_repository_url}:${var.image_tag}" && output.image == module.user_data.environment.IMAGE
+    error_message = "Instances run the ECR image by its immutable tag"
+  }
+
+  assert {
+    condition     = module.user_data.environment.DB_SECRET_ARN == output.db_master_secret_arn && module.user_data.environment.API_KEYS_SECRET_ARN == output.api_keys_secret_arn && module.user_data.environment.DB_NAME == "items"
+    error_message = "The bootstrap reads the stack's own secrets and database"
+  }
+
+  assert {
+    condition     = module.user_data.environment.LOG_GROUP == output.log_group_name && module.user_data.environment.APP_PORT == tostring(local.lb_settings.app_port)
+    error_message = "Logs go to the stack's log group; the container listens on the target port"
+  }
+
+  assert {
+    condition     = !strcontains(module.user_data.rendered, "test-api-key-7d1e0c5b9a3f4e2d8c6b0a9f7e5d3c1b")
+    error_message = "The API key must not reach the launch template"
+  }
+
+  assert {
+    condition     = length(module.user_data.rendered) < 16384
+    error_message = "EC2 user data is limited to 16 KB"
+  }
+
+  assert {
+    condition     = strcontains(module.user_data.rendered, "lifecycle-action-result") && strcontains(module.user_data.rendered, "/readyz")
+    error_message = "The bootstrap signals readiness from /readyz"
+  }
+
+  # ALB: health on /healthz (never the DB-dependent /readyz); HTTP only.
+  assert {
+    condition     = local.lb_settings.health_check_path == "/healthz" && !module.alb.https_enabled && module.alb.https_listener_arn == null
+    error_message = "Without a certificate there is no HTTPS listener; health checks use /healthz"
+  }
+
+  # lb-settings.json's max_header_bytes describes the ALB's fixed 64 KiB header limit.
+  assert {
+    condition     = local.lb_settings.max_header_bytes == 65536
+    error_message = "max_header_bytes in lb-settings.json must stay at the ALB's fixed limit (64 KiB)"
+  }
+
+  assert {
+    condition     = length(module.cdn) == 0 && length(module.waf_regional) == 0 && length(module.waf_cloudfront) == 0 && output.cloudfront_domain_name == null
+    error_message = "CloudFront and WAF are opt-in"
+  }
+
+  assert {
+    condition     = jsondecode(output.instance_refresh_preferences).AutoRollback == true && jsondecode(output.instance_refresh_desired_configuration).LaunchTemplate.Version == tostring(output.launch_template_version)
+    error_message = "The pipeline gets rollback-capable refresh settings for this apply's launch template version"
+  }
+}
+
+run "https_with_certificate" {
+  command = apply
+
+  variables {
+    certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+  }
+
+  assert {
+    condition     = module.alb.https_enabled && module.alb.https_listener_arn != null && output.service_url == "https://items-api-1234567890.eu-west-1.elb.amazonaws.com"
+    error_message = "A certificate enables HTTPS"
+  }
+}
+
+run "edge_with_cloudfront_and_waf" {
+  command = apply
+
+  variables {
+    enable_cloudfront = true
+    enable_waf        = true
+  }
+
+  assert {
+    condition     = length(module.cdn) == 1 && length(module.waf_cloudfront) == 1 && length(module.waf_regional) == 0
+    error_message = "With CloudFront, WAF is attached to the distribution (CLOUDFRONT scope)"
+  }
+
+  assert {
+    condition     = output.service_url == "https://d111111abcdef8.cloudfront.net" && output.cloudfront_domain_name == "d111111abcdef8.cloudfront.net"
+    error_message = "Clients use the distribution"
+  }
+}
+
+run "waf_on_the_alb" {
+  command = plan
+
+  variables {
+    enable_waf = true
+  }
+
+  assert {
+    condition     = length(module.waf_regional) == 1 && length(module.waf_cloudfront) == 0
+    error_message = "Without CloudFront, WAF protects the ALB (REGIONAL scope)"
+  }
+}
