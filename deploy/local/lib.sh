@@ -57,7 +57,10 @@ stack_die() {
 }
 
 # Microseconds since the epoch (the load generator uses the same clock).
-now_us() { date +%s%6N; }
+now_us() {
+    local t=$EPOCHREALTIME
+    echo "${t/[.,]/}"
+}
 
 # A number from infrastructure/lb-settings.json: lb_setting KEY
 lb_setting() {

@@ -122,14 +122,20 @@ def drill_kill(d):
     kill = d.e("kill_us")
     detect = d.e("detect_us")
     window_ms = d.e("check_window_ms")
-    in_flight = [r for r in fails if r[0] < kill]
-    between = [r for r in fails if kill <= r[0] < detect]
+    # How each request failed tells where it was: a response-less close or
+    # reset (or a 502) means the request had reached the instance and died
+    # with it; a 503 from the balancer (connection refused, "SC" in its log)
+    # means it was routed to the dead instance before the balancer took it
+    # out; nothing may fail once the balancer knows.
+    at_instance = [r for r in fails if r[3] in (0, 502) and r[0] < detect]
+    refused = [r for r in fails if r[3] == 503 and r[0] < detect]
     later = [r for r in fails if r[0] >= detect]
+    other = [r for r in fails if r not in at_instance and r not in refused and r not in later]
     d.figure("instance killed", "%s (pid %s, SIGKILL)" % (d.ev.get("victim"), d.ev.get("victim_pid")))
-    d.figure("failed: in flight when the kill was sent", len(in_flight))
-    d.figure("failed: sent after the kill, routed to it before the balancer took it out", len(between))
+    d.figure("failed: in flight at the instance when it died", len(at_instance))
+    d.figure("failed: routed to it after it died, before the balancer took it out", len(refused))
     d.figure("failed: sent after the balancer took it out", len(later))
-    d.figure("time to detection by the balancer (ms)", "%.0f" % ((detect - kill) / 1000.0))
+    d.figure("time to detection by the balancer (ms)", "%.1f" % ((detect - kill) / 1000.0))
     d.figure("detection source", d.ev.get("detect_source"))
     d.figure("health-check window: fall x interval + timeout (ms)", window_ms)
     d.figure("supervisor restart, kill -> new process ready (ms)", "%.0f" % ((d.e("ready_us") - kill) / 1000.0))
@@ -138,13 +144,16 @@ def drill_kill(d):
     d.check(d.ev.get("new_pid") not in (None, "", d.ev.get("victim_pid")), "the supervisor started a new process",
             "pid %s -> %s" % (d.ev.get("victim_pid"), d.ev.get("new_pid")))
     d.check(d.ev.get("back") == "1", "the instance is back in rotation (healthy threshold passed)")
-    # With retries 0 (the ALB retries nothing) a request the balancer had
-    # already routed to the dead instance fails; none routed after it knew.
-    d.check(not later, "only requests in flight to the instance failed (none sent after the balancer took it out)",
-            "%d" % len(later))
-    d.check(len(fails) <= int(d.summary.get("connections", 0)),
-            "failed requests are at most the requests in flight (connections)")
-    d.check(all(r[3] in (0, 502, 503) for r in fails), "failures are 502/503 or resets from the balancer")
+    d.check(not later and not other,
+            "only requests in flight to the instance failed: none sent after the balancer took it out",
+            "%d later, %d other" % (len(later), len(other)))
+    # With retries 0 (the ALB retries nothing) the requests that find the
+    # port closed fail; HAProxy's passive check takes the server out on the
+    # first one, so only those it was connecting at that moment.
+    d.check(len(refused) <= 5, "at most a handful of requests found it dead before the balancer took it out",
+            "%d" % len(refused))
+    d.check(len(at_instance) <= int(d.summary.get("connections", 0)),
+            "failed in-flight requests are at most the connections in use")
     if fails:
         d.show_failures(fails, kill, "failed (vs kill)")
 
@@ -225,14 +234,16 @@ def drill_slowloris(d):
     att0, att1 = d.e("attack_start_us"), d.e("attack_end_us")
     during = [r for r in d.reqs if att0 + 5000000 <= r[0] <= att1]
     lat = sorted((r[1] - r[0]) / 1000.0 for r in during)
-    d.figure("slowloris connections requested / held open at peak (balancer)",
-             "%s / %s" % (d.ev.get("slow_connections"), d.ev.get("lb_peak_conns")))
+    held = int(d.ev.get("slow_held", "0"))
+    d.figure("slowloris connections opened / held open (slowhttptest's count, peak)",
+             "%s / %d" % (d.ev.get("slow_connections"), held))
+    d.figure("the balancer's peak current connections (slowloris + generator)", d.ev.get("lb_peak_conns"))
     d.figure("slowhttptest verdict", d.ev.get("slowhttptest_verdict"))
     if lat:
         d.figure("normal clients during the attack: requests, p99 (ms)",
                  "%d, %.1f" % (len(lat), lat[int(0.99 * (len(lat) - 1))]))
-    d.check(int(d.ev.get("lb_peak_conns", "0")) >= int(d.ev.get("slow_connections", "0")),
-            "the attack held its connections open at the balancer")
+    d.check(held >= 0.9 * int(d.ev.get("slow_connections", "0")) and int(d.ev.get("lb_peak_conns", "0")) >= held,
+            "the attack held (at least 90% of) its connections open at the balancer")
     d.check(not fails, "normal clients: 0 non-2xx and 0 connection errors", "%d failed" % len(fails))
     d.check(len(during) > 0 and lat[int(0.99 * (len(lat) - 1))] < 1000.0,
             "normal clients: p99 under 1 s during the attack")

@@ -240,7 +240,7 @@ drill_kill() {
     pid=$(cat "$S_RUN/app$victim.pid")
     load_start "$dir"
     sleep "$PRE"
-    t_kill=$(now_us)
+    t_kill=${EPOCHREALTIME/[.,]/}
     kill -KILL "$pid"
     log "   killed app$victim (pid $pid)"
     # The balancer's view, polled; its own log has the exact moment.
@@ -402,6 +402,7 @@ drill_slowloris() {
     ev "$dir" attack_end_us "$t1"
     ev "$dir" slow_connections "$SLOW_CONNECTIONS"
     ev "$dir" lb_peak_conns "$peak"
+    ev "$dir" slow_held "$(awk -F, 'NR > 1 && $4 > m { m = $4 } END { print m + 0 }' "$dir/slowhttptest.csv" 2>/dev/null || echo 0)"
     ev "$dir" slowhttptest_verdict "${verdict:-unknown}"
     check_writes "$dir"
     analyze slowloris "$dir"
@@ -418,6 +419,16 @@ command -v slowhttptest >/dev/null || {
     exit 1
 }
 mkdir -p "$OUT"
+# One drills run at a time on this machine (same stack name, same output
+# directory, and two would skew each other's figures).
+exec 9>"$OUT/.lock"
+if ! flock -n 9; then
+    log "another drills run holds $OUT/.lock: waiting for it"
+    flock -w 1800 9 || {
+        echo "drills: gave up waiting for $OUT/.lock" >&2
+        exit 1
+    }
+fi
 if [[ ! -x $LOADGEN || $ROOT/tests/drills/loadgen.c -nt $LOADGEN ]]; then
     gcc -std=c17 -O2 -Wall -Wextra -Werror -o "$LOADGEN" "$ROOT/tests/drills/loadgen.c"
 fi
@@ -460,7 +471,8 @@ for d in "${DRILLS[@]}"; do
     fi
 done
 python3 "$ROOT/tests/drills/analyze.py" --report "$OUT/results.jsonl" "$OUT/results.md" || true
-log "figures in $OUT/results.md; logs of the stack in $S_LOG (kept until the stack is torn down)"
+log "figures in $OUT/results.md, the stack's logs in $OUT/stack-logs"
+rm -rf "$OUT/stack-logs"
 cp -r "$S_LOG" "$OUT/stack-logs"
 log "total $(($(date +%s) - start)) s"
 if ((${#failed[@]})); then

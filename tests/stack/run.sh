@@ -53,6 +53,13 @@ trap 'exit 143' TERM
     echo "test-stack: needs root (network namespaces, nftables)" >&2
     exit 1
 }
+# One run at a time (the stack's name is fixed).
+mkdir -p "$ROOT/build"
+exec 9>"$ROOT/build/.stack-test.lock"
+if ! flock -n 9; then
+    echo "test-stack: another run holds build/.stack-test.lock: waiting for it"
+    flock -w 900 9 || exit 1
+fi
 
 # tcp_probe NS ADDR PORT -> open | refused | unreachable | timeout | error
 tcp_probe() {
