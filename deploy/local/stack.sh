@@ -179,8 +179,34 @@ set_current() {
 
 # ------------------------------------------------------------------ pieces
 
+# Close every descriptor above 2 in the current (sub)shell, so that the
+# long-running processes started from it inherit no lock, pipe or socket of
+# whoever called us (make's jobserver, a test's lock file).
+close_fds() {
+    local fd
+    for fd in /proc/"$BASHPID"/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then
+            eval "exec $fd>&-" 2>/dev/null || true
+        fi
+    done
+}
+
+# spawn LOG CMD...: CMD in the background in a session of its own, stdin
+# from /dev/null, output to LOG, no inherited descriptors. $! is CMD's pid
+# (the subshell execs it; setsid execs too, as it is not a group leader).
+spawn() {
+    local log=$1
+    shift
+    (
+        close_fds
+        exec setsid "$@" </dev/null >>"$log" 2>&1
+    ) &
+}
+
 start_postgres() {
     (
+        close_fds
         # shellcheck disable=SC2030  # for pg.sh, in this subshell only
         export PG_NETNS=$NS_DB PG_LISTEN=$IP_DB PG_PORT=$DB_PORT PG_HBA_ALLOW=$NET_APP
         # shellcheck source=tests/lib/pg.sh
@@ -231,7 +257,7 @@ write_instance_env() {
 
 start_supervisor() {
     local i=$1
-    setsid ip netns exec "$NS_APP" "$HERE/supervise.sh" "$i" </dev/null >>"$S_LOG/app$i.supervisor.log" 2>&1 &
+    spawn "$S_LOG/app$i.supervisor.log" ip netns exec "$NS_APP" "$HERE/supervise.sh" "$i"
 }
 
 instance_ready() { probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$1")/readyz"; }
@@ -245,7 +271,7 @@ start_haproxy() {
         --admin-port "$HAPROXY_ADMIN_PORT" >"$STACK_DIR/haproxy.cfg"
     ip netns exec "$NS_LB" haproxy -c -q -f "$STACK_DIR/haproxy.cfg" ||
         stack_die "HAProxy refuses the generated $STACK_DIR/haproxy.cfg"
-    setsid ip netns exec "$NS_LB" haproxy -db -f "$STACK_DIR/haproxy.cfg" </dev/null >>"$S_LOG/haproxy.log" 2>&1 &
+    spawn "$S_LOG/haproxy.log" ip netns exec "$NS_LB" haproxy -db -f "$STACK_DIR/haproxy.cfg"
     echo $! >"$S_RUN/haproxy.pid"
 }
 

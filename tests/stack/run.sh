@@ -23,7 +23,7 @@ export STACK_DIR=$ROOT/var/stack-$STACK_NAME
 # shellcheck source=deploy/local/lib.sh
 source "$ROOT/deploy/local/lib.sh"
 STACK=$ROOT/deploy/local/stack.sh
-WORK=$(mktemp -d /tmp/stack-test.XXXXXX)
+WORK=
 
 failures=0
 pass() { printf '  ok      %s\n' "$*"; }
@@ -42,13 +42,9 @@ cleanup() {
     if [[ -d $STACK_DIR ]] || [[ -e /run/netns/$NS_VPC ]]; then
         "$STACK" down >/dev/null 2>&1 || true
     fi
-    rm -rf "$WORK"
+    [[ -z $WORK ]] || rm -rf "$WORK"
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 (($(id -u) == 0)) || {
     echo "test-stack: needs root (network namespaces, nftables)" >&2
     exit 1
@@ -60,6 +56,10 @@ if ! flock -n 9; then
     echo "test-stack: another run holds build/.stack-test.lock: waiting for it"
     flock -w 900 9 || exit 1
 fi
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+WORK=$(mktemp -d /tmp/stack-test.XXXXXX)
 
 # tcp_probe NS ADDR PORT -> open | refused | unreachable | timeout | error
 tcp_probe() {
