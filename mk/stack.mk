@@ -8,6 +8,9 @@
 #   make stack-roll            rolling update to a fresh build/items-api
 #   make stack-rollback        rolling update back to the previous release
 #   make stack-status          instances, releases, the balancer's view
+#   make stack-snapshot [SNAPSHOT=name]   pg_dump of the database (RDS snapshot)
+#   make stack-restore SNAPSHOT=name      restore it into a new database and
+#                              roll the instances onto it
 #   make stack-down            tear it all down (no process, namespace or file left)
 #   make drills                the five drills, full load phases (~10 min)
 #   make test-stack            isolation test + stack-down leaves nothing
@@ -15,7 +18,8 @@
 
 INSTANCES ?= 3
 
-.PHONY: stack stack-roll stack-rollback stack-status stack-down drills test-stack test-drills deps-stack
+.PHONY: stack stack-roll stack-rollback stack-status stack-snapshot stack-restore stack-down \
+        drills test-stack test-drills deps-stack
 TEST_TARGETS += test-stack test-drills
 
 deps-stack:
@@ -34,6 +38,13 @@ stack-rollback: deps-stack ## rolling update back to the release before the last
 
 stack-status: ## the stack's instances and the balancer's view of them
 	@deploy/local/stack.sh status
+
+stack-snapshot: ## snapshot the stack's database (SNAPSHOT=name, default a timestamp)
+	@deploy/local/stack.sh snapshot $(SNAPSHOT)
+
+stack-restore: ## restore SNAPSHOT=name into a new database, roll the instances onto it
+	@test -n "$(SNAPSHOT)" || { echo "usage: make stack-restore SNAPSHOT=name" >&2; exit 2; }
+	@deploy/local/stack.sh restore $(SNAPSHOT)
 
 stack-down: ## tear the stack down
 	@deploy/local/stack.sh down

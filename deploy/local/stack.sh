@@ -8,6 +8,9 @@
 #   deploy/local/stack.sh rollback         rolling update back to the release
 #                                          that ran before the last roll
 #   deploy/local/stack.sh status           what runs, and the balancer's view
+#   deploy/local/stack.sh snapshot [NAME]  pg_dump of the database (RDS snapshot)
+#   deploy/local/stack.sh restore NAME     restore a snapshot into a new database
+#                                          and roll the instances onto it
 #   deploy/local/stack.sh down             tear everything down
 #
 #   internet (NS pub 192.168.200.10)            machine's loopback 127.0.0.1:PORT
@@ -481,13 +484,72 @@ cmd_roll() {
     n=$(stack_instances)
     t0=$(date +%s%3N)
     stack_log "rolling $n instances from $prev to $rel"
-    ln -sfn "releases/$prev" "$STACK_DIR/previous.tmp"
-    mv -Tf "$STACK_DIR/previous.tmp" "$STACK_DIR/previous"
-    set_current "$rel"
+    if [[ $prev != "$rel" ]]; then
+        ln -sfn "releases/$prev" "$STACK_DIR/previous.tmp"
+        mv -Tf "$STACK_DIR/previous.tmp" "$STACK_DIR/previous"
+        set_current "$rel"
+    fi
     for ((i = 1; i <= n; i++)); do
         roll_one "$i" "$rel"
     done
     stack_log "rolled $n instances to $rel in $(($(date +%s%3N) - t0))ms"
+}
+
+# The database the instances use, from the DATABASE_URL secret.
+current_db() {
+    local url
+    url=$(cat "$S_SECRETS/database-url")
+    url=${url%%\?*}
+    echo "${url##*/}"
+}
+
+# Run a PostgreSQL client program in the database's namespace as the
+# instances' user: pg_client pg_dump -d items ...
+pg_client() {
+    (
+        # shellcheck source=/dev/null
+        source "$S_SECRETS/pg.env"
+        local prog=$1
+        shift
+        # shellcheck disable=SC2031  # set by pg.env, just above
+        ip netns exec "$PG_NETNS" env PGPASSWORD="$PG_PASSWORD" "$PG_BIN/$prog" -h 127.0.0.1 -p "$PG_PORT" -U items "$@"
+    )
+}
+
+# An RDS snapshot's stand-in: a pg_dump (custom format) of the live database.
+cmd_snapshot() {
+    stack_is_up || stack_die "stack $STACK_NAME is not up"
+    local name=${1:-$(date -u +%Y%m%dT%H%M%SZ)} db
+    [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || stack_die "snapshot names are letters, digits, . _ -"
+    db=$(current_db)
+    mkdir -p "$STACK_DIR/snapshots"
+    pg_client pg_dump -d "$db" -Fc >"$STACK_DIR/snapshots/$name.dump.tmp"
+    mv "$STACK_DIR/snapshots/$name.dump.tmp" "$STACK_DIR/snapshots/$name.dump"
+    stack_log "snapshot $name of database $db: $STACK_DIR/snapshots/$name.dump ($(stat -c %s "$STACK_DIR/snapshots/$name.dump") bytes)"
+}
+
+# Restore as on RDS: into a new database (the old one stays, untouched),
+# then point the instances' DATABASE_URL secret at it and replace them one
+# at a time (a rolling update of the current release), so the switch costs
+# no request. Writes made after the snapshot are not in the restored copy.
+cmd_restore() {
+    stack_is_up || stack_die "stack $STACK_NAME is not up"
+    local name=${1:?usage: restore SNAPSHOT} dump db url base query
+    dump=$STACK_DIR/snapshots/$name.dump
+    [[ -f $dump ]] || stack_die "no snapshot $name (ls $STACK_DIR/snapshots)"
+    db=items_restored_$(date -u +%Y%m%d%H%M%S)
+    pg_client psql -qAt -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null
+    pg_client pg_restore --exit-on-error --no-owner -d "$db" <"$dump"
+    stack_log "snapshot $name restored into database $db"
+    url=$(cat "$S_SECRETS/database-url")
+    query=${url#*\?}
+    base=${url%%\?*}
+    printf '%s/%s?%s\n' "${base%/*}" "$db" "$query" >"$S_SECRETS/database-url.tmp"
+    chgrp nogroup "$S_SECRETS/database-url.tmp"
+    chmod 0440 "$S_SECRETS/database-url.tmp"
+    mv -f "$S_SECRETS/database-url.tmp" "$S_SECRETS/database-url"
+    stack_log "DATABASE_URL now names $db: rolling the instances onto it"
+    cmd_roll "$(basename "$(readlink -f "$STACK_DIR/current")")"
 }
 
 cmd_rollback() {
@@ -541,10 +603,12 @@ up) cmd_up "${2:-}" ;;
 down) cmd_down ;;
 roll) cmd_roll ;;
 rollback) cmd_rollback ;;
+snapshot) cmd_snapshot "${2:-}" ;;
+restore) cmd_restore "${2:-}" ;;
 status) cmd_status ;;
 url) cmd_print ;;
 *)
-    echo "usage: $0 up [INSTANCES] | roll | rollback | status | down" >&2
+    echo "usage: $0 up [INSTANCES] | roll | rollback | snapshot [NAME] | restore NAME | status | down" >&2
     exit 2
     ;;
 esac

@@ -442,7 +442,7 @@ if [[ -d $STACK_DIR ]]; then
     log "a previous drills stack exists: tearing it down"
     "$ROOT/deploy/local/stack.sh" down >/dev/null 2>&1 || true
 fi
-"$ROOT/deploy/local/stack.sh" up >"$OUT/stack-up.log" 2>&1 || {
+"$ROOT/deploy/local/stack.sh" up >"$OUT/stack-up.log" 2>&1 9>&- || {
     cat "$OUT/stack-up.log"
     exit 1
 }

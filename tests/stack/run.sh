@@ -10,9 +10,11 @@
 #      instance, internet -> database, balancer -> database (and database ->
 #      instance), each next to an allowed path to the same port so the
 #      refusal is the firewall's, not an absent listener's;
-#   4. stack-down leaves nothing: no process (by pid, by network namespace,
+#   4. the runbook's local rehearsal: a new API key and a database restore
+#      from a snapshot go live with one rolling update;
+#   5. stack-down leaves nothing: no process (by pid, by network namespace,
 #      by command line), no namespace, no nftables table, no veth, no file;
-#   5. a bring-up that fails half-way tears down what it started.
+#   6. a bring-up that fails half-way tears down what it started.
 #
 # Prints one line per check; exits 1 if any failed. Needs root.
 set -euo pipefail
@@ -162,7 +164,7 @@ if [[ -d $STACK_DIR || -e /run/netns/$NS_VPC ]]; then
 fi
 nft list tables >"$WORK/nft-before" 2>&1 || true
 t0=$(date +%s)
-"$STACK" up "${STACKTEST_INSTANCES:-3}" >"$WORK/up.log" 2>&1 || {
+"$STACK" up "${STACKTEST_INSTANCES:-3}" >"$WORK/up.log" 2>&1 9>&- || {
     cat "$WORK/up.log"
     fail "stack up"
     exit 1
@@ -198,6 +200,35 @@ for ((i = 1; i <= N; i++)); do
         probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$i")/readyz"
 done
 expect_path "instances -> database" open "$NS_APP" "$IP_DB" "$DB_PORT"
+
+echo "--- runbook rehearsal: add an API key and restore a snapshot, in one rolling update"
+r=$(http POST "$URL/v1/items" "$KEY" '{"name":"before-snapshot"}')
+id_a=$(sed -n 's/.*"id":\([0-9]*\).*/\1/p' <<<"$r")
+check "snapshot" "$STACK" snapshot rehearsal
+r=$(http POST "$URL/v1/items" "$KEY" '{"name":"after-snapshot"}')
+id_b=$(sed -n 's/.*"id":\([0-9]*\).*/\1/p' <<<"$r")
+new_key=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
+echo "$new_key" >>"$S_SECRETS/api-keys"
+r=$(http GET "$URL/v1/items/$id_a" "$new_key")
+check "a key added to the file is not accepted before the instances restart (401)" test "${r%% *}" = 401
+t0=$(date +%s)
+if "$STACK" restore rehearsal >"$WORK/restore.log" 2>&1 9>&-; then
+    pass "restore + rolling update in $(($(date +%s) - t0)) s"
+else
+    fail "restore: $(tail -n 5 "$WORK/restore.log")"
+fi
+all_status() {
+    local want=$1 path=$2 key=$3 r _
+    for _ in 1 2 3 4 5 6; do
+        r=$(http GET "$URL$path" "$key")
+        [[ ${r%% *} == "$want" ]] || return 1
+    done
+}
+check "the new key works on every instance" all_status 200 "/v1/items/$id_a" "$new_key"
+check "the old key still works on every instance (both active)" all_status 200 "/v1/items/$id_a" "$KEY"
+check "the restored database has the item written before the snapshot, not the one after" \
+    all_status 404 "/v1/items/$id_b" "$KEY"
+check "the instances' DATABASE_URL names the restored database" grep -q '/items_restored_' "$S_SECRETS/database-url"
 
 echo "--- forbidden paths"
 refused_before=$(ip netns exec "$NS_VPC" nft list counter inet vpc refused | awk '/packets/ { print $2 }')
@@ -279,7 +310,7 @@ check "stack-down again (nothing up) succeeds" "$STACK" down
 # ------------------------------------------------------------------ 5
 echo "--- a failed bring-up cleans up after itself"
 install -m 0755 /bin/false "$WORK/broken-items-api"
-if ITEMS_API_BIN=$WORK/broken-items-api STACK_READY_TIMEOUT=3 "$STACK" up 1 >"$WORK/up-broken.log" 2>&1; then
+if ITEMS_API_BIN=$WORK/broken-items-api STACK_READY_TIMEOUT=3 "$STACK" up 1 >"$WORK/up-broken.log" 2>&1 9>&-; then
     fail "a bring-up whose instances never start fails"
 else
     pass "a bring-up whose instances never start fails"
