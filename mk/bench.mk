@@ -1,0 +1,39 @@
+# Benchmark: items-api against nginx and pgbench on this machine.
+# Not a test (absolute numbers depend on the box), so not in TEST_TARGETS.
+#
+#   make bench          full run (10 s per run, 3 runs; ~6 min), table in build/bench/results.md
+#   make bench-quick    the same, 3 s per run and 1 s warm-ups (~2 min), for a smoke check
+#   make bench-sweep    GET item ratio over WORKER_THREADS × DB_POOL_SIZE (build/bench/sweep.md)
+#   make bench-profile  make bench plus perf record -g of the GET path (build/bench/profile-get.txt)
+#   make bench-compare  make bench plus Express and Flask on the same box
+#
+# Knobs are environment variables read by tests/bench/run.sh (BENCH_DURATION,
+# BENCH_RUNS, BENCH_WORKER_THREADS, BENCH_DB_POOL_SIZE, BENCH_COMPARE, ...).
+
+BENCH_PROBE := build/bench/startup-probe
+
+.PHONY: bench bench-quick bench-sweep bench-profile bench-compare deps-bench
+
+deps-bench:
+	@scripts/deps.sh bench
+
+$(BENCH_PROBE): tests/bench/startup_probe.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	$(Q)$(CC) -std=c17 -D_GNU_SOURCE -O2 $(WARNINGS) -o $@ $<
+
+bench: build $(BENCH_PROBE) | deps-bench ## benchmark vs nginx and pgbench (build/bench/results.md)
+	@BENCH_COMMAND="make bench" tests/bench/run.sh
+
+bench-quick: build $(BENCH_PROBE) | deps-bench ## short benchmark (3 s runs)
+	@BENCH_COMMAND="make bench-quick" BENCH_DURATION=$${BENCH_DURATION:-3} BENCH_WARMUP=$${BENCH_WARMUP:-1} \
+	    tests/bench/run.sh
+
+bench-sweep: build | deps-bench ## GET ratio over WORKER_THREADS x DB_POOL_SIZE
+	@tests/bench/sweep.sh
+
+bench-profile: build $(BENCH_PROBE) | deps-bench ## benchmark + perf profile of GET /v1/items/{id}
+	@BENCH_COMMAND="make bench-profile" BENCH_PROFILE=1 tests/bench/run.sh
+
+bench-compare: build $(BENCH_PROBE) | deps-bench ## benchmark + Express and Flask for comparison
+	@BENCH_COMMAND="make bench-compare" BENCH_COMPARE=1 tests/bench/run.sh
