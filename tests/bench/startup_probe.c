@@ -50,7 +50,8 @@ static void sleep_us(long us)
 /* 1: got 200; 0: not yet (refused, reset, other status). */
 static int readyz_ok(int port)
 {
-    static const char req[] = "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    static const char req[] =
+        "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     struct sockaddr_in sa;
     struct timeval tv = {2, 0};
     char buf[64];
