@@ -94,6 +94,11 @@ run "trust_is_pinned" {
   }
 
   assert {
+    condition     = alltrue([for p in [aws_iam_policy.boundary, aws_iam_policy.read, aws_iam_policy.release, aws_iam_policy.apply_infra, aws_iam_policy.apply_platform] : length(p.policy) <= 6144])
+    error_message = "Each managed policy must stay within IAM's 6,144-character limit"
+  }
+
+  assert {
     condition     = !anytrue([for p in [aws_iam_policy.read, aws_iam_policy.release, aws_iam_policy.apply_infra, aws_iam_policy.apply_platform] : anytrue([for s in jsondecode(p.policy).Statement : s.Effect == "Allow" && contains(flatten([try(s.Action, [])]), "*")])])
     error_message = "No Allow statement may grant every action"
   }

@@ -107,16 +107,22 @@ run "default_stack" {
   }
 }
 
-run "https_with_certificate" {
+run "https_and_waf_on_the_alb" {
   command = apply
 
   variables {
     certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    enable_waf      = true
   }
 
   assert {
     condition     = module.alb.https_enabled && module.alb.https_listener_arn != null && output.service_url == "https://items-api-1234567890.eu-west-1.elb.amazonaws.com"
     error_message = "A certificate enables HTTPS"
+  }
+
+  assert {
+    condition     = length(module.waf_regional) == 1 && length(module.waf_cloudfront) == 0
+    error_message = "Without CloudFront, WAF protects the ALB (REGIONAL scope)"
   }
 }
 
@@ -136,18 +142,5 @@ run "edge_with_cloudfront_and_waf" {
   assert {
     condition     = output.service_url == "https://d111111abcdef8.cloudfront.net" && output.cloudfront_domain_name == "d111111abcdef8.cloudfront.net"
     error_message = "Clients use the distribution"
-  }
-}
-
-run "waf_on_the_alb" {
-  command = plan
-
-  variables {
-    enable_waf = true
-  }
-
-  assert {
-    condition     = length(module.waf_regional) == 1 && length(module.waf_cloudfront) == 0
-    error_message = "Without CloudFront, WAF protects the ALB (REGIONAL scope)"
   }
 }

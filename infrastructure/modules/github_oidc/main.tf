@@ -243,6 +243,14 @@ resource "aws_iam_policy" "release" {
         Action   = ["autoscaling:StartInstanceRefresh", "autoscaling:CancelInstanceRefresh", "autoscaling:RollbackInstanceRefresh"]
         Resource = local.asg_arn
       },
+      {
+        # The smoke test makes one authenticated request with a key from
+        # the API keys secret (scripts/deploy.sh).
+        Sid      = "SmokeTestKey"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = "${local.secrets}:secret:${var.name}/api-keys-*"
+      },
     ]
   })
 
@@ -421,6 +429,7 @@ resource "aws_iam_policy" "apply_platform" {
         Action = [
           "acm:RequestCertificate", "acm:DeleteCertificate", "acm:AddTagsToCertificate", "acm:RemoveTagsFromCertificate",
           "route53:ChangeResourceRecordSets",
+          "route53:AssociateVPCWithHostedZone", "route53:DisassociateVPCFromHostedZone", # endpoint private DNS
           "cloudfront:CreateDistribution", "cloudfront:CreateDistributionWithTags", "cloudfront:UpdateDistribution",
           "cloudfront:DeleteDistribution", "cloudfront:TagResource", "cloudfront:UntagResource",
           "wafv2:CreateWebACL", "wafv2:UpdateWebACL", "wafv2:DeleteWebACL", "wafv2:AssociateWebACL",
@@ -454,7 +463,7 @@ resource "aws_iam_policy" "apply_platform" {
 resource "aws_iam_role" "deploy" {
   name                 = local.deploy_role_name
   description          = "GitHub Actions deploys of ${var.github_repository} (environment ${var.github_environment})"
-  max_session_duration = 3600
+  max_session_duration = 7200 # the very first apply creates RDS Multi-AZ
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{

@@ -55,7 +55,7 @@ run_logged() {
     fi
 }
 
-# shellcheck source=../../../scripts/tf-env.sh
+# shellcheck source-path=SCRIPTDIR source=../../../scripts/tf-env.sh
 source "$root/scripts/tf-env.sh"
 export TF_IN_AUTOMATION=1 TF_INPUT=0
 region=$(var aws_region)

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Layers 1 and 2 of the infrastructure tests (make test-infra), offline:
+#
+#   1. terraform fmt -check -recursive; terraform init -backend=false against
+#      the local provider mirror and terraform validate for the root module,
+#      every module under modules/, bootstrap/ and the user_data render harness
+#   2. terraform test (mock_provider "aws"): every tests/*.tftest.hcl file,
+#      three at a time
+#   +  the generated variables/outputs reference in README.md is up to date
+#
+# Terraform's data dirs go to build/terraform/ (git-ignored); the working
+# tree only keeps the committed .terraform.lock.hcl files.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+infra=$(cd "$here/.." && pwd)
+root=$(cd "$infra/.." && pwd)
+started=$(date +%s)
+
+# shellcheck source-path=SCRIPTDIR source=../../scripts/tf-env.sh
+source "$root/scripts/tf-env.sh"
+data=$root/build/terraform/data
+mkdir -p "$data"
+
+step() { printf '=== [%3ss] %s\n' "$(($(date +%s) - started))" "$*"; }
+
+step "terraform fmt -check -recursive"
+terraform -chdir="$infra" fmt -check -recursive -diff
+
+# validate DIR: init without backend into a private data dir, then validate
+# (each loads the AWS provider's schema: a few CPU seconds, so three at a time)
+validate() {
+    local dir=$1 name
+    name=$(realpath --relative-to="$infra" "$dir" | tr '/' '_')
+    [[ $name == . ]] && name=root
+    export TF_DATA_DIR=$data/$name
+    if ! terraform -chdir="$dir" init -backend=false -input=false -no-color >"$data/$name.init.log" 2>&1; then
+        cat "$data/$name.init.log" >&2
+        return 1
+    fi
+    if ! out=$(terraform -chdir="$dir" validate -no-color 2>&1); then
+        printf '%s\n' "$out" >&2
+        return 1
+    fi
+    echo "  $(realpath --relative-to="$root" "$dir"): $(head -n 1 <<<"$out")"
+}
+export -f validate
+export infra root data
+
+step "terraform init -backend=false + validate"
+dirs=("$infra" "$infra"/modules/* "$infra/bootstrap" "$here/user_data/render")
+# shellcheck disable=SC2016  # $1 belongs to the inner bash
+printf '%s\n' "${dirs[@]}" | xargs -P 3 -I{} bash -c 'validate "$1"' _ {}
+
+step "terraform test (mocked AWS)"
+export TF_DATA_DIR=$data/root
+cd "$infra"
+files=(tests/*.tftest.hcl)
+rm -rf "$data/test-logs"
+mkdir -p "$data/test-logs"
+# One process per file, three at a time (the runs inside a file are sequential).
+# shellcheck disable=SC2016  # $1 and $2 belong to the inner sh
+printf '%s\n' "${files[@]}" | xargs -P 3 -I{} sh -c \
+    'terraform test -no-color -filter="$1" >"$2/$(basename "$1").log" 2>&1 || touch "$2/$(basename "$1").failed"' _ {} "$data/test-logs"
+status=0
+for f in "${files[@]}"; do
+    log=$data/test-logs/$(basename "$f").log
+    result=$(grep -E '^(Success|Failure)!' "$log" || echo "no result")
+    printf '  %-36s %s\n' "$f" "$result"
+    if [[ -e $data/test-logs/$(basename "$f").failed ]]; then
+        rm -f "$data/test-logs/$(basename "$f").failed"
+        sed 's/^/    /' "$log" >&2
+        status=1
+    fi
+done
+((status == 0))
+
+step "README reference is generated from variables.tf and outputs.tf"
+python3 "$infra/scripts/gen-reference.py" --check
+
+step "done"
