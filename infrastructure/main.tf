@@ -77,6 +77,7 @@ module "security_groups" {
   https_enabled             = local.https_enabled
   alb_ingress_cidrs         = var.alb_ingress_cidrs
   cloudfront_prefix_list_id = var.enable_cloudfront ? data.aws_ec2_managed_prefix_list.cloudfront[0].id : null
+  cloudfront_origin_port    = local.cloudfront_origin_https ? 443 : 80
 }
 
 module "alb" {

@@ -55,6 +55,8 @@ resource "aws_cloudwatch_log_metric_filter" "http_5xx_lines" {
   }
 }
 
+# No SSE with the AWS managed key alias/aws/sns: CloudWatch alarms cannot
+# publish to topics encrypted with it (its key policy cannot be changed).
 resource "aws_sns_topic" "alarms" {
   name = "${var.name}-alarms"
 

@@ -1,7 +1,8 @@
-# The API keys secret. Its value never enters Terraform state or plan files:
-# it comes from var.api_keys, an ephemeral variable (generated outside
-# Terraform, e.g. TF_VAR_api_keys='["'$(openssl rand -hex 32)'"]'), and is
-# written through the write-only argument secret_string_wo.
+# The API keys secret, written through a write-only argument: its value never
+# enters Terraform state or plan files. It comes from var.api_keys, an
+# ephemeral variable (generated outside Terraform, e.g.
+# TF_VAR_api_keys='["'$(openssl rand -hex 32)'"]'), and goes to AWS through
+# secret_string_wo.
 #
 # The value is only sent when secret_string_wo_version changes: the first
 # apply (and every rotation, with var.api_keys_version bumped) must supply

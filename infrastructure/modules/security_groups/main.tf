@@ -14,7 +14,10 @@ locals {
     for pair in setproduct(local.alb_ports, var.alb_ingress_cidrs) : "${pair[0]}-${pair[1]}" => { port = pair[0], cidr = pair[1] }
   } : {}
 
-  alb_prefix_list_rules = var.cloudfront_prefix_list_id != null ? { for p in local.alb_ports : tostring(p) => p } : {}
+  # The CloudFront origin-facing prefix list weighs about 55 rules against the
+  # security group's rule quota (60 by default): open only the one port
+  # CloudFront connects to.
+  alb_prefix_list_rules = var.cloudfront_prefix_list_id != null ? { tostring(var.cloudfront_origin_port) = var.cloudfront_origin_port } : {}
 }
 
 resource "aws_security_group" "alb" {

@@ -40,6 +40,17 @@ variable "cloudfront_prefix_list_id" {
   default     = null
 }
 
+variable "cloudfront_origin_port" {
+  description = "Port CloudFront connects to on the ALB (80 for an http-only origin, 443 for https-only); the only port open to the prefix list."
+  type        = number
+  default     = 443
+
+  validation {
+    condition     = contains([80, 443], var.cloudfront_origin_port)
+    error_message = "cloudfront_origin_port must be 80 or 443."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
