@@ -172,6 +172,25 @@ static void trim_inplace(char *s)
     s[n - start] = '\0';
 }
 
+/* A short public name for a key, so logs can show which key a client uses
+ * (e.g. to confirm a rotation) without anything that helps guess it. */
+static void key_label(api_key_hash_t *k)
+{
+    static const char domain[] = "items-api key label v1";
+    static const char hex[] = "0123456789abcdef";
+    unsigned char in[sizeof(domain) + CONFIG_KEY_HASH_LEN];
+    unsigned char md[SHA256_DIGEST_LENGTH];
+
+    memcpy(in, domain, sizeof(domain));
+    memcpy(in + sizeof(domain), k->hash, CONFIG_KEY_HASH_LEN);
+    SHA256(in, sizeof(in), md);
+    for (int i = 0; i < 4; i++) {
+        k->label[2 * i] = hex[md[i] >> 4];
+        k->label[2 * i + 1] = hex[md[i] & 15];
+    }
+    k->label[8] = '\0';
+}
+
 int config_parse_api_keys(config_t *cfg, const char *text, char sep, err_t *err)
 {
     const char *var = sep == ',' ? "API_KEYS" : "API_KEYS_FILE";
@@ -207,7 +226,9 @@ int config_parse_api_keys(config_t *cfg, const char *text, char sep, err_t *err)
             err_set(err, "%s: more than %d keys", var, CONFIG_MAX_KEYS);
             return IA_ERR;
         }
-        SHA256((const unsigned char *)s, len, cfg->keys[cfg->n_keys].hash);
+        api_key_hash_t *k = &cfg->keys[cfg->n_keys];
+        SHA256((const unsigned char *)s, len, k->hash);
+        key_label(k);
         cfg->n_keys++;
     }
     return IA_OK;

@@ -18,6 +18,7 @@ typedef enum { DB_KIND_SQLITE, DB_KIND_POSTGRES } db_kind_t;
 
 typedef struct {
     uint8_t hash[CONFIG_KEY_HASH_LEN]; /* SHA-256 of the key; the key itself is not kept */
+    char label[9]; /* 8 hex chars derived from the hash: names the key in logs, reveals nothing */
 } api_key_hash_t;
 
 typedef struct {

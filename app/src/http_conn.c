@@ -695,6 +695,8 @@ void conn_request_done(exchange_t *ex)
             log_int(&l, "status", ex->status);
             log_double(&l, "duration_ms", (double)dur / 1e6);
             log_int(&l, "bytes", (int64_t)ex->resp_bytes);
+            if (ex->key_index >= 0)
+                log_str(&l, "key", w->srv->cfg->keys[ex->key_index].label);
             log_end(&l);
         }
     }

@@ -304,6 +304,12 @@ int server_run(const config_t *cfg, store_t *store, const char *version, const c
         log_msg(LOG_WARN, "sandbox disabled (SANDBOX=off): no seccomp filter");
     }
     log_line_t l;
+    for (size_t i = 0; i < cfg->n_keys; i++) {
+        if (log_begin(&l, LOG_INFO, "api key loaded")) {
+            log_str(&l, "key", cfg->keys[i].label);
+            log_end(&l);
+        }
+    }
     if (log_begin(&l, LOG_INFO, "listening")) {
         log_str(&l, "address", cfg->bind_address);
         log_int(&l, "port", cfg->port);

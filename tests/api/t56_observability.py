@@ -265,6 +265,24 @@ class LogTest(ServerTestCase):
         api = [o for o in access if o["route"] == "/v1/items"]
         self.assertTrue(all(o["level"] == "info" for o in api), api)
 
+    def test_access_lines_name_the_key_without_revealing_it(self):
+        """Key rotation needs to see which key clients use: access lines carry
+        a short label per key (also logged once at start-up), never the key."""
+        self.req("GET", "/v1/items", key=KEY1, headers={"X-Request-Id": "label-k1"})
+        self.req("GET", "/v1/items", key=KEY2, auth="x-api-key", headers={"X-Request-Id": "label-k2"})
+        self.req("GET", "/v1/items", key=None, headers={"X-Request-Id": "label-none"})
+        time.sleep(0.2)
+        by_id = {o.get("request_id"): o for o in self.srv.access_logs()}
+        k1, k2 = by_id["label-k1"].get("key"), by_id["label-k2"].get("key")
+        self.assertRegex(k1 or "", r"^[0-9a-f]{8}$")
+        self.assertRegex(k2 or "", r"^[0-9a-f]{8}$")
+        self.assertNotEqual(k1, k2)
+        self.assertNotIn("key", by_id["label-none"], "an unauthenticated request names no key")
+        loaded = {o["key"] for o in self.srv.logs() if o.get("msg") == "api key loaded"}
+        self.assertTrue({k1, k2} <= loaded, loaded)
+        for label in (k1, k2):
+            self.assertNotIn(label, KEY1 + KEY2)
+
     def test_no_secret_in_output_even_at_debug(self):
         self.req("GET", "/v1/items", key=KEY2, auth="x-api-key")
         self.req("GET", "/v1/items", key=KEY1)
