@@ -53,6 +53,7 @@ module "ci" {
   state_key                  = var.tf_state_key
   ecr_repository_arn         = module.registry.repository_arn
   asg_name                   = local.asg_name
+  kms_key_arn                = var.kms_key_arn
 }
 
 module "network" {
@@ -233,6 +234,7 @@ module "compute" {
   rollback_alarm_names                      = module.monitoring.deploy_guard_alarm_names
 
   secret_arns              = [module.secrets.api_keys_secret_arn, module.database.master_user_secret_arn]
+  secrets_kms_key_arn      = var.kms_key_arn
   ecr_repository_arn       = module.registry.repository_arn
   log_group_arn            = module.monitoring.log_group_arn
   permissions_boundary_arn = module.ci.permissions_boundary_arn

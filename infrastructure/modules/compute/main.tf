@@ -64,7 +64,7 @@ resource "aws_iam_role_policy" "this" {
   role = aws_iam_role.this.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid      = "ReadOwnSecrets"
         Effect   = "Allow"
@@ -99,7 +99,17 @@ resource "aws_iam_role_policy" "this" {
         Action   = ["autoscaling:CompleteLifecycleAction"]
         Resource = local.asg_arn_pattern
       },
-    ]
+      ], var.secrets_kms_key_arn == null ? [] : [
+      {
+        # Secrets encrypted with a customer managed key: decrypt through
+        # Secrets Manager only.
+        Sid       = "DecryptOwnSecrets"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt"]
+        Resource  = var.secrets_kms_key_arn
+        Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${data.aws_region.current.name}.amazonaws.com" } }
+      },
+    ])
   })
 }
 

@@ -147,6 +147,12 @@ variable "secret_arns" {
   type        = list(string)
 }
 
+variable "secrets_kms_key_arn" {
+  description = "Customer managed KMS key of the secrets (null: AWS managed keys, which need no grant)."
+  type        = string
+  default     = null
+}
+
 variable "ecr_repository_arn" {
   description = "The only ECR repository the instances may pull from."
   type        = string

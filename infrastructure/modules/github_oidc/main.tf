@@ -266,7 +266,7 @@ resource "aws_iam_policy" "apply_infra" {
   description = "terraform apply on the items-api network, load balancer, compute and database"
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid    = "Ec2NetworkAndLaunchTemplates"
         Effect = "Allow"
@@ -347,7 +347,17 @@ resource "aws_iam_policy" "apply_infra" {
           StringEquals = { "iam:AWSServiceName" = ["autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com"] }
         }
       },
-    ]
+      ], var.kms_key_arn == null ? [] : [
+      {
+        Sid      = "UseTheStackKeyThroughServices"
+        Effect   = "Allow"
+        Action   = ["kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+        Resource = var.kms_key_arn
+        Condition = {
+          StringEquals = { "kms:ViaService" = [for s in ["rds", "ec2", "secretsmanager"] : "${s}.${local.region}.amazonaws.com"] }
+        }
+      },
+    ])
   })
 
   tags = var.tags

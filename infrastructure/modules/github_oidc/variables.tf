@@ -61,6 +61,12 @@ variable "asg_name" {
   type        = string
 }
 
+variable "kms_key_arn" {
+  description = "Customer managed KMS key the stack encrypts with (null: AWS managed keys); the deploy role may use it through RDS, EC2 and Secrets Manager."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
