@@ -1,16 +1,43 @@
 #include "auth.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <string.h>
 #include <strings.h>
+
+/* OpenSSL 3's one-shot SHA256() looks the algorithm up on every call; a
+ * per-thread context with the digest fetched once does not. */
+static _Thread_local EVP_MD_CTX *sha_ctx;
+static _Thread_local EVP_MD *sha_md;
+
+void auth_thread_done(void)
+{
+    EVP_MD_CTX_free(sha_ctx);
+    EVP_MD_free(sha_md);
+    sha_ctx = NULL;
+    sha_md = NULL;
+}
+
+static void sha256(const char *p, size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
+{
+    unsigned int n;
+
+    if (sha_md == NULL)
+        sha_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (sha_ctx == NULL)
+        sha_ctx = EVP_MD_CTX_new();
+    if (sha_md == NULL || sha_ctx == NULL || EVP_DigestInit_ex2(sha_ctx, sha_md, NULL) != 1 ||
+        EVP_DigestUpdate(sha_ctx, p, len) != 1 || EVP_DigestFinal_ex(sha_ctx, out, &n) != 1)
+        ia_fatal("SHA-256 unavailable");
+}
 
 static int match_key(const config_t *cfg, const char *key, size_t len)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     int found = AUTH_INVALID;
 
-    SHA256((const unsigned char *)key, len, md);
+    sha256(key, len, md);
     /* No early exit: every key is compared whatever the outcome. */
     for (size_t i = 0; i < cfg->n_keys; i++) {
         int same = CRYPTO_memcmp(md, cfg->keys[i].hash, sizeof(md)) == 0;

@@ -16,6 +16,9 @@
  * Accepts "Authorization: Bearer <key>" or "X-API-Key: <key>". */
 int auth_check(const config_t *cfg, const http_request_t *req);
 
+/* Frees this thread's digest context (call before a thread ends). */
+void auth_thread_done(void);
+
 /* A stable, non-secret id for a key (hex): the scope of idempotency keys. */
 #define AUTH_KEY_ID_LEN 32
 void auth_key_id(const config_t *cfg, int key_index, char out[AUTH_KEY_ID_LEN + 1]);

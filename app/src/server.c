@@ -12,6 +12,7 @@
  */
 #include "server.h"
 
+#include "auth.h"
 #include "log.h"
 #include "sandbox.h"
 #include "timeutil.h"
@@ -131,6 +132,7 @@ static void *worker_main(void *arg)
         conn_reap(w);
         log_flush();
     }
+    auth_thread_done();
     log_thread_done();
     return NULL;
 }
