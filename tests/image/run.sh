@@ -25,8 +25,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 # shellcheck source=image/engine.sh
 source image/engine.sh
-# shellcheck source=tests/lib/pg.sh
-source tests/lib/pg.sh
+if [[ -z ${IMAGE_TEST_PG_URL:-} ]]; then
+    # shellcheck source=tests/lib/pg.sh
+    source tests/lib/pg.sh
+fi
 
 image=${1:-items-api:dev}
 max_mb=${IMAGE_MAX_MB:-30}
@@ -73,7 +75,9 @@ expect() {
     if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "want '$2', got '$3'"; fi
 }
 
-free_port() { pg_free_port; }
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 
 # http METHOD URL [curl args...]: prints the status code; body in $work/body
 http() {
