@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Pipeline policy checks that actionlint does not make, over every workflow
+and local composite action:
+
+  - remote actions pinned to a full commit SHA, with the version in a comment
+  - workflow-level `permissions: {}`; every job declares its own, and
+    `id-token: write` only where AWS credentials are configured
+  - no long-lived AWS keys anywhere (OIDC only); no pull_request_target
+  - actions/checkout never persists the token
+  - every job has a timeout
+  - jobs in the production environment share the deploy-production
+    concurrency group and are never cancelled
+  - no `${{ github.event.* }}` or `${{ inputs.* }}` spliced into a run:
+    script (script injection): such values go through env:
+
+Also writes every run: script to OUT_DIR (argv[1]) as a bash file, with each
+${{ expression }} replaced by a shell variable, for shellcheck.
+
+Usage: policy.py OUT_DIR FILE...   (prints one line per check; exit 1 on a failure)
+"""
+import os
+import re
+import sys
+
+import yaml
+
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.S)
+UNTRUSTED = re.compile(r"\b(github\.event\.|inputs\.|github\.head_ref)")
+
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"  ok    {what}")
+    else:
+        failed += 1
+        print(f"  FAIL  {what}")
+
+
+def steps_of(doc):
+    """(job id or 'composite', job dict or None, step) for every step."""
+    if "runs" in doc:
+        for step in doc["runs"].get("steps", []):
+            yield "composite", None, step
+        return
+    for job_id, job in (doc.get("jobs") or {}).items():
+        for step in job.get("steps", []) or []:
+            yield job_id, job, step
+
+
+def main():
+    out_dir, files = sys.argv[1], sys.argv[2:]
+    os.makedirs(out_dir, exist_ok=True)
+    for path in files:
+        text = open(path).read()
+        doc = yaml.safe_load(text)
+        name = os.path.relpath(path)
+        is_workflow = "jobs" in doc
+        # PyYAML reads the key `on` as True.
+        triggers = doc.get("on", doc.get(True)) if is_workflow else None
+
+        # Pins: look at the raw lines to see the version comment too.
+        for line in text.splitlines():
+            m = re.match(r"^\s*(?:-\s+)?uses:\s*(\S+)(\s+#\s*(\S+))?", line)
+            if not m or m.group(1).startswith("./"):
+                continue
+            ref = m.group(1)
+            check(SHA_PIN.match(ref) is not None and m.group(3) is not None,
+                  f"{name}: {ref.split('@')[0]} pinned to a commit SHA ({m.group(3) or 'no version comment'})")
+
+        check("AWS_ACCESS_KEY_ID" not in text and "aws-access-key-id" not in text,
+              f"{name}: no long-lived AWS access keys")
+
+        if is_workflow:
+            check(doc.get("permissions") == {}, f"{name}: workflow-level permissions are {{}} (jobs opt in)")
+            trig = triggers if isinstance(triggers, (dict, list)) else [triggers]
+            check("pull_request_target" not in trig, f"{name}: no pull_request_target trigger")
+            for job_id, job in doc["jobs"].items():
+                perms = job.get("permissions")
+                check(isinstance(perms, dict), f"{name}: job {job_id} declares its permissions")
+                uses_aws = any("configure-aws-credentials" in str(s.get("uses", "")) for s in job.get("steps", []))
+                has_id_token = isinstance(perms, dict) and perms.get("id-token") == "write"
+                check(has_id_token == uses_aws,
+                      f"{name}: job {job_id} has id-token: write {'(OIDC to AWS)' if uses_aws else 'not at all'}")
+                if isinstance(perms, dict):
+                    writes = sorted(k for k, v in perms.items() if v == "write" and k != "id-token")
+                    check(not writes, f"{name}: job {job_id} writes nothing in the repository ({', '.join(writes) or 'read only'})")
+                check("timeout-minutes" in job, f"{name}: job {job_id} has a timeout")
+                env = job.get("environment")
+                env_name = env.get("name") if isinstance(env, dict) else env
+                if env_name == "production":
+                    conc = job.get("concurrency") or {}
+                    check(conc.get("group") == "deploy-production" and conc.get("cancel-in-progress") is False,
+                          f"{name}: job {job_id} (production) locks deploy-production and is never cancelled")
+
+        for n, (job_id, job, step) in enumerate(steps_of(doc), 1):
+            uses = str(step.get("uses", ""))
+            if uses.startswith("actions/checkout@"):
+                check((step.get("with") or {}).get("persist-credentials") is False,
+                      f"{name}: {job_id}: actions/checkout does not persist the token")
+            script = step.get("run")
+            if script is None:
+                continue
+            exprs = EXPR.findall(script)
+            bad = [e.strip() for e in exprs if UNTRUSTED.search(e)]
+            check(not bad, f"{name}: {job_id} step {n}: no untrusted expression in run: ({', '.join(bad) or 'none'})")
+            shell = step.get("shell") or ((doc.get("defaults") or {}).get("run") or {}).get("shell", "bash")
+            if shell != "bash":
+                continue
+            body = EXPR.sub(lambda m: "${GITHUB_EXPRESSION}", script)
+            base = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{os.path.basename(path)}-{job_id}-{n}")
+            with open(os.path.join(out_dir, base + ".sh"), "w") as f:
+                f.write("#!/usr/bin/env bash\n# GitHub runs: bash --noprofile --norc -eo pipefail {0}\n")
+                f.write("set -eo pipefail\nGITHUB_EXPRESSION=${GITHUB_EXPRESSION:-}\n" + body + "\n")
+
+    print(f"policy: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+main()

