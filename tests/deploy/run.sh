@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# Control-flow tests of scripts/deploy.sh, against moto plus stubs.
+#
+#   tests/deploy/run.sh
+#
+# Real: terraform (S3 backend with lock file, in moto), the aws CLI for
+# everything moto implements (STS, S3, ECR, EC2 launch templates, Auto
+# Scaling groups, Secrets Manager). Stubbed (tests/deploy/stubs, first on
+# PATH): the instance-refresh calls moto lacks (aws), docker (push creates the
+# image in moto's ECR) and curl (the service behind the load balancer, healthy
+# or not depending on the image tag the last refresh rolled out).
+# The Terraform root is tests/deploy/stack, a seconds-to-apply stand-in with
+# the interface of infrastructure/; a contract check keeps the two in step.
+#
+# Scenarios: first deploy (no state at all), a normal deploy, a pull
+# request's read-only plan (--plan-only), a redeploy of
+# the same tag, smoke failure -> rollback, the group's own auto-rollback, a
+# refresh that hangs, an apply that fails half-way, refusals that change
+# nothing (tag latest, tag not in ECR, image from another revision, a failed
+# push, wrong account, a plan that destroys), waiting for somebody else's refresh, a
+# manual rollback with --no-push, and a failed first deploy (nothing to roll
+# back to). Secrets never reach argv, logs or summaries.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+started=$(date +%s)
+work=$(mktemp -d "${TMPDIR:-/tmp}/items-api-deploy-test.XXXXXX")
+passed=0
+failed=0
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+finish() {
+    local rc=$?
+    scripts/moto.sh stop "$work/moto" || true
+    if ((rc == 0 && failed == 0)) && [[ -z ${KEEP_WORKDIR:-} ]]; then
+        rm -rf "$work"
+    else
+        echo "deploy test: work dir kept: $work" >&2
+    fi
+    exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ok() {
+    passed=$((passed + 1))
+    printf '  ok    %s\n' "$1"
+}
+not_ok() {
+    failed=$((failed + 1))
+    printf '  FAIL  %s\n' "$1"
+    [[ -z ${2:-} ]] || printf '%s\n' "$2" | sed 's/^/        /' | head -n 30
+}
+expect() { if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "want '$2', got '$3'"; fi; }
+# check NAME COMMAND...
+check() {
+    local name=$1
+    shift
+    if "$@" >/dev/null 2>&1; then ok "$name"; else not_ok "$name" "command failed: $*"; fi
+}
+# calls PATTERN: how many recorded stub calls match (extended regex)
+calls() { grep -cE "$1" "$STUB_DIR/calls.log" || true; }
+
+# --- 1. contract: the stand-in and deploy.sh match infrastructure/ --------------
+echo "=== contract with infrastructure/"
+infra=infrastructure
+mapfile -t outputs < <(grep -oE 'tf_out [a-z_]+' scripts/deploy.sh | awk '{print $2}' | sort -u)
+mapfile -t stand_in_outputs < <(sed -n -E 's/^output "([a-z_]+)".*/\1/p' tests/deploy/stack/main.tf)
+mapfile -t variables < <(grep -oE -- '-var "[a-z_]+=' scripts/deploy.sh | sed -E 's/-var "([a-z_]+)=/\1/' | sort -u)
+for out in "${outputs[@]}"; do
+    if grep -qE "^output \"$out\"" "$infra/outputs.tf"; then
+        ok "infrastructure/ has output $out (read by deploy.sh)"
+    else
+        not_ok "infrastructure/outputs.tf lacks output \"$out\", which deploy.sh reads"
+    fi
+done
+for out in "${stand_in_outputs[@]}"; do
+    grep -qE "^output \"$out\"" "$infra/outputs.tf" || not_ok "the stand-in's output $out is not in infrastructure/outputs.tf"
+done
+for var in "${variables[@]}"; do
+    if grep -qE "^variable \"$var\"" "$infra/variables.tf"; then
+        ok "infrastructure/ has variable $var (set by deploy.sh)"
+    else
+        not_ok "infrastructure/variables.tf lacks variable \"$var\", which deploy.sh sets"
+    fi
+done
+check 'infrastructure/ has module "registry" (the first-deploy target)' grep -qE '^module "registry"' "$infra/main.tf"
+policy=$infra/modules/github_oidc/main.tf
+for action in autoscaling:StartInstanceRefresh autoscaling:RollbackInstanceRefresh autoscaling:CancelInstanceRefresh \
+    autoscaling:Describe ecr:GetAuthorizationToken ecr:PutImage ecr:DescribeImages s3:PutObject; do
+    check "the deploy role may $action" grep -q "\"$action" "$policy"
+done
+check "the deploy role may read the API-keys secret (smoke test): secretsmanager:* on <name>/*" \
+    grep -qE 'Action += \["secretsmanager:\*"\]' "$policy"
+
+# --- 2. moto, stubs and the stand-in stack ----------------------------------------
+echo "=== setting up moto, stubs and the stand-in stack"
+# shellcheck source=scripts/tf-env.sh
+source scripts/tf-env.sh
+export AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true
+eval "$(scripts/moto.sh start "$work/moto")"
+STUB_REAL_AWS=$(command -v aws)
+STUB_DIR=$work/stub
+export STUB_REAL_AWS STUB_DIR
+mkdir -p "$STUB_DIR" "$work/out"
+export PATH="$root/tests/deploy/stubs:$PATH"
+[[ $(command -v aws) == "$root/tests/deploy/stubs/aws" ]] || {
+    echo "deploy test: the aws stub is not first on PATH" >&2
+    exit 1
+}
+
+bucket=items-api-deploy-test-state
+"$STUB_REAL_AWS" s3api create-bucket --bucket "$bucket" \
+    --create-bucket-configuration LocationConstraint="$AWS_REGION" >/dev/null
+cp -r tests/deploy/stack "$work/stack"
+cp -r tests/deploy/stack "$work/stack2"
+smoke_key="smoke-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+printf '%s\n' "$smoke_key" >"$STUB_DIR/expected-key"
+export TF_VAR_smoke_api_key=$smoke_key
+: >"$STUB_DIR/calls.log"
+
+A=$(printf 'a%.0s' {1..40})
+B=$(printf 'b%.0s' {1..40})
+C=$(printf 'c%.0s' {1..40})
+D=$(printf 'd%.0s' {1..40})
+E=$(printf 'e%.0s' {1..40})
+F=$(printf 'f%.0s' {1..40})
+G=$(printf '1%.0s' {1..40})
+H=$(printf '2%.0s' {1..40})
+P=$(printf '3%.0s' {1..40})
+
+# run_deploy NAME WANT_RC [deploy.sh args...]; environment overrides via
+# DEPLOY_ENV (an array of NAME=VALUE).
+DEPLOY_ENV=()
+run_deploy() {
+    local name=$1 want=$2 rc=0 t0=$SECONDS
+    shift 2
+    : >"$STUB_DIR/calls.log"
+    rm -f "$STUB_DIR/refreshes.log" "$work/summary.md" "$work/gh-output"
+    env -u GITHUB_ACTIONS -u GITHUB_STEP_SUMMARY -u GITHUB_SHA -u GITHUB_OUTPUT -u AWS_ACCOUNT_ID \
+        TF_DIR="$work/stack" TF_STATE_BUCKET="$bucket" TF_STATE_KEY=items-api/test/terraform.tfstate \
+        TF_BACKEND_CONFIG=use_path_style=true GITHUB_REPOSITORY=example-org/items-api \
+        IMAGE_ENGINE=docker SMOKE_ATTEMPTS=3 SMOKE_INTERVAL=0 SMOKE_PASSES=2 POLL_INTERVAL=0 REFRESH_TIMEOUT=60 \
+        DEPLOY_SUMMARY="$work/summary.md" GITHUB_OUTPUT="$work/gh-output" \
+        "${DEPLOY_ENV[@]}" scripts/deploy.sh "$@" >"$work/out/$name.log" 2>&1 || rc=$?
+    cp "$STUB_DIR/calls.log" "$work/out/$name.calls"
+    [[ ! -f $work/summary.md ]] || cp "$work/summary.md" "$work/out/$name.summary"
+    DEPLOY_ENV=()
+    echo "--- $name ($((SECONDS - t0)) s)"
+    if [[ $rc == "$want" ]]; then
+        ok "$name: exit $rc"
+    else
+        not_ok "$name: exit $rc, want $want" "$(tail -n 25 "$work/out/$name.log")"
+    fi
+}
+out_has() { grep -qE -- "$2" "$work/out/$1.log"; }
+# current_image [DIR]: the tag the stack's state runs
+current_image() { terraform -chdir="${1:-$work/stack}" output -raw image 2>/dev/null | sed 's/.*://'; }
+deployed() { cat "$STUB_DIR/deployed-tag" 2>/dev/null || true; }
+refreshes() { if [[ -f $STUB_DIR/refreshes.log ]]; then wc -l <"$STUB_DIR/refreshes.log" | tr -d ' '; else echo 0; fi; }
+# refresh_field N PYTHON-EXPR over r (the Nth refresh started in this run)
+refresh_field() {
+    python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2]) - 1]
+v = eval(sys.argv[3])
+print(v if isinstance(v, str) else json.dumps(v))' "$STUB_DIR/refreshes.log" "$1" "$2"
+}
+add_image() { echo "$1 $2" >>"$STUB_DIR/images"; }
+
+# --- 3. scenarios ---------------------------------------------------------------------
+echo "=== scenarios"
+
+add_image "items-api:$A" "$A"
+run_deploy first-deploy 0 --tag "$A"
+check "first-deploy: creates the ECR repository before pushing" out_has first-deploy 'creating the ECR repository'
+expect "first-deploy: pushes <repo>:A once" 1 "$(calls "^docker push .*/items-api:$A$")"
+expect "first-deploy: logs in to ECR with a token from the CLI" 1 "$(calls '^aws ecr get-login-password')"
+expect "first-deploy: one instance refresh" 1 "$(refreshes)"
+expect "first-deploy: refresh is Rolling" Rolling "$(refresh_field 1 'r["strategy"]')"
+expect "first-deploy: refresh targets launch template version 1" 1 "$(refresh_field 1 'r["desired"]["LaunchTemplate"]["Version"]')"
+expect "first-deploy: refresh keeps 100% healthy" 100 "$(refresh_field 1 'r["preferences"]["MinHealthyPercentage"]')"
+expect "first-deploy: refresh has auto-rollback" true "$(refresh_field 1 'r["preferences"]["AutoRollback"]')"
+expect "first-deploy: refresh rolls out image A" "$A" "$(refresh_field 1 'r["image"].rsplit(":", 1)[1]')"
+check "first-deploy: smoke test read /healthz" grep -q 'curl http://items-api-alb.test.invalid/healthz auth=no' "$STUB_DIR/calls.log"
+check "first-deploy: smoke test read /v1/items with a key" grep -q 'curl http://items-api-alb.test.invalid/v1/items?limit=1 auth=yes' "$STUB_DIR/calls.log"
+expect "first-deploy: the state runs A" "$A" "$(current_image)"
+check "first-deploy: summary says deployed, no previous tag" grep -q "none (first deploy)" "$work/out/first-deploy.summary"
+check "first-deploy: step outputs for the workflow" grep -qx "result=deployed $A" "$work/gh-output"
+
+add_image "items-api:$B" "$B"
+DEPLOY_ENV=(GITHUB_ACTIONS=true AWS_ACCOUNT_ID=123456789012)
+run_deploy deploy 0 --tag "$B"
+expect "deploy: pushes B" 1 "$(calls "^docker push .*:$B$")"
+expect "deploy: refresh targets launch template version 2" 2 "$(refresh_field 1 'r["desired"]["LaunchTemplate"]["Version"]')"
+expect "deploy: the state runs B" "$B" "$(current_image)"
+expect "deploy: the service runs B" "$B" "$(deployed)"
+check "deploy: previous tag A in the summary" grep -q "previous tag | \`$A\`" "$work/out/deploy.summary"
+check "deploy: GitHub log groups" out_has deploy '^::group::'
+check "deploy: the smoke key is masked in GitHub logs" out_has deploy '^::add-mask::'
+
+DEPLOY_ENV=(DEPLOY_PLAN_FILE="$work/out/plan.txt")
+run_deploy plan-only 0 --plan-only --tag "$C"
+check "plan-only: the plan changes the launch template" grep -q 'aws_launch_template.this' "$work/out/plan.txt"
+check "plan-only: the summary carries the plan" grep -q 'Terraform plan: image_tag' "$work/out/plan-only.summary"
+expect "plan-only: nothing pushed" 0 "$(calls '^docker (login|push)')"
+expect "plan-only: no refresh" 0 "$(refreshes)"
+expect "plan-only: the state still runs B" "$B" "$(current_image)"
+
+run_deploy redeploy-same-tag 0 --tag "$B"
+check "redeploy-same-tag: does not push an immutable tag again" out_has redeploy-same-tag 'not pushing again'
+expect "redeploy-same-tag: no docker push" 0 "$(calls '^docker push')"
+check "redeploy-same-tag: plan has no changes" out_has redeploy-same-tag 'plan for .*: No changes'
+expect "redeploy-same-tag: the state runs B" "$B" "$(current_image)"
+
+add_image "items-api:$C" "$C"
+echo "$C" >"$STUB_DIR/bad-tags"
+run_deploy smoke-fails 1 --tag "$C"
+expect "smoke-fails: two refreshes (C, then back to B)" 2 "$(refreshes)"
+expect "smoke-fails: second refresh rolls out B" "$B" "$(refresh_field 2 'r["image"].rsplit(":", 1)[1]')"
+expect "smoke-fails: the state runs B again" "$B" "$(current_image)"
+expect "smoke-fails: the service runs B again" "$B" "$(deployed)"
+check "smoke-fails: summary says rolled back" grep -q "rolled back to $B" "$work/out/smoke-fails.summary"
+
+add_image "items-api:$D" "$D"
+echo RollbackSuccessful >"$STUB_DIR/refresh-plan"
+run_deploy refresh-auto-rollback 1 --tag "$D"
+expect "refresh-auto-rollback: no second refresh (the group rolled itself back)" 1 "$(refreshes)"
+expect "refresh-auto-rollback: the state runs B again" "$B" "$(current_image)"
+expect "refresh-auto-rollback: the service still runs B" "$B" "$(deployed)"
+check "refresh-auto-rollback: smoke test after the rollback" grep -q 'auth=yes' "$STUB_DIR/calls.log"
+
+add_image "items-api:$E" "$E"
+echo Hang >"$STUB_DIR/refresh-plan"
+DEPLOY_ENV=(REFRESH_TIMEOUT=2 POLL_INTERVAL=1)
+run_deploy refresh-timeout 1 --tag "$E"
+expect "refresh-timeout: rolls the hanging refresh back" 1 "$(calls '^aws autoscaling rollback-instance-refresh')"
+expect "refresh-timeout: the state runs B again" "$B" "$(current_image)"
+expect "refresh-timeout: the service still runs B" "$B" "$(deployed)"
+
+add_image items-api:applyfail-1 applyfail-1
+run_deploy apply-fails 1 --tag applyfail-1
+check "apply-fails: says the apply failed" out_has apply-fails 'terraform apply failed'
+expect "apply-fails: no refresh started" 0 "$(refreshes)"
+expect "apply-fails: the state runs B again" "$B" "$(current_image)"
+
+run_deploy refuse-latest 2 --tag latest
+expect "refuse-latest: nothing pushed" 0 "$(calls '^docker push')"
+run_deploy refuse-missing-tag 2 --no-push --tag "$F"
+check "refuse-missing-tag: says ECR lacks it" out_has refuse-missing-tag 'ECR has no image'
+expect "refuse-missing-tag: the state still runs B" "$B" "$(current_image)"
+add_image items-api:dev "$G"
+run_deploy refuse-other-revision 2 --tag "$F"
+check "refuse-other-revision: refuses to publish items-api:dev under F" out_has refuse-other-revision 'refusing to publish'
+expect "refuse-other-revision: nothing pushed" 0 "$(calls '^docker push')"
+add_image "items-api:$P" "$P"
+touch "$STUB_DIR/push-fails"
+run_deploy refuse-push-fails 2 --tag "$P"
+rm -f "$STUB_DIR/push-fails"
+check "refuse-push-fails: says the push failed" out_has refuse-push-fails 'push to .* failed'
+expect "refuse-push-fails: the state still runs B" "$B" "$(current_image)"
+DEPLOY_ENV=(AWS_ACCOUNT_ID=999999999999)
+run_deploy refuse-wrong-account 2 --tag "$B"
+check "refuse-wrong-account: names the account mismatch" out_has refuse-wrong-account 'not AWS_ACCOUNT_ID=999999999999'
+printf 'name = "items-api-renamed"\n' >"$work/rename.tfvars"
+run_deploy refuse-destroy 2 --tag "$B" --var-file "$work/rename.tfvars"
+check "refuse-destroy: refuses a plan that destroys" out_has refuse-destroy 'destroys [0-9]+ resource\(s\): refused'
+expect "refuse-destroy: the state still runs B" "$B" "$(current_image)"
+
+add_image "items-api:$G" "$G"
+aws stub-seed-refresh items-api-app
+run_deploy wait-for-other-refresh 0 --tag "$G"
+check "wait-for-other-refresh: waits for the running refresh" out_has wait-for-other-refresh 'waiting for it to finish first'
+expect "wait-for-other-refresh: the service runs G" "$G" "$(deployed)"
+
+run_deploy manual-rollback 0 --no-push --tag "$A"
+expect "manual-rollback: nothing pushed" 0 "$(calls '^docker push')"
+expect "manual-rollback: the state runs A" "$A" "$(current_image)"
+expect "manual-rollback: the service runs A" "$A" "$(deployed)"
+
+add_image "items-api:$H" "$H"
+echo "$H" >"$STUB_DIR/bad-tags"
+printf 'name = "items-api-second"\n' >"$work/second.tfvars"
+DEPLOY_ENV=(TF_DIR="$work/stack2" TF_STATE_KEY=items-api/second/terraform.tfstate)
+run_deploy first-deploy-fails 3 --tag "$H" --var-file "$work/second.tfvars"
+expect "first-deploy-fails: one refresh, no rollback" 1 "$(refreshes)"
+check "first-deploy-fails: says there is nothing to roll back to" out_has first-deploy-fails 'nothing to roll back to'
+expect "first-deploy-fails: the new stack's state runs H" "$H" "$(current_image "$work/stack2")"
+
+# --- 4. no secret anywhere ------------------------------------------------------------
+leaks=$(grep -rF "$smoke_key" "$work/out" | grep -vF "::add-mask::$smoke_key" || true)
+if [[ -z $leaks ]]; then
+    ok "the API key appears in no output, summary or recorded command line (only in ::add-mask::)"
+else
+    not_ok "the API key appears in an output, a summary or a recorded command line" "${leaks%%:*}"
+fi
+
+echo "=== deploy tests: $passed passed, $failed failed ($(($(date +%s) - started)) s)"
+((failed == 0))

@@ -1,0 +1,179 @@
+# A small stand-in for infrastructure/ with the same interface towards
+# scripts/deploy.sh (the variables it passes, the outputs it reads, a
+# module.registry it can target on a first deploy), applied against moto by
+# tests/deploy/run.sh. The real stack takes minutes per apply against the
+# emulator; this one takes seconds, so every control-flow path can be run.
+# tests/deploy/run.sh also checks that infrastructure/ still declares every
+# output and variable used here.
+
+terraform {
+  required_version = ">= 1.11"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.100"
+    }
+  }
+
+  backend "s3" {
+    use_lockfile = true
+    encrypt      = true
+  }
+}
+
+provider "aws" {
+  region              = var.aws_region
+  allowed_account_ids = var.allowed_account_ids
+  max_retries         = 2
+}
+
+variable "aws_region" {
+  type = string
+}
+
+variable "allowed_account_ids" {
+  type    = list(string)
+  default = null
+}
+
+variable "name" {
+  type    = string
+  default = "items-api"
+}
+
+variable "image_tag" {
+  type = string
+
+  validation {
+    condition     = var.image_tag != "" && lower(var.image_tag) != "latest"
+    error_message = "image_tag must name one immutable build."
+  }
+}
+
+variable "github_repository" {
+  type = string
+}
+
+variable "tf_state_bucket" {
+  type = string
+}
+
+variable "tf_state_key" {
+  type = string
+}
+
+variable "smoke_api_key" {
+  description = "The key the fake service accepts (stored in the API-keys secret, like the real stack)."
+  type        = string
+  sensitive   = true
+}
+
+locals {
+  asg_name = "${var.name}-app"
+  image    = "${module.registry.repository_url}:${var.image_tag}"
+}
+
+module "registry" {
+  source = "./modules/registry"
+  name   = var.name
+}
+
+resource "aws_launch_template" "this" {
+  name                   = "${var.name}-app"
+  image_id               = "ami-12c6146b"
+  instance_type          = "t3.micro"
+  update_default_version = true
+  user_data              = base64encode("#!/bin/bash\nIMAGE=${local.image}\n")
+
+  lifecycle {
+    # Lets the test make an apply fail half-way, after the new launch template
+    # version exists (latest_version is unknown until then): tags starting
+    # with "applyfail" fail here.
+    postcondition {
+      condition     = self.latest_version > 0 && !startswith(var.image_tag, "applyfail")
+      error_message = "apply failure requested by the test (image_tag ${var.image_tag})"
+    }
+  }
+}
+
+resource "aws_autoscaling_group" "this" {
+  name               = local.asg_name
+  availability_zones = ["${var.aws_region}a"]
+  min_size           = 0
+  max_size           = 2
+  desired_capacity   = 0
+
+  launch_template {
+    id      = aws_launch_template.this.id
+    version = aws_launch_template.this.latest_version
+  }
+
+  lifecycle {
+    ignore_changes = [launch_template[0].version]
+  }
+}
+
+resource "aws_secretsmanager_secret" "api_keys" {
+  name                    = "${var.name}/api-keys"
+  recovery_window_in_days = 0
+}
+
+resource "aws_secretsmanager_secret_version" "api_keys" {
+  secret_id     = aws_secretsmanager_secret.api_keys.id
+  secret_string = "# smoke test key first\n${var.smoke_api_key}\nanother-key-0123456789abcdef\n"
+}
+
+output "alb_dns_name" {
+  value = "${var.name}-alb.test.invalid"
+}
+
+output "service_url" {
+  value = "http://${var.name}-alb.test.invalid"
+}
+
+output "asg_name" {
+  value = aws_autoscaling_group.this.name
+}
+
+output "launch_template_id" {
+  value = aws_launch_template.this.id
+}
+
+output "launch_template_version" {
+  value = aws_launch_template.this.latest_version
+}
+
+output "instance_refresh_preferences" {
+  value = jsonencode({
+    MinHealthyPercentage  = 100
+    MaxHealthyPercentage  = 150
+    InstanceWarmup        = 60
+    CheckpointPercentages = [50, 100]
+    CheckpointDelay       = 120
+    SkipMatching          = true
+    AutoRollback          = true
+    AlarmSpecification    = { Alarms = ["${var.name}-deploy-guard"] }
+  })
+}
+
+output "instance_refresh_desired_configuration" {
+  value = jsonencode({
+    LaunchTemplate = {
+      LaunchTemplateId = aws_launch_template.this.id
+      Version          = tostring(aws_launch_template.this.latest_version)
+    }
+  })
+}
+
+output "image" {
+  value = local.image
+}
+
+output "ecr_repository_url" {
+  value = module.registry.repository_url
+}
+
+output "api_keys_secret_arn" {
+  value = aws_secretsmanager_secret.api_keys.arn
+}
