@@ -37,7 +37,8 @@
 #   --plan-only      steps 1-3 only, read-only (terraform plan -lock=false, no
 #                    first-run repository): what pull requests run with the
 #                    plan role; the plan goes to the job summary and to
-#                    DEPLOY_PLAN_FILE when set
+#                    DEPLOY_PLAN_FILE when set; PLAN_REFRESH=false plans
+#                    without reading the live resources (-refresh=false)
 #
 # Environment:
 #   AWS_REGION (or AWS_DEFAULT_REGION)  region of the stack (required)
@@ -186,7 +187,10 @@ plan() {
     local t=$1 rc=0
     set_tf_vars "$t"
     local lock=(-lock-timeout=10m)
-    ((plan_only)) && lock=(-lock=false)
+    if ((plan_only)); then
+        lock=(-lock=false)
+        [[ ${PLAN_REFRESH:-true} != false ]] || lock+=(-refresh=false)
+    fi
     tf plan -no-color -input=false "${lock[@]}" -detailed-exitcode -out="$work/tfplan" \
         "${var_files[@]}" "${tf_vars[@]}" >"$work/plan.log" 2>&1 || rc=$?
     if ((rc == 1)); then

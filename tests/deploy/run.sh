@@ -200,7 +200,7 @@ check "deploy: previous tag A in the summary" grep -q "previous tag | \`$A\`" "$
 check "deploy: GitHub log groups" out_has deploy '^::group::'
 check "deploy: the smoke key is masked in GitHub logs" out_has deploy '^::add-mask::'
 
-DEPLOY_ENV=(DEPLOY_PLAN_FILE="$work/out/plan.txt")
+DEPLOY_ENV=(DEPLOY_PLAN_FILE="$work/out/plan.txt" PLAN_REFRESH=false)
 run_deploy plan-only 0 --plan-only --tag "$C"
 check "plan-only: the plan changes the launch template" grep -q 'aws_launch_template.this' "$work/out/plan.txt"
 check "plan-only: the summary carries the plan" grep -q 'Terraform plan: image_tag' "$work/out/plan-only.summary"
