@@ -28,18 +28,18 @@ output "launch_template_version" {
 }
 
 output "instance_refresh_preferences" {
-  description = "Preferences for aws autoscaling start-instance-refresh --preferences (JSON), identical to the group's instance_refresh block (rolling, min healthy %, checkpoints, auto-rollback on the deploy-guard alarms)."
-  value       = jsonencode(module.compute.instance_refresh_preferences)
+  description = "StartInstanceRefresh preferences, the same as the group's instance_refresh block (rolling, min healthy %, checkpoints, auto-rollback on the deploy-guard alarms): --preferences \"$(terraform output -json instance_refresh_preferences)\"."
+  value       = module.compute.instance_refresh_preferences
 }
 
 output "instance_refresh_desired_configuration" {
-  description = "Value for aws autoscaling start-instance-refresh --desired-configuration (JSON): this apply's launch template version, so auto-rollback can restore the previous one."
-  value = jsonencode({
+  description = "StartInstanceRefresh desired configuration, this apply's launch template version (so auto-rollback can restore the previous one): --desired-configuration \"$(terraform output -json instance_refresh_desired_configuration)\"."
+  value = {
     LaunchTemplate = {
       LaunchTemplateId = module.compute.launch_template_id
       Version          = tostring(module.compute.launch_template_latest_version)
     }
-  })
+  }
 }
 
 output "image" {

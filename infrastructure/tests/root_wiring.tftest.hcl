@@ -102,7 +102,7 @@ run "default_stack" {
   }
 
   assert {
-    condition     = jsondecode(output.instance_refresh_preferences).AutoRollback == true && jsondecode(output.instance_refresh_desired_configuration).LaunchTemplate.Version == tostring(output.launch_template_version)
+    condition     = output.instance_refresh_preferences.AutoRollback == true && output.instance_refresh_desired_configuration.LaunchTemplate.Version == tostring(output.launch_template_version) && output.instance_refresh_desired_configuration.LaunchTemplate.LaunchTemplateId == output.launch_template_id
     error_message = "The pipeline gets rollback-capable refresh settings for this apply's launch template version"
   }
 }
