@@ -47,6 +47,11 @@ fi
 
 echo "image: $ENGINE build ${tags[*]} (version $version, revision $revision)"
 engine "${args[@]}" .
+if [[ $ENGINE == podman ]]; then
+    # The store is this project's own (image/engine.sh): drop the untagged
+    # images earlier builds of items-api:dev left behind.
+    engine image prune -f >/dev/null
+fi
 
 bytes=$(engine image inspect --format '{{.Size}}' "${tags[0]}")
 printf 'image: %s is %s bytes (%s MB)\n' "${tags[0]}" "$bytes" "$(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1000000}')"
