@@ -46,7 +46,7 @@ failed=0
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
     local c v
-    for c in "${containers[@]}"; do engine rm -f "$c" >/dev/null 2>&1 || true; done
+    for c in "${containers[@]}"; do engine rm -f -v "$c" >/dev/null 2>&1 || true; done
     for v in "${volumes[@]}"; do engine volume rm -f "$v" >/dev/null 2>&1 || true; done
     ((pg_started)) && pg_stop
     if ((failed == 0)); then rm -rf "$work"; else echo "image test: logs kept in $work" >&2; fi
