@@ -7,11 +7,11 @@ set -euo pipefail
 declare -A GROUPS_PKGS=(
     [build]="gcc make pkg-config libpq-dev libsqlite3-dev libssl-dev libseccomp-dev"
     [test]="libcmocka-dev postgresql-15 python3 python3-yaml clang-14 libclang-rt-14-dev"
-    [lint]="clang-format clang-tidy cppcheck shellcheck nodejs npm"
+    [lint]="clang-format clang-tidy cppcheck shellcheck nodejs npm python3-yaml"
     [fuzz]="clang-14 libclang-rt-14-dev libfuzzer-14-dev"
     [bench]="wrk nginx-light postgresql-15 procps"
     [stack]="haproxy nftables iproute2 slowhttptest procps postgresql-15 python3"
-    [image]="podman buildah runc uidmap slirp4netns fuse-overlayfs apt-utils"
+    [image]="podman buildah runc uidmap slirp4netns fuse-overlayfs apt-utils curl"
     [docs]="graphviz"
 )
 
