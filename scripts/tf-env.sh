@@ -40,6 +40,11 @@ provider_installation {
 disable_checkpoint = true
 CFG
     mv -f "$tmp" "$dir/cli.tfrc"
+    # Every init would otherwise copy the 700 MB provider into its
+    # .terraform/. The mirror is already in the cache's unpacked layout, so
+    # using it as the cache makes init link to it instead: no copy, and no
+    # cache writes that parallel inits could race on.
+    export TF_PLUGIN_CACHE_DIR=$mirror
     export TF_PLUGIN_MIRROR=$mirror
     export TF_CLI_CONFIG_FILE=$dir/cli.tfrc
     export TF_IN_AUTOMATION=1
@@ -50,8 +55,8 @@ CFG
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     set -euo pipefail
     _tf_env_main
-    printf 'export TF_PLUGIN_MIRROR=%q TF_CLI_CONFIG_FILE=%q TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1\n' \
-        "$TF_PLUGIN_MIRROR" "$TF_CLI_CONFIG_FILE"
+    printf 'export TF_PLUGIN_MIRROR=%q TF_CLI_CONFIG_FILE=%q TF_PLUGIN_CACHE_DIR=%q TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1\n' \
+        "$TF_PLUGIN_MIRROR" "$TF_CLI_CONFIG_FILE" "$TF_PLUGIN_CACHE_DIR"
 else
     _tf_env_main
 fi
