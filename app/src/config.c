@@ -354,6 +354,8 @@ static int load_database(config_t *cfg, err_t *err)
     if (url == NULL)
         url = "sqlite:var/items.db";
     rc = config_parse_database_url(cfg, url, err);
+    if (rc == IA_OK && file != NULL)
+        cfg->database_url_file = strdup(file);
     if (rc != IA_OK && file != NULL)
         err_set(err, "DATABASE_URL_FILE: the file's content is not a supported URL; expected "
                      "postgres://... or sqlite:PATH");
@@ -363,6 +365,23 @@ cleanup:
         free(text);
     }
     return rc;
+}
+
+char *config_reread_database_url(const char *path, err_t *err)
+{
+    char *text = read_secret_file("DATABASE_URL_FILE", path, err);
+
+    if (text == NULL)
+        return NULL;
+    trim_inplace(text);
+    if ((strncmp(text, "postgres://", 11) != 0 && strncmp(text, "postgresql://", 13) != 0) ||
+        !pg_url_unambiguous(text)) {
+        err_set(err, "DATABASE_URL_FILE: %s no longer holds a usable PostgreSQL URI", path);
+        explicit_bzero(text, strlen(text));
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
 static int load_keys(config_t *cfg, err_t *err)
@@ -494,6 +513,7 @@ void config_free(config_t *cfg)
     }
     free(cfg->sqlite_path);
     free(cfg->db_redacted);
+    free(cfg->database_url_file);
     free(cfg->bind_address);
     explicit_bzero(cfg->keys, sizeof(cfg->keys));
     memset(cfg, 0, sizeof(*cfg));

@@ -26,9 +26,10 @@ typedef struct {
     char *bind_address;
 
     db_kind_t db_kind;
-    char *database_url; /* owned; secret: never log it, use config_redacted_db() */
-    char *sqlite_path;  /* owned; for DB_KIND_SQLITE */
-    char *db_redacted;  /* owned; safe to log */
+    char *database_url;      /* owned; secret: never log it, use db_redacted */
+    char *sqlite_path;       /* owned; for DB_KIND_SQLITE */
+    char *db_redacted;       /* owned; safe to log */
+    char *database_url_file; /* owned; DATABASE_URL_FILE, re-read on reconnects */
 
     api_key_hash_t keys[CONFIG_MAX_KEYS];
     size_t n_keys;
@@ -64,6 +65,11 @@ void config_print_help(void);
 /* Overwrites secret values in the process environment so they do not linger
  * in /proc/self/environ. Call after config_load. */
 void config_scrub_environ(void);
+
+/* Reads DATABASE_URL_FILE again. Returns a malloc'd URL (the caller wipes
+ * and frees it) or NULL with err filled; the content must still be a
+ * supported PostgreSQL URI. */
+char *config_reread_database_url(const char *path, err_t *err);
 
 /* Exposed for unit tests. */
 int config_parse_api_keys(config_t *cfg, const char *text, char sep, err_t *err);

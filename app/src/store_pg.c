@@ -74,6 +74,8 @@ typedef struct pg_conn {
 typedef struct pg_store {
     store_t base;
     const char **kw, **val;
+    char *url; /* owned copy of the URI in val[] (the connector may replace it) */
+    int url_slot;
     char statement_opt[64];
     char connect_timeout[16];
     char tcp_user_timeout[16];
@@ -175,13 +177,15 @@ static void build_params(pg_store_t *s, const config_t *cfg)
              (long long)(cfg->db_statement_timeout_ms * 9 / 10));
     s->kw = ia_calloc(IA_ARRAY_LEN(keys), sizeof(char *));
     s->val = ia_calloc(IA_ARRAY_LEN(keys), sizeof(char *));
+    s->url = strdup(cfg->database_url);
     const char *vals[] = {
-        s->connect_timeout, "1", "5", "2", "2", s->tcp_user_timeout, "items-api", s->statement_opt,
-        cfg->database_url,  NULL};
+        s->connect_timeout, "1",    "5", "2", "2", s->tcp_user_timeout, "items-api",
+        s->statement_opt,   s->url, NULL};
     for (size_t i = 0; i < IA_ARRAY_LEN(keys); i++) {
         s->kw[i] = keys[i];
         s->val[i] = vals[i];
     }
+    s->url_slot = (int)IA_ARRAY_LEN(keys) - 2;
 }
 
 /* libpq prints notices (and errors that arrive outside a query, such as
@@ -201,6 +205,38 @@ static void on_notice(void *arg, const PGresult *r)
         log_str(&l, "detail", msg ? msg : "");
         log_end(&l);
     }
+}
+
+/*
+ * RDS rotates its managed password on a schedule; the instance rewrites
+ * DATABASE_URL_FILE when it does. Open connections keep working (a password
+ * change does not end sessions), so reading the file again before each new
+ * connection is enough: no restart, no dropped request. Connector thread
+ * only (start-up is single-threaded).
+ */
+static void reload_url(pg_store_t *s)
+{
+    const char *path = s->base.cfg->database_url_file;
+    err_t err = {{0}};
+    char *fresh;
+
+    if (path == NULL)
+        return;
+    fresh = config_reread_database_url(path, &err);
+    if (fresh == NULL) {
+        log_msg_str(LOG_WARN, "keeping the current database URL", "error", err.msg);
+        return;
+    }
+    if (strcmp(fresh, s->url) == 0) {
+        explicit_bzero(fresh, strlen(fresh));
+        free(fresh);
+        return;
+    }
+    explicit_bzero(s->url, strlen(s->url));
+    free(s->url);
+    s->url = fresh;
+    s->val[s->url_slot] = s->url;
+    log_msg(LOG_INFO, "database URL reloaded from DATABASE_URL_FILE");
 }
 
 static PGconn *connect_once(pg_store_t *s, char *why, size_t why_len)
@@ -370,6 +406,7 @@ static void *connector_main(void *arg)
             s->req_tail = NULL;
         pthread_mutex_unlock(&s->mu);
 
+        reload_url(s);
         PGconn *pg = connect_once(s, why, sizeof(why));
         if (pg != NULL && prepare_all(pg, why, sizeof(why)) != IA_OK) {
             PQfinish(pg);
@@ -1055,6 +1092,7 @@ static int pg_open(store_t **out, const config_t *cfg, err_t *err)
     *out = &s->base;
     return IA_OK;
 fail:
+    free(s->url);
     free(s->kw);
     free(s->val);
     free(s);
@@ -1072,6 +1110,7 @@ static int pg_migrate_only(const config_t *cfg, err_t *err)
     pg = connect_startup(&s, cfg, err);
     rc = pg != NULL ? migrate(pg, err) : IA_ERR;
     PQfinish(pg);
+    free(s.url);
     free(s.kw);
     free(s.val);
     return rc;
@@ -1150,6 +1189,9 @@ static void pg_close(store_t *base)
     if (s->connector_started)
         return; /* still connecting: it owns s; the process is exiting anyway */
     free(s->workers);
+    if (s->url != NULL)
+        explicit_bzero(s->url, strlen(s->url));
+    free(s->url);
     free(s->kw);
     free(s->val);
     free(s);

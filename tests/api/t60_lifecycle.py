@@ -261,3 +261,61 @@ class DatabaseOutageTest(ServerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CredentialRotationTest(unittest.TestCase, ApiAssertions):
+    """RDS rotates its managed password and the instance rewrites
+    DATABASE_URL_FILE: the service must pick the new password up on its next
+    connection, without a restart."""
+
+    @only_backend("postgres")
+    def test_database_url_file_is_reread_on_reconnect(self):
+        import os
+        import tempfile
+        import urllib.parse
+
+        role, db = "rotator_%d" % os.getpid(), "items_rot_%d" % os.getpid()
+        old_pw, new_pw = "first-" + os.urandom(6).hex(), "second-" + os.urandom(6).hex()
+        psql(["-d", "items", "-c", "CREATE ROLE %s LOGIN PASSWORD '%s'" % (role, old_pw)])
+        psql(["-d", "items", "-c", "CREATE DATABASE %s OWNER %s" % (db, role)])
+        port = urllib.parse.urlsplit(os.environ["PG_URL"]).port
+        d = tempfile.mkdtemp(prefix="items-api-rotation-")
+        path = os.path.join(d, "database-url")
+
+        def write_url(pw):
+            tmp = path + ".tmp"
+            with open(tmp, "w") as f:
+                f.write("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable\n" % (role, pw, port, db))
+            os.replace(tmp, path)  # atomic, as items-api-run does
+
+        write_url(old_pw)
+        env = {"DATABASE_URL": "", "DATABASE_URL_FILE": path, "DB_POOL_SIZE": "2"}
+        with TempServer(self, env=env) as srv:
+            pid = srv.proc.pid
+            r = srv.request("POST", "/v1/items", {"name": "before rotation"}, key=KEY1)
+            self.assertEqual(r.status, 201, r)
+            item = r.json()
+
+            psql(["-d", "items", "-c", "ALTER ROLE %s PASSWORD '%s'" % (role, new_pw)])
+            write_url(new_pw)
+            # Open sessions survive a password change; end them to force reconnects.
+            psql(["-d", "items", "-c",
+                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '%s'"
+                  % role])
+            deadline, status = time.monotonic() + 15, None
+            while time.monotonic() < deadline:
+                r = srv.request("GET", "/v1/items/%d" % item["id"], key=KEY1)
+                status = r.status
+                if status == 200:
+                    break
+                self.assertEqual(status, 503, r)
+                time.sleep(0.2)
+            self.assertEqual(status, 200, "no recovery with the rotated password")
+            r = srv.request("POST", "/v1/items", {"name": "after rotation"}, key=KEY1)
+            self.assertEqual(r.status, 201, r)
+            self.assertEqual(srv.proc.pid, pid)
+            self.assertIsNone(srv.proc.poll(), "the service restarted")
+            out = srv.output()
+            self.assertIn("database URL reloaded from DATABASE_URL_FILE", out)
+            self.assertNotIn(old_pw, out)
+            self.assertNotIn(new_pw, out)

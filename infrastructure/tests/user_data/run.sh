@@ -188,7 +188,13 @@ ok "unchanged secrets: no restart" "! called '$calls' '^systemctl'"
 printf '{"username":"items_admin","password":"%s"}' "${db_password}-rotated" >"$state/db-secret.json"
 secrets+=("${db_password}-rotated")
 ok "refresh after rotation exits 0" "as_systemd '$sb/logs/refresh-2.log' refresh"
-ok "rotated password: the service restarts (and re-reads every secret)" "called '$calls' '^systemctl try-restart items-api.service$'"
+ok "rotated password: no restart (the service re-reads DATABASE_URL_FILE on reconnect)" "! called '$calls' '^systemctl'"
+ok "rotated password: the database-url file holds the new password, mode 0400" "grep -qF -- '${db_password_encoded}-rotated' '$sec/secrets/database-url' && [[ \$(mode '$sec/secrets/database-url') == 400 ]]"
+: >"$calls"
+printf '%s\n%s\n' "$api_key_1" "rotated-key-0123456789abcdef" >"$state/api-keys"
+secrets+=("rotated-key-0123456789abcdef")
+ok "refresh after a key change exits 0" "as_systemd '$sb/logs/refresh-3.log' refresh"
+ok "changed API keys: the service restarts (keys are read at start-up)" "called '$calls' '^systemctl try-restart items-api.service$'"
 ok "refresh leaves no temporary files" "! compgen -G '$sec/refresh.*' >/dev/null"
 
 echo "--- leak scan"

@@ -4,7 +4,8 @@
 #
 #   items-api-run start     items-api.service: fetch secrets and the RDS CA, log in
 #                           to ECR, pull the image, exec `docker run` in the foreground
-#   items-api-run refresh   items-api-refresh.timer: re-read the secrets and restart
+#   items-api-run refresh   items-api-refresh.timer: re-read the secrets; swap a rotated
+#                           database password in place, restart only for new API keys
 #                           the service when they changed (RDS rotates its managed
 #                           master password; API keys are rotated by operators)
 #
@@ -123,17 +124,26 @@ refresh() {
         log "no secrets yet; nothing to refresh"
         return 0
     fi
-    local tmp changed=0 f
+    local tmp changed=0
     tmp=$(mktemp -d "$ITEMS_API_RUN_DIR/refresh.XXXXXX")
     # shellcheck disable=SC2064  # expand $tmp now
     trap "rm -rf '$tmp'" EXIT
     fetch_secrets "$tmp"
-    for f in api-keys database-url; do
-        cmp -s "$tmp/$f" "$secrets_dir/$f" || changed=1
-    done
+    # A rotated database password (RDS does it on a schedule): swap the file.
+    # The service re-reads DATABASE_URL_FILE before every new connection and
+    # its open sessions outlive the change, so nothing restarts.
+    if ! cmp -s "$tmp/database-url" "$secrets_dir/database-url"; then
+        install_for_container "$tmp/database-url" "$secrets_dir/database-url" 0400
+        log "database credentials changed; the service picks them up on its next connection"
+    fi
+    # API keys are read at start-up only: a change needs a restart. Rotations
+    # should go through an instance refresh (drained at the ALB); this is the
+    # safety net if one is forgotten.
+    if ! cmp -s "$tmp/api-keys" "$secrets_dir/api-keys"; then
+        changed=1
+    fi
     if ((changed)); then
-        # A restart re-reads every secret; the ALB keeps other instances serving.
-        log "secrets changed; restarting items-api.service"
+        log "API keys changed; restarting items-api.service"
         systemctl try-restart items-api.service
     fi
 }
