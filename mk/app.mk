@@ -100,3 +100,9 @@ format-check:
 .PHONY: run
 run: build ## build and serve on http://127.0.0.1:8080 (SQLite, fresh dev key)
 	@scripts/run-dev.sh
+
+.PHONY: test-readme
+test-readme: build ## the README's application commands, run as written
+	@tests/readme/run.sh
+
+TEST_TARGETS += test-unit test-readme
