@@ -3,8 +3,10 @@
 
 Source: ../shared/http-vectors/ next to the repository (HTTP_VECTORS_DIR
 overrides): hdg_vectors.json (AWS http-desync-guardian cases with a tier)
-and garden_vectors.json (HTTP Garden parser-bug payloads). When the folder is
-absent the test prints a notice and skips (exit 77).
+and garden_vectors.json (HTTP Garden parser-bug payloads), plus any other
+*.json file there (held to the garden oracle). When the folder is absent the
+test prints a notice and skips (exit 77); a folder without those two files
+fails.
 
 Each payload is sent byte for byte (latin-1; the four payloads holding
 characters above U+00FF are sent as UTF-8, as they travel on the wire) on a
@@ -324,10 +326,17 @@ def main():
     c = F.Checker("vectors: replay ../shared/http-vectors (desync and parser-bug payloads)")
     vdir = os.environ.get("HTTP_VECTORS_DIR") or os.path.join(F.ROOT, "..", "shared", "http-vectors")
     vdir = os.path.abspath(vdir)
-    files = ["hdg_vectors.json", "garden_vectors.json"]
-    if not all(os.path.isfile(os.path.join(vdir, f)) for f in files):
-        c.skip("NOTICE: %s (hdg_vectors.json, garden_vectors.json) is absent on this clone; "
-               "set HTTP_VECTORS_DIR to replay them" % vdir)
+    if not os.path.isdir(vdir):
+        c.skip("NOTICE: %s is absent on this clone; set HTTP_VECTORS_DIR to replay the vectors" % vdir)
+    # Every vector file in the folder is replayed: a file added later is not
+    # silently ignored. hdg_* files carry a tier (stricter oracle); any other
+    # file is held to the garden oracle (no more responses than legitimate
+    # requests). A present folder without vectors is a failure, not a skip.
+    files = sorted(f for f in os.listdir(vdir) if f.endswith(".json"))
+    for must in ("hdg_vectors.json", "garden_vectors.json"):
+        c.check(must in files, "%s is in %s" % (must, vdir))
+    if c.failures:
+        c.finish()
     c.info("vectors from %s" % vdir)
 
     url = F.new_database("faults_vectors")
