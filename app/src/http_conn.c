@@ -116,8 +116,10 @@ void conn_accept(worker_t *w, int fd)
     http_scan_init(&c->scan);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (loop_add(w->loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->h) != IA_OK) {
+        /* on_listen counted it open; conn_close never runs for it */
         close(fd);
         free(c);
+        atomic_fetch_sub_explicit(&w->srv->conns_open, 1, memory_order_relaxed);
         return;
     }
     w->n_conns++;

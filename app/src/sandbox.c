@@ -4,6 +4,7 @@
 #include <seccomp.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
 /* What the service does after start-up, grouped by why. */
 static const int allowed[] = {
@@ -23,12 +24,13 @@ static const int allowed[] = {
     SCMP_SYS(sendmmsg),
     SCMP_SYS(shutdown),
     SCMP_SYS(close),
-    SCMP_SYS(socket),
     SCMP_SYS(connect),
     SCMP_SYS(getsockopt),
     SCMP_SYS(setsockopt),
     SCMP_SYS(getsockname),
     SCMP_SYS(getpeername),
+    /* glibc's getaddrinfo binds a netlink socket when a name has several
+     * addresses (it sorts them by source address): database reconnects. */
     SCMP_SYS(bind),
     SCMP_SYS(poll),
     SCMP_SYS(ppoll),
@@ -91,12 +93,32 @@ static const int allowed[] = {
     SCMP_SYS(set_robust_list),
     SCMP_SYS(rseq),
     SCMP_SYS(restart_syscall),
-    /* leaving: exit, and abort() on a broken invariant */
+    /* leaving: exit, and abort() on a broken invariant (raise uses tgkill) */
     SCMP_SYS(exit),
     SCMP_SYS(exit_group),
     SCMP_SYS(tgkill),
-    SCMP_SYS(kill),
 };
+
+/* socket() only for what is used: TCP to PostgreSQL and DNS (INET, INET6),
+ * libpq's Unix sockets and glibc's nscd probe (UNIX), and getaddrinfo's
+ * address sorting (NETLINK). */
+static const int socket_families[] = {AF_INET, AF_INET6, AF_UNIX, AF_NETLINK};
+
+static int allow_sockets(scmp_filter_ctx ctx, err_t *err)
+{
+    int e;
+
+    for (size_t i = 0; i < IA_ARRAY_LEN(socket_families); i++) {
+        e = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+                             SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)socket_families[i]));
+        if (e != 0) {
+            err_set(err, "seccomp_rule_add(socket, family %d): %s", socket_families[i],
+                    strerror(-e));
+            return IA_ERR;
+        }
+    }
+    return IA_OK;
+}
 
 int sandbox_enter(err_t *err)
 {
@@ -125,6 +147,8 @@ int sandbox_enter(err_t *err)
             goto cleanup;
         }
     }
+    if (allow_sockets(ctx, err) != IA_OK)
+        goto cleanup;
     if ((e = seccomp_load(ctx)) != 0) {
         err_set(err, "seccomp_load: %s", strerror(-e));
         goto cleanup;

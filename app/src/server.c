@@ -25,11 +25,43 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define PURGE_EVERY_MS (10 * 60 * 1000)
+/* Out of descriptors, a worker stops watching the listener for this long
+ * plus a per-worker jitter, so that the workers do not retry in step. */
+#define ACCEPT_PAUSE_MS  100
+#define ACCEPT_JITTER_MS 151
+/* Descriptors that are not client connections: the database pool, the
+ * listener, each worker's epoll and eventfd, the log, the resolver. */
+#define FD_RESERVE 64
+
+/* Every connection is a descriptor: take all the hard limit allows, and say
+ * so when MAX_CONNECTIONS cannot be reached (accept then pauses on EMFILE
+ * instead of answering 503). */
+static void nofile_raise(const config_t *cfg)
+{
+    struct rlimit rl, want;
+    log_line_t l;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (want.rlim_cur != rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &want) == 0)
+        rl = want;
+    if (rl.rlim_cur == RLIM_INFINITY || (rlim_t)cfg->max_connections + FD_RESERVE <= rl.rlim_cur)
+        return;
+    if (log_begin(&l, LOG_WARN, "MAX_CONNECTIONS is above the open-file limit")) {
+        log_int(&l, "max_connections", cfg->max_connections);
+        log_int(&l, "nofile_limit", (int64_t)rl.rlim_cur);
+        log_int(&l, "reserved_fds", FD_RESERVE);
+        log_end(&l);
+    }
+}
 
 static int listen_open(const config_t *cfg, err_t *err)
 {
@@ -76,6 +108,46 @@ bad_addr:
     return -1;
 }
 
+/* The listener is level-triggered: with no descriptor to accept into, it
+ * stays readable and the loop would spin on EMFILE. Stop watching it for a
+ * moment (as nginx does) and warn at most once a second. With
+ * EPOLLEXCLUSIVE the only way back is DEL then ADD, not MOD. */
+static void accept_pause(worker_t *w)
+{
+    server_t *srv = w->srv;
+    int64_t now = time_mono_ms();
+    long long last = atomic_load_explicit(&srv->fd_warned_ms, memory_order_relaxed);
+    log_line_t l;
+
+    loop_del(w->loop, srv->listen_fd);
+    w->accepting = false;
+    w->accept_resume_ms = now + ACCEPT_PAUSE_MS + (int64_t)(w->rng % ACCEPT_JITTER_MS);
+    atomic_fetch_add_explicit(&srv->fd_refused, 1, memory_order_relaxed);
+    if (now - last < 1000 || !atomic_compare_exchange_strong(&srv->fd_warned_ms, &last, now))
+        return;
+    if (log_begin(&l, LOG_WARN, "out of file descriptors; not accepting for now")) {
+        log_int(&l, "refused", atomic_exchange(&srv->fd_refused, 0));
+        log_int(&l, "open_connections",
+                atomic_load_explicit(&srv->conns_open, memory_order_relaxed));
+        log_end(&l);
+    }
+}
+
+static void accept_resume(worker_t *w, int64_t now)
+{
+    if (w->accept_resume_ms == 0 || now < w->accept_resume_ms)
+        return;
+    w->accept_resume_ms = 0;
+    if (w->stopping)
+        return; /* the listener is closing: stay away from it */
+    if (loop_add(w->loop, w->srv->listen_fd, EPOLLIN | EPOLLEXCLUSIVE, &w->listen_h) != IA_OK) {
+        /* epoll needs memory too (ENOMEM): try again later */
+        w->accept_resume_ms = now + ACCEPT_PAUSE_MS;
+        return;
+    }
+    w->accepting = true;
+}
+
 static void on_listen(loop_handler_t *h, uint32_t events)
 {
     worker_t *w = (worker_t *)((char *)h - offsetof(worker_t, listen_h));
@@ -88,7 +160,7 @@ static void on_listen(loop_handler_t *h, uint32_t events)
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno == EMFILE || errno == ENFILE)
-                log_msg(LOG_WARN, "out of file descriptors; not accepting for now");
+                accept_pause(w);
             return;
         }
         long open = atomic_fetch_add_explicit(&srv->conns_open, 1, memory_order_relaxed);
@@ -109,23 +181,53 @@ static void on_listen(loop_handler_t *h, uint32_t events)
     }
 }
 
+/* Nothing is served before the sandbox is on: see server_run. */
+static void gate_wait(server_t *srv)
+{
+    pthread_mutex_lock(&srv->gate_mu);
+    while (!srv->gate_open)
+        pthread_cond_wait(&srv->gate_cv, &srv->gate_mu);
+    pthread_mutex_unlock(&srv->gate_mu);
+}
+
+static void gate_open(server_t *srv)
+{
+    pthread_mutex_lock(&srv->gate_mu);
+    srv->gate_open = true;
+    pthread_cond_broadcast(&srv->gate_cv);
+    pthread_mutex_unlock(&srv->gate_mu);
+}
+
+/* The earlier of two poll timeouts (ms, -1 = none). */
+static int timeout_min(int timeout, int64_t ms)
+{
+    if (ms < 0)
+        return timeout;
+    if (ms > INT32_MAX)
+        ms = INT32_MAX;
+    return timeout < 0 || ms < timeout ? (int)ms : timeout;
+}
+
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
 
+    gate_wait(w->srv);
     log_set_buffered(true);
     while (!w->exit) {
         int64_t now = time_mono_ms();
         int timeout = conn_next_deadline(w, now);
-        int db = store_worker_tick(w->store, now);
 
-        if (db >= 0 && (timeout < 0 || db < timeout))
-            timeout = db;
+        timeout = timeout_min(timeout, store_worker_tick(w->store, now));
+        if (w->accept_resume_ms != 0)
+            timeout =
+                timeout_min(timeout, w->accept_resume_ms > now ? w->accept_resume_ms - now : 0);
         if (timeout < 0 || timeout > 1000)
             timeout = 1000;
         if (loop_poll(w->loop, timeout) < 0 && errno != EINTR)
             ia_fatal("epoll_wait failed");
         now = time_mono_ms();
+        accept_resume(w, now);
         conn_expire(w, now);
         store_worker_tick(w->store, now);
         store_worker_flush(w->store);
@@ -271,6 +373,10 @@ int server_run(const config_t *cfg, store_t *store, const char *version, const c
     srv.ratelimit = ratelimit_new(cfg->n_keys, cfg->rate_limit_rps, cfg->rate_limit_burst);
     atomic_init(&srv.phase, PHASE_RUNNING);
     atomic_init(&srv.conns_open, 0);
+    atomic_init(&srv.fd_warned_ms, 0);
+    atomic_init(&srv.fd_refused, 0);
+    pthread_mutex_init(&srv.gate_mu, NULL);
+    pthread_cond_init(&srv.gate_cv, NULL);
 
     /* Signals are taken synchronously by this thread only. */
     sigemptyset(&set);
@@ -279,6 +385,7 @@ int server_run(const config_t *cfg, store_t *store, const char *version, const c
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    nofile_raise(cfg);
     srv.listen_fd = listen_open(cfg, &err);
     if (srv.listen_fd < 0) {
         log_msg_str(LOG_ERROR, "cannot listen", "error", err.msg);
@@ -296,7 +403,8 @@ int server_run(const config_t *cfg, store_t *store, const char *version, const c
         if (pthread_create(&srv.workers[i]->thread, NULL, worker_main, srv.workers[i]) != 0)
             ia_fatal("pthread_create failed");
     }
-    /* Everything is open and every thread exists: lock the process down. */
+    /* Everything is open and every thread exists: lock the process down,
+     * then let the workers serve (they wait at the gate until then). */
     if (cfg->sandbox) {
         if (sandbox_enter(&err) != IA_OK) {
             log_msg_str(LOG_ERROR, "cannot enter the sandbox", "error", err.msg);
@@ -305,6 +413,7 @@ int server_run(const config_t *cfg, store_t *store, const char *version, const c
     } else {
         log_msg(LOG_WARN, "sandbox disabled (SANDBOX=off): no seccomp filter");
     }
+    gate_open(&srv);
     log_line_t l;
     for (size_t i = 0; i < cfg->n_keys; i++) {
         if (log_begin(&l, LOG_INFO, "api key loaded")) {
@@ -361,6 +470,8 @@ int server_run(const config_t *cfg, store_t *store, const char *version, const c
     free(srv.workers);
     free(srv.shards);
     ratelimit_free(srv.ratelimit);
+    pthread_cond_destroy(&srv.gate_cv);
+    pthread_mutex_destroy(&srv.gate_mu);
     if (log_begin(&l, left > 0 ? LOG_WARN : LOG_INFO, "stopped")) {
         log_int(&l, "connections_cut", left);
         log_end(&l);

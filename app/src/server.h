@@ -40,6 +40,13 @@ typedef struct server {
     int64_t next_purge_ms;
     const char *version;
     const char *revision;
+    /* Workers wait here until the sandbox is on (or known to be off). */
+    pthread_mutex_t gate_mu;
+    pthread_cond_t gate_cv;
+    bool gate_open;
+    /* "Out of file descriptors" warnings, at most one a second for all workers. */
+    atomic_llong fd_warned_ms;
+    atomic_long fd_refused; /* accept4 EMFILE/ENFILE since the last warning */
 } server_t;
 
 /* Intrusive doubly-linked list; each timer list holds conns in deadline
@@ -64,7 +71,8 @@ struct worker {
     loop_t *loop;
     loop_handler_t listen_h;
     bool accepting;
-    bool stopping; /* listener closed: finish current requests, then close */
+    bool stopping;            /* listener closed: finish current requests, then close */
+    int64_t accept_resume_ms; /* out of descriptors: watch the listener again then (0: no) */
     volatile bool exit;
     pthread_t thread;
     store_worker_t *store;

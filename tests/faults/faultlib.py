@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -190,8 +191,11 @@ _services = []
 class Service:
     """The items-api binary as a child process on a free loopback port."""
 
-    def __init__(self, name, env=None, binary=None, database_url=None, keys=(KEY1,)):
+    def __init__(self, name, env=None, binary=None, database_url=None, keys=(KEY1,), nofile=None):
         self.name = name
+        # RLIMIT_NOFILE soft and hard limit for the child (None: inherited).
+        # Both are set, so the service cannot raise the soft limit itself.
+        self.nofile = nofile
         self.binary = binary or RELEASE_BIN
         self.port = free_port()
         self.log_path = os.path.join(STATE_DIR, "%s-%d.log" % (name, self.port))
@@ -215,9 +219,13 @@ class Service:
         if not os.access(self.binary, os.X_OK):
             raise RuntimeError("%s is missing: run make build build-test" % self.binary)
         self.logf = open(self.log_path, "wb")
+        preexec = None
+        if self.nofile is not None:
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
         self.proc = subprocess.Popen([self.binary, "serve"], env=self.env, stdout=self.logf,
                                      stderr=subprocess.STDOUT, cwd=STATE_DIR,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=preexec)
         _services.append(self)
         with open(os.path.join(STATE_DIR, "pids"), "a") as f:
             f.write("%d\n" % self.proc.pid)
@@ -407,6 +415,14 @@ def proc_status(pid, tid=None):
             k, _, v = line.partition(":")
             out[k.strip()] = v.strip()
     return out
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is the state (field 3): utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def metric_sum(text, name):

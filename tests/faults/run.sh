@@ -15,12 +15,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 
-ALL_TESTS=(db_restart db_drop pool_exhaustion slow_clients rate_limit vectors sandbox)
+ALL_TESTS=(db_restart db_drop pool_exhaustion slow_clients fd_exhaustion rate_limit vectors sandbox)
 declare -A SCRIPT=(
     [db_restart]=tests/faults/test_db_restart.py
     [db_drop]=tests/faults/test_db_drop.py
     [pool_exhaustion]=tests/faults/test_pool_exhaustion.py
     [slow_clients]=tests/faults/test_slow_clients.py
+    [fd_exhaustion]=tests/faults/test_fd_exhaustion.py
     [rate_limit]=tests/faults/test_rate_limit.py
     [vectors]=tests/vectors/replay.py
     [sandbox]=tests/faults/test_sandbox.py

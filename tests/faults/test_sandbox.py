@@ -9,7 +9,11 @@ SANDBOX=on (the default), on PostgreSQL and on a SQLite file:
     PostgreSQL a reconnect after the database restarts (new sockets under
     the filter);
   - POST /__test/forbidden-syscall (calls ptrace) kills the process with
-    SIGSYS: exit status -31 (128 + 31 in a shell).
+    SIGSYS: exit status -31 (128 + 31 in a shell);
+  - nothing is served before the filter is on: that request, sent the moment
+    the port accepts connections (so it waits in the backlog while the
+    workers start), still gets SIGSYS and no answer, on every one of
+    GATE_TRIES fresh starts.
 SANDBOX=off: the same request survives (200 {"survived":true,...}) and the
 log has a warning that the sandbox is disabled.
 """
@@ -92,9 +96,10 @@ def check_sandboxed(c, svc, label):
             str({t: v for t, v in st.items() if v[0] != "1" or v[1] != "2"}))
 
 
-def forbidden(svc):
-    """POST the hook; returns (response bytes, error)."""
-    s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
+def forbidden(svc, s=None):
+    """POST the hook (on s if given); returns (response bytes, error)."""
+    if s is None:
+        s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
     s.sendall(("POST /__test/forbidden-syscall HTTP/1.1\r\nHost: s\r\nX-API-Key: %s\r\n"
                "Content-Length: 0\r\nConnection: close\r\n\r\n" % F.KEY1).encode())
     data, err = b"", None
@@ -110,21 +115,38 @@ def forbidden(svc):
     return data, err
 
 
-def kill_and_reap(svc):
-    """SIGKILL, then reap each thread, traced ones included (__WALL)."""
-    wall = 0x40000000
-    tids = [int(t) for t in os.listdir("/proc/%d/task" % svc.pid)]
-    os.kill(svc.pid, signal.SIGKILL)
-    end = F.now() + 10
-    while tids and F.now() < end:
-        for t in list(tids):
+GATE_TRIES = 8
+
+
+def forbidden_at_start(c):
+    """The hook, queued before the workers start: served only under the filter."""
+    results = []
+    for _ in range(GATE_TRIES):
+        svc = F.Service("sandbox-gate", binary=F.TEST_BIN, env={"WORKER_THREADS": "2"},
+                        database_url="sqlite::memory:")
+        try:
+            svc.start(wait_ready=False)
+            end, s = F.now() + 20, None
+            while s is None and F.now() < end and svc.alive():
+                try:
+                    s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
+                except ConnectionRefusedError:
+                    pass  # not listening yet: try again at once
+            if s is None:
+                results.append((None, "never listened"))
+                continue
+            data, _ = forbidden(svc, s)
             try:
-                if os.waitpid(t, wall | os.WNOHANG)[0]:
-                    tids.remove(t)
-            except ChildProcessError:
-                tids.remove(t)
-        time.sleep(0.05)
-    svc.proc.poll()
+                svc.proc.wait(10)
+            except Exception:
+                pass
+            results.append((svc.proc.returncode, data[:12]))
+        finally:
+            svc.stop()
+    bad = [r for r in results if r[0] != -signal.SIGSYS or r[1].startswith(b"HTTP/1.1 200")]
+    c.figure("forbidden syscall sent at start-up: (status, answer)", sorted(set(map(repr, results))))
+    c.check(not bad, "nothing is served before the filter is on (%d starts, each SIGSYS, no 200)"
+            % GATE_TRIES, str(bad))
 
 
 def main():
@@ -184,6 +206,8 @@ def main():
         c.check(not data.startswith(b"HTTP/1.1 200"), "the forbidden syscall's request got no 200",
                 repr(data[:100]))
 
+        forbidden_at_start(c)
+
         # SANDBOX=off: the same request survives, and a warning says so.
         off = F.Service("sandbox-off", binary=F.TEST_BIN, env={"WORKER_THREADS": "2", "SANDBOX": "off"},
                         database_url=url)
@@ -204,14 +228,14 @@ def main():
         c.check(bool(warn), "SANDBOX=off logs a warning that the sandbox is disabled")
         r = F.request(off.port, "GET", "/healthz")
         c.check(r.status == 200, "SANDBOX=off: still serving")
-        # The hook's ptrace(PTRACE_TRACEME) made the calling worker thread a
-        # tracee of this script, so a SIGTERM would park it in a ptrace stop:
-        # end it with SIGKILL and reap every thread (__WALL).
+        # The hook's ptrace(PTRACE_PEEKUSER, pid -1) fails with ESRCH and
+        # attaches to nothing: no thread is traced, so a SIGTERM stops the
+        # process as usual.
         traced = [t for t in os.listdir("/proc/%d/task" % off.pid)
                   if F.proc_status(off.pid, int(t)).get("TracerPid", "0") != "0"]
-        c.info("SANDBOX=off: %d thread(s) now traced by the test (PTRACE_TRACEME); "
-               "stopping with SIGKILL" % len(traced))
-        kill_and_reap(off)
+        c.check(not traced, "SANDBOX=off: the hook left no thread traced", str(traced))
+        rc = off.stop()
+        c.check(rc == 0, "SANDBOX=off: clean SIGTERM exit (status 0)", "status %s" % rc)
     except Exception as e:
         c.check(False, "test ran to completion", "%s: %s" % (type(e).__name__, e))
     finally:
