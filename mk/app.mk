@@ -49,17 +49,17 @@ $(GEN_SRC): scripts/embed-migrations.sh $(wildcard app/migrations/*/*.sql)
 	scripts/embed-migrations.sh $@
 
 # The generated source must exist before any object that includes its header.
-build/release/obj/%.o: %.c | $(GEN_SRC)
+build/release/obj/%.o: %.c | $(GEN_SRC) deps-build
 	@mkdir -p $(dir $@)
 	@echo "  CC [release] $<"
 	$(Q)$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(if $(filter app/src/main.c,$<),$(VERSION_CFLAGS)) -c $< -o $@
 
-build/test/obj/%.o: %.c | $(GEN_SRC)
+build/test/obj/%.o: %.c | $(GEN_SRC) deps-build
 	@mkdir -p $(dir $@)
 	@echo "  CC [test] $<"
 	$(Q)$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) -DIA_TEST_HOOKS $(if $(filter app/src/main.c,$<),$(VERSION_CFLAGS)) -c $< -o $@
 
-build/asan/obj/%.o: %.c | $(GEN_SRC)
+build/asan/obj/%.o: %.c | $(GEN_SRC) deps-build
 	@mkdir -p $(dir $@)
 	@echo "  CC [asan] $<"
 	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) $(if $(filter app/src/main.c,$<),$(VERSION_CFLAGS)) -c $< -o $@

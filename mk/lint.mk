@@ -11,18 +11,18 @@ TIDY_FLAGS := -std=c17 -D_GNU_SOURCE -Iapp/src -Ibuild/gen -I$(PG_INC)
 test-lint: format-check shellcheck cppcheck clang-tidy ## formatting, shellcheck, cppcheck, clang-tidy
 
 shellcheck:
-	@scripts/deps.sh lint
+	@scripts/deps.sh build lint
 	@files=$$(git ls-files '*.sh' .ci/run); echo "  shellcheck: $$(echo $$files | wc -w) files"; \
 	    shellcheck -x $$files
 
 cppcheck: $(GEN_SRC)
-	@scripts/deps.sh lint
+	@scripts/deps.sh build lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 -D_GNU_SOURCE -Iapp/src -Ibuild/gen --inline-suppr app/src
 
 # Two processes: the machine has two cores.
 clang-tidy: $(GEN_SRC)
-	@scripts/deps.sh lint
+	@scripts/deps.sh build lint
 	@printf '%s\n' app/src/*.c | xargs -P2 -n4 sh -c \
 	    'out=$$(clang-tidy --quiet -checks="$(TIDY_CHECKS)" --warnings-as-errors="*" "$$@" -- $(TIDY_FLAGS) 2>&1) \
 	     || { echo "$$out" | grep -v "warnings generated" ; exit 1; }' sh

@@ -480,6 +480,28 @@ static int check_bind_address(const config_t *cfg, err_t *err)
     return IA_OK;
 }
 
+/*
+ * Each worker thread pipelines on connections of its own, so PostgreSQL
+ * needs at least one connection per worker. DB_POOL_SIZE is the budget the
+ * operator gave the database (max_connections is shared by every instance):
+ * it is never exceeded. Fewer threads are started when WORKER_THREADS was
+ * left to its default; a conflicting explicit pair refuses to start.
+ */
+static int check_pool(config_t *cfg, bool threads_set, err_t *err)
+{
+    if (cfg->db_kind != DB_KIND_POSTGRES || cfg->db_pool_size >= cfg->worker_threads)
+        return IA_OK;
+    if (!threads_set) {
+        cfg->worker_threads = cfg->db_pool_size;
+        return IA_OK;
+    }
+    err_set(err,
+            "DB_POOL_SIZE: must be at least WORKER_THREADS (%lld) with PostgreSQL, up to 256 "
+            "(each worker thread uses connections of its own); got %lld",
+            (long long)cfg->worker_threads, (long long)cfg->db_pool_size);
+    return IA_ERR;
+}
+
 int config_load(config_t *cfg, err_t *err)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -498,6 +520,9 @@ int config_load(config_t *cfg, err_t *err)
     if (load_database(cfg, err) != IA_OK)
         goto fail;
     if (load_keys(cfg, err) != IA_OK)
+        goto fail;
+    if (check_pool(cfg, getenv("WORKER_THREADS") != NULL && *getenv("WORKER_THREADS") != '\0',
+                   err) != IA_OK)
         goto fail;
     return IA_OK;
 fail:

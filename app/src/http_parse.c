@@ -132,6 +132,43 @@ static bool is_host_char(unsigned char c)
            strchr("-._~!$&'()*+,;=:[]%", c) != NULL;
 }
 
+/* uri-host [ ":" port ] (RFC 9110 section 7.2): an IP-literal in brackets or a
+ * name without ':', then at most one ':' and a port of up to 5 digits, <= 65535. */
+static bool host_valid(slice_t v)
+{
+    size_t i = 0, port_digits = 0;
+    long port = 0;
+
+    if (v.len > 0 && v.ptr[0] == '[') {
+        while (i < v.len && v.ptr[i] != ']') {
+            if (v.ptr[i] == '[' && i > 0)
+                return false;
+            if (!is_host_char((unsigned char)v.ptr[i]))
+                return false;
+            i++;
+        }
+        if (i == v.len)
+            return false;
+        i++;
+    } else {
+        while (i < v.len && v.ptr[i] != ':') {
+            if (!is_host_char((unsigned char)v.ptr[i]) || v.ptr[i] == '[' || v.ptr[i] == ']')
+                return false;
+            i++;
+        }
+    }
+    if (i == v.len)
+        return true;
+    if (v.ptr[i++] != ':')
+        return false;
+    for (; i < v.len; i++, port_digits++) {
+        if (v.ptr[i] < '0' || v.ptr[i] > '9' || port_digits == 5)
+            return false;
+        port = port * 10 + (v.ptr[i] - '0');
+    }
+    return port <= 65535;
+}
+
 static http_parse_rc_t parse_target(http_request_t *req, http_error_t *err)
 {
     const char *t = req->target.ptr;
@@ -264,10 +301,8 @@ static http_parse_rc_t apply_header(http_request_t *req, slice_t name, slice_t v
         if (NAME_IS("host")) {
             if (!set_once(&req->has_host, &req->host, v))
                 return fail(err, 400, "more than one Host");
-            for (size_t i = 0; i < v.len; i++) {
-                if (!is_host_char((unsigned char)v.ptr[i]))
-                    return fail(err, 400, "invalid Host");
-            }
+            if (!host_valid(v))
+                return fail(err, 400, "invalid Host");
         }
         break;
     case 6:
@@ -299,8 +334,10 @@ static http_parse_rc_t apply_header(http_request_t *req, slice_t name, slice_t v
     case 12:
         if (NAME_IS("content-type") && !set_once(&req->has_content_type, &req->content_type, v))
             return fail(err, 400, "more than one Content-Type");
+        /* Two ids: neither is the client's id, so the server makes its own
+         * (an empty value is never a valid id) and the request is served. */
         if (NAME_IS("x-request-id") && !set_once(&req->has_request_id, &req->request_id, v))
-            return fail(err, 400, "more than one X-Request-Id");
+            req->request_id = (slice_t){v.ptr, 0};
         break;
     case 13:
         if (NAME_IS("authorization") && !set_once(&req->has_authorization, &req->authorization, v))

@@ -274,7 +274,10 @@ static PGconn *connect_startup(pg_store_t *s, const config_t *cfg, err_t *err)
         size_t n = strlen(why);
         while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
             why[--n] = '\0';
-        if (time_mono_ms() + delay > deadline) {
+        /* The last wait is cut to the deadline, so the last attempt is made
+         * at the deadline rather than one backoff step before it. */
+        int64_t left = deadline - time_mono_ms();
+        if (left <= 0) {
             err_set(err, "DATABASE_URL: cannot connect to %s within %llds: %s", cfg->db_redacted,
                     (long long)cfg->db_startup_timeout_s, why);
             return NULL;
@@ -286,7 +289,7 @@ static PGconn *connect_startup(pg_store_t *s, const config_t *cfg, err_t *err)
             log_str(&l, "error", why);
             log_end(&l);
         }
-        sleep_ms(delay);
+        sleep_ms(delay < left ? delay : left);
         delay = delay * 2 > 2000 ? 2000 : delay * 2;
     }
 }

@@ -185,7 +185,7 @@ class ProtocolErrorTest(ServerTestCase):
     def test_duplicate_singleton_headers(self):
         for dup in ("Authorization: Bearer a\r\n", "X-API-Key: a\r\n", "Content-Type: text/plain\r\n",
                     "If-Match: \"1\"\r\n", "If-None-Match: \"1\"\r\n",
-                    "Idempotency-Key: a\r\n", "X-Request-Id: a\r\n"):
+                    "Idempotency-Key: a\r\n"):  # two X-Request-Id: t80 DuplicateRequestIdTest
             with self.subTest(dup=dup):
                 self.assertRejected(req("GET /v1/items HTTP/1.1\r\n" + H + dup + dup + "\r\n"), 400)
 

@@ -7,7 +7,8 @@ import socket
 import time
 import unittest
 
-from harness import (KEY1, ServerTestCase, TempServer, LIBPQ_NOTICE, only_backend,
+from harness import (KEY1, ServerTestCase, TempServer, LIBPQ_NOTICE, only_backend, closed_port,
+                     free_port, run_cli,
                      parse_responses, read_until_close)
 
 MERGE = [("Content-Type", "application/merge-patch+json")]
@@ -183,6 +184,124 @@ class PatchContentionTest(ServerTestCase):
         final = self.req("GET", path).json()
         self.assertEqual(len(final["data"]), 72)
         self.assertEqual(final["version"], 73)
+
+
+class PatchCheckOrderTest(ServerTestCase):
+    """Bug: PATCH looked the item up (404) and checked If-Match (412) before
+    judging the patch's values: {"name":5}, {"name":""}, {"data":[1]},
+    {"name":null} and a NUL in data got 404 on an unknown id and 412 on a
+    stale If-Match, where PUT gives 422. A patch no item could accept is a
+    422 whatever the id (422 before 404 before 412)."""
+
+    BAD = [{"name": 5}, {"name": ""}, {"data": [1]}, {"data": {"a": "\u0000"}}, {"name": None},
+           {"name": "x" * 300}]
+
+    def test_invalid_patch_is_422_before_404_and_412(self):
+        item = self.create("order", {"k": 1})
+        path = "/v1/items/%d" % item["id"]
+        for body in self.BAD:
+            for target, extra in (("/v1/items/999999999", []), (path, [("If-Match", '"99"')])):
+                with self.subTest(body=body, target=target):
+                    r = self.req("PATCH", target, json.dumps(body).encode(), MERGE + extra)
+                    self.assertValidationProblem(r)
+        self.assertEqual(self.req("GET", path).json(), item)
+
+    def test_valid_patch_keeps_404_and_412(self):
+        item = self.create("order2", {"k": 1})
+        path = "/v1/items/%d" % item["id"]
+        ok = json.dumps({"name": "y", "data": {"k": None, "n": 2}}).encode()
+        self.assertProblem(self.req("PATCH", "/v1/items/999999999", ok, MERGE), 404)
+        self.assertProblem(self.req("PATCH", path, ok, MERGE + [("If-Match", '"99"')]), 412)
+        r = self.req("PATCH", path, ok, MERGE + [("If-Match", '"1"')])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["data"], {"n": 2})
+
+
+def raw_exchange(srv, payload, timeout=5):
+    s = srv.connect(timeout)
+    try:
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        data, _ = read_until_close(s, timeout)
+    finally:
+        s.close()
+    return parse_responses(data), data
+
+
+class DuplicateRequestIdTest(ServerTestCase):
+    """Bug: two X-Request-Id headers were a 400. The client's id is used
+    only when it is one valid id; otherwise the server makes its own and
+    serves the request."""
+
+    def test_two_request_ids_get_a_generated_one(self):
+        resps, data = raw_exchange(self.srv, b"GET /healthz HTTP/1.1\r\nHost: t\r\n"
+                                   b"X-Request-Id: aaa\r\nX-Request-Id: bbb\r\nConnection: close\r\n\r\n")
+        self.assertEqual([r[0] for r in resps], [200], data)
+        rid = resps[0][1]["x-request-id"][0]
+        self.assertRegex(rid, r"^[0-9a-f]{32}$")
+
+
+class HostPortTest(ServerTestCase):
+    """Bug: Host was checked character by character only, so "a:b:c" and
+    "a:99999" were served. Host is uri-host [":" port] (RFC 9110 7.2)."""
+
+    def status(self, host):
+        resps, data = raw_exchange(self.srv, b"GET /healthz HTTP/1.1\r\nHost: " + host.encode()
+                                   + b"\r\nConnection: close\r\n\r\n")
+        self.assertEqual(len(resps), 1, data)
+        return resps[0][0]
+
+    def test_malformed_host_is_400(self):
+        for host in ("a:b:c", "a:99999", "a:1:2", "a:123456", "a:8o", "[::1", "a]", "[::1]x",
+                     "[::1]:99999", "a[b]"):
+            with self.subTest(host=host):
+                self.assertEqual(self.status(host), 400)
+
+    def test_valid_host_forms_are_served(self):
+        for host in ("a", "a:8080", "a:", "127.0.0.1:80", "[::1]", "[::1]:65535", "x.example.com",
+                     ""):
+            with self.subTest(host=host):
+                self.assertEqual(self.status(host), 200)
+
+
+@only_backend("postgres")
+class PoolBelowWorkersTest(ServerTestCase):
+    """Bug: DB_POOL_SIZE below WORKER_THREADS was silently raised to one
+    connection per worker (DB_POOL_SIZE=1 WORKER_THREADS=4 opened 4), so the
+    budget an operator gives the database could be exceeded. Now: with
+    WORKER_THREADS left to its default, fewer workers start; an explicit
+    conflicting pair refuses to start, naming DB_POOL_SIZE."""
+
+    def test_explicit_conflict_refuses_to_start(self):
+        r = run_cli(["serve"], env={"DATABASE_URL": self.db.url, "API_KEYS": KEY1,
+                                    "PORT": free_port(), "BIND_ADDRESS": "127.0.0.1",
+                                    "DB_POOL_SIZE": "1", "WORKER_THREADS": "4"}, timeout=60)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("DB_POOL_SIZE", r.stdout + r.stderr)
+        self.assertIn("WORKER_THREADS", r.stdout + r.stderr)
+
+    def test_default_workers_fit_the_pool(self):
+        with TempServer(self, env={"DB_POOL_SIZE": "1"}, db=self.db) as srv:
+            m = srv.request("GET", "/metrics")
+            self.assertEqual(m.status, 200, m)
+            self.assertIn('db_pool_size{backend="postgres"} 1\n', m.body.decode())
+
+
+class StartupDeadlineTest(ServerTestCase):
+    """Bug: serve gave up on an unreachable database one backoff step
+    before DB_STARTUP_TIMEOUT_SECONDS (1.55 s of 2 s, 29.4 s of 30), so a
+    database coming up in the last seconds was missed."""
+
+    def test_retries_until_the_deadline(self):
+        url = "postgres://items:pw@127.0.0.1:%d/items?sslmode=disable&connect_timeout=2" % closed_port()
+        t0 = time.monotonic()
+        r = run_cli(["serve"], env={"DATABASE_URL": url, "API_KEYS": KEY1, "PORT": free_port(),
+                                    "BIND_ADDRESS": "127.0.0.1",
+                                    "DB_STARTUP_TIMEOUT_SECONDS": "2"}, timeout=60)
+        elapsed = time.monotonic() - t0
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertGreaterEqual(elapsed, 1.95, "gave up %.2fs into a 2 s deadline" % elapsed)
+        self.assertLess(elapsed, 6.0, "overran the deadline: %.2fs" % elapsed)
 
 
 if __name__ == "__main__":
