@@ -35,7 +35,7 @@ bool slice_case_eq(slice_t a, const char *lit)
 _Noreturn void ia_fatal(const char *what)
 {
     /* No allocation and no stdio: this may run when memory is gone. */
-    static const char pre[] = "{\"level\":\"error\",\"msg\":\"fatal\",\"error\":\"";
+    static const char pre[] = "{\"level\":\"error\",\"message\":\"fatal\",\"error\":\"";
     static const char post[] = "\"}\n";
 
     if (write(STDOUT_FILENO, pre, sizeof(pre) - 1) < 0 ||

@@ -39,7 +39,7 @@ bool log_begin(log_line_t *l, log_level_t level, const char *msg)
     buf_append(l->b, ts, TIME_RFC3339_LEN);
     buf_append(l->b, "\",\"level\":\"", 11);
     buf_puts(l->b, level_names[level]);
-    buf_append(l->b, "\",\"msg\":", 8);
+    buf_append(l->b, "\",\"message\":", 12);
     buf_put_json_str(l->b, msg, strlen(msg));
     return true;
 }

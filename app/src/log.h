@@ -1,6 +1,6 @@
 /*
  * JSON-lines logging: every line the process writes is one JSON object with
- * "time", "level" and "msg". Build a line with the log_* builder:
+ * "time", "level" and "message". Build a line with the log_* builder:
  *
  *     log_line_t l;
  *     if (log_begin(&l, LOG_INFO, "listening")) {

@@ -195,7 +195,7 @@ void metrics_emf_line(buf_t *out, metrics_shard_t *const *shards, size_t n, cons
     char ts[TIME_RFC3339_LEN + 1];
     time_format_rfc3339(now_ms, ts);
     buf_printf(out,
-               "{\"time\":\"%s\",\"level\":\"info\",\"msg\":\"metrics\","
+               "{\"time\":\"%s\",\"level\":\"info\",\"message\":\"metrics\","
                "\"_aws\":{\"Timestamp\":%lld,\"CloudWatchMetrics\":[{\"Namespace\":\"ItemsApi\","
                "\"Dimensions\":[[\"Service\"]],\"Metrics\":["
                "{\"Name\":\"Requests\",\"Unit\":\"Count\"},"

@@ -128,7 +128,7 @@ def parse_log_lines(text):
         except ValueError:
             bad.append(line)
             continue
-        if not isinstance(o, dict) or not {"time", "level", "msg"} <= set(o):
+        if not isinstance(o, dict) or not {"time", "level", "message"} <= set(o):
             bad.append(line)
             continue
         objs.append(o)
@@ -465,7 +465,7 @@ class Server:
         return parse_log_lines(self.stdout())[0]
 
     def access_logs(self):
-        return [o for o in self.logs() if o.get("msg") == "request"]
+        return [o for o in self.logs() if o.get("message") == "request"]
 
     # -- HTTP
 

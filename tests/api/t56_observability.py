@@ -278,7 +278,7 @@ class LogTest(ServerTestCase):
         self.assertRegex(k2 or "", r"^[0-9a-f]{8}$")
         self.assertNotEqual(k1, k2)
         self.assertNotIn("key", by_id["label-none"], "an unauthenticated request names no key")
-        loaded = {o["key"] for o in self.srv.logs() if o.get("msg") == "api key loaded"}
+        loaded = {o["key"] for o in self.srv.logs() if o.get("message") == "api key loaded"}
         self.assertTrue({k1, k2} <= loaded, loaded)
         for label in (k1, k2):
             self.assertNotIn(label, KEY1 + KEY2)

@@ -75,7 +75,7 @@ class DrainTest(unittest.TestCase, ApiAssertions):
 
             rc = s.wait_exit(30)
             self.assertEqual(rc, 0)
-            msgs = [o["msg"] for o in s.logs()]
+            msgs = [o["message"] for o in s.logs()]
             self.assertIn("draining", msgs)
         self.assertEqual(db.count_items(), 2)
 

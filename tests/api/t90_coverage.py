@@ -29,7 +29,7 @@ def observed():
         with open(path, "rb") as f:
             objs, _ = parse_log_lines(f.read().decode("utf-8", "replace"))
         for o in objs:
-            if o.get("msg") == "request" and isinstance(o.get("status"), int):
+            if o.get("message") == "request" and isinstance(o.get("status"), int):
                 seen.add((o.get("method", ""), o.get("route", ""), o["status"]))
     return seen
 

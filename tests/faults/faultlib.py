@@ -297,7 +297,7 @@ class Service:
             try:
                 out.append(json.loads(line))
             except ValueError:
-                out.append({"level": "?", "msg": "(not JSON) " + line})
+                out.append({"level": "?", "message": "(not JSON) " + line})
         return out
 
     def log_tail(self, n=25, pred=None):

@@ -28,7 +28,7 @@ WARN_MAX = 6
 
 
 def fd_warnings(svc):
-    return [x for x in svc.log_lines() if "out of file descriptors" in x.get("msg", "")]
+    return [x for x in svc.log_lines() if "out of file descriptors" in x.get("message", "")]
 
 
 def main():

@@ -70,11 +70,11 @@ ok "CLI: --help, version, migrate, healthcheck (up and down)"
 # Ctrl-C (SIGINT to the foreground process group) drains and exits.
 kill -INT -- "-$pid"
 for _ in $(seq 50); do
-    grep -q '"msg":"stopped"' "$work/run.out" && break
+    grep -q '"message":"stopped"' "$work/run.out" && break
     sleep 0.1
 done
 wait "$pid" 2>/dev/null || true
 pid=
-grep -q '"msg":"stopped"' "$work/run.out" || fail "make run did not stop cleanly"
+grep -q '"message":"stopped"' "$work/run.out" || fail "make run did not stop cleanly"
 ok "make run stops on Ctrl-C"
 echo "readme: $pass checks passed"
