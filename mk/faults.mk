@@ -8,7 +8,7 @@
 .PHONY: test-faults
 TEST_TARGETS += test-faults
 
-test-faults: ## DB restart/drop, pool exhaustion, slowloris, rate limit, HTTP vectors, sandbox
+test-faults: ## DB restart/drop, pool exhaustion, slowloris, fd exhaustion, rate limit, HTTP vectors, sandbox
 	@scripts/deps.sh build test stack
 	@$(MAKE) --no-print-directory build/items-api build/test/items-api
 	@tests/faults/run.sh

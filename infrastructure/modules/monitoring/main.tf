@@ -32,7 +32,7 @@ resource "aws_cloudwatch_log_group" "app" {
 resource "aws_cloudwatch_log_metric_filter" "db_error_lines" {
   name           = "${var.name}-database-error-lines"
   log_group_name = aws_cloudwatch_log_group.app.name
-  pattern        = "{ $.msg = \"database error\" }"
+  pattern        = "{ $.message = \"database error\" }"
 
   metric_transformation {
     name          = "DatabaseErrorLogLines"
@@ -45,7 +45,7 @@ resource "aws_cloudwatch_log_metric_filter" "db_error_lines" {
 resource "aws_cloudwatch_log_metric_filter" "http_5xx_lines" {
   name           = "${var.name}-http-5xx-lines"
   log_group_name = aws_cloudwatch_log_group.app.name
-  pattern        = "{ $.msg = \"request\" && $.status >= 500 }"
+  pattern        = "{ $.message = \"request\" && $.status >= 500 }"
 
   metric_transformation {
     name          = "Http5xxLogLines"
