@@ -30,6 +30,11 @@ REQUIRED = {
 
 # Facts of the ALB that lb-settings.json does not carry (fixed by AWS).
 ALB_TARGET_CONNECT_TIMEOUT_S = 10  # the ALB gives up connecting to a target after 10 s
+# ALB quotas, "HTTP headers": request line 16K, single header 16K, whole
+# request header 64K (the last is max_header_bytes in lb-settings.json).
+# A longer request URL gets 414 from the ALB. HAProxy has no per-header
+# limit: that one is not reproduced.
+ALB_MAX_REQUEST_LINE_BYTES = 16384
 HAPROXY_MAXREWRITE = 1024  # HAProxy reserves this much of each buffer for rewrites
 
 
@@ -90,8 +95,13 @@ defaults
     # The ALB never retries a request on another target, nor re-sends it.
     retries 0
     no option redispatch
-    # The ALB's idle timeout covers the client side and the target side alike;
-    # it is also all the ALB allows for a request head to arrive.
+    # The ALB's idle timeout (lb-settings.json, the ALB's default is 60 s)
+    # closes a connection, client or target side, on which no byte has
+    # passed for that long. The ALB documents no separate limit on how long
+    # a request head may take; HAProxy's `timeout http-request` bounds the
+    # whole head at the same 60 s, which is stricter: a client trickling
+    # header bytes (slowloris, drill 5) is cut after 60 s here, while the
+    # ALB's idle timer restarts at each byte. See docs/operations.md.
     timeout client {s["idle_timeout_seconds"]}s
     timeout http-request {s["idle_timeout_seconds"]}s
     timeout http-keep-alive {s["idle_timeout_seconds"]}s
@@ -108,6 +118,9 @@ frontend public
     bind 127.0.0.1:{a.host_port} namespace {a.host_ns}
     maxconn {maxconn}
     option forwardfor
+    # The ALB's request-line quota: a longer URL is answered 414. (url_len
+    # counts the URL alone, not the method and version around it.)
+    http-request deny status 414 content-type text/plain string "414 Request-URI Too Long (load balancer: request line over 16 KiB)" if {{ url_len gt {ALB_MAX_REQUEST_LINE_BYTES} }}
     http-request set-header X-Forwarded-Proto http
     http-request set-header X-Forwarded-Port %[dst_port]
     default_backend app

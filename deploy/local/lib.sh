@@ -43,12 +43,30 @@ NET_APP=10.0.10.0/24
 LB_PORT=80
 DB_PORT=5432
 
-# Files.
+# Files. STACK_DIR (default var/stack in the checkout) is root's: url,
+# api-key, logs, the balancer's config and sockets, snapshots; it is made
+# 0700, like the home directory a checkout often sits in. What the
+# unprivileged users must reach — the releases the instances (user nobody)
+# execute, the secrets they read, PostgreSQL's data directory (user
+# postgres) — lives in the runtime directory instead: a fresh 0755
+# directory under STACK_RUNTIME_PARENT (/run), named in $STACK_DIR/runtime
+# and removed by stack-down. stack_paths sets the S_* names from it.
 S_RUN=$STACK_DIR/run
 S_LOG=$STACK_DIR/log
-S_SECRETS=$STACK_DIR/secrets
-S_RELEASES=$STACK_DIR/releases
 HAPROXY_SOCK=$S_RUN/haproxy.sock
+STACK_RUNTIME_PARENT=${STACK_RUNTIME_PARENT:-/run}
+stack_paths() {
+    S_RT=
+    if [[ -f $STACK_DIR/runtime ]]; then
+        S_RT=$(cat "$STACK_DIR/runtime")
+    fi
+    # Before bring-up (or after a failed one) the names point nowhere.
+    local rt=${S_RT:-$STACK_DIR/no-runtime}
+    S_SECRETS=$rt/secrets
+    S_RELEASES=$rt/releases
+    S_PG=$rt/pg
+}
+stack_paths
 
 stack_log() { printf '%s stack: %s\n' "$(date -u +%H:%M:%S.%3N)" "$*" >&2; }
 stack_die() {

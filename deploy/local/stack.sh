@@ -24,8 +24,11 @@
 #   DB subnet NS db 10.0.20.10:5432  PostgreSQL 15 (throwaway data directory)
 #
 # Each namespace also has its own nftables "security group" (input chain).
-# Files live in STACK_DIR (var/stack): url, api-key, haproxy.cfg, log/,
-# run/, secrets/, releases/. Needs root (namespaces, nftables).
+# Files live in STACK_DIR (var/stack, 0700): url, api-key, haproxy.cfg,
+# log/, run/, snapshots/, and `runtime`, the name of the runtime directory
+# (/run/items-api-<name>.XXXXXX, 0755) that holds what the instances' user
+# and PostgreSQL's must reach: releases/, secrets/, pg/ (see lib.sh).
+# Needs root (namespaces, nftables).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -176,7 +179,7 @@ install_release() {
 
 # Point `current` at a release atomically (the supervisors read it at start).
 set_current() {
-    ln -sfn "releases/$1" "$STACK_DIR/current.tmp"
+    ln -sfn "$S_RELEASES/$1" "$STACK_DIR/current.tmp"
     mv -Tf "$STACK_DIR/current.tmp" "$STACK_DIR/current"
 }
 
@@ -214,7 +217,7 @@ start_postgres() {
         export PG_NETNS=$NS_DB PG_LISTEN=$IP_DB PG_PORT=$DB_PORT PG_HBA_ALLOW=$NET_APP
         # shellcheck source=tests/lib/pg.sh
         source "$PG_LIB"
-        pg_start "$STACK_DIR/pg" >/dev/null
+        pg_start "$S_PG" >/dev/null
         umask 077
         {
             printf 'PG_NETNS=%q\nPG_LISTEN=%q\nPG_PORT=%q\nPG_HBA_ALLOW=%q\n' "$PG_NETNS" "$PG_LISTEN" "$PG_PORT" "$PG_HBA_ALLOW"
@@ -243,7 +246,10 @@ write_instance_env() {
         echo "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
         echo "PORT=$(instance_port "$i")"
         echo "BIND_ADDRESS=$IP_APP"
-        echo "DATABASE_URL_FILE=$S_SECRETS/database-url"
+        # The instance's own copy of the database-url secret, written by its
+        # supervisor from secrets/database-url at each start: a restore
+        # reaches an instance when the roll replaces it, never before.
+        echo "DATABASE_URL_FILE=$S_SECRETS/app$i.database-url"
         echo "API_KEYS_FILE=$S_SECRETS/api-keys"
         # The ALB's deregistration delay is the service's drain, by design.
         echo "DRAIN_SECONDS=$LB_DEREGISTRATION_DELAY_SECONDS"
@@ -312,7 +318,7 @@ cmd_up() {
     [[ -x $bin ]] || stack_die "no binary at $bin (make build)"
 
     mkdir -p "$(dirname "$STACK_DIR")"
-    if ! mkdir "$STACK_DIR" 2>/dev/null; then
+    if ! mkdir -m 0700 "$STACK_DIR" 2>/dev/null; then
         if stack_is_up; then
             stack_log "already up"
             cmd_print
@@ -330,7 +336,16 @@ cmd_up() {
     local t0
     t0=$(date +%s%3N)
     echo starting >"$STACK_DIR/state"
-    mkdir -p "$S_RUN" "$S_LOG" "$S_RELEASES" "$STACK_DIR/instances" "$S_SECRETS"
+    # The runtime directory: traversable by nobody and postgres wherever the
+    # checkout is (a 0700 home directory included).
+    local rt
+    rt=$(mktemp -d "$STACK_RUNTIME_PARENT/items-api-$STACK_NAME.XXXXXX") ||
+        stack_die "cannot create a runtime directory under $STACK_RUNTIME_PARENT"
+    chmod 0755 "$rt"
+    echo "$rt" >"$STACK_DIR/runtime"
+    stack_paths
+    mkdir -p "$S_RELEASES"
+    mkdir -p "$S_RUN" "$S_LOG" "$STACK_DIR/instances" "$S_SECRETS"
     chgrp nogroup "$S_SECRETS"
     chmod 0750 "$S_SECRETS"
     echo "$INSTANCES" >"$STACK_DIR/instances/count"
@@ -485,7 +500,7 @@ cmd_roll() {
     t0=$(date +%s%3N)
     stack_log "rolling $n instances from $prev to $rel"
     if [[ $prev != "$rel" ]]; then
-        ln -sfn "releases/$prev" "$STACK_DIR/previous.tmp"
+        ln -sfn "$S_RELEASES/$prev" "$STACK_DIR/previous.tmp"
         mv -Tf "$STACK_DIR/previous.tmp" "$STACK_DIR/previous"
         set_current "$rel"
     fi
@@ -529,9 +544,14 @@ cmd_snapshot() {
 }
 
 # Restore as on RDS: into a new database (the old one stays, untouched),
-# then point the instances' DATABASE_URL secret at it and replace them one
-# at a time (a rolling update of the current release), so the switch costs
-# no request. Writes made after the snapshot are not in the restored copy.
+# then point the DATABASE_URL secret at it and replace the instances one at
+# a time (a rolling update of the current release), so the switch costs no
+# request. Each instance reads its own copy of the secret, which its
+# supervisor writes when it starts the replacement process: an instance not
+# yet rolled keeps using the old database for every connection, old or new,
+# and switches at its own replacement (as an EC2 instance launched by the
+# refresh reads the secret at boot). Writes made after the snapshot are not
+# in the restored copy.
 cmd_restore() {
     stack_is_up || stack_die "stack $STACK_NAME is not up"
     local name=${1:?usage: restore SNAPSHOT} dump db url base query
@@ -548,7 +568,7 @@ cmd_restore() {
     chgrp nogroup "$S_SECRETS/database-url.tmp"
     chmod 0440 "$S_SECRETS/database-url.tmp"
     mv -f "$S_SECRETS/database-url.tmp" "$S_SECRETS/database-url"
-    stack_log "DATABASE_URL now names $db: rolling the instances onto it"
+    stack_log "DATABASE_URL now names $db: rolling the instances onto it (each switches when it is replaced)"
     cmd_roll "$(basename "$(readlink -f "$STACK_DIR/current")")"
 }
 
@@ -592,8 +612,22 @@ cmd_down() {
         stop_postgres
     fi
     net_down
+    local rt=
+    [[ -f $STACK_DIR/runtime ]] && rt=$(cat "$STACK_DIR/runtime")
     if [[ -d $STACK_DIR ]]; then
         rm -rf "$STACK_DIR"
+    fi
+    # The runtime directory, only if it is one that cmd_up made.
+    if [[ -n $rt ]]; then
+        if [[ $rt == /*/items-api-"$STACK_NAME".?????? && -d $rt && ! -L $rt ]]; then
+            rm -rf "$rt"
+        else
+            stack_log "not removing '$rt' (named in the runtime file, but not a runtime directory of this stack)"
+        fi
+    fi
+    # var/ itself when the stack was its last content (never anything else).
+    if [[ $(dirname "$STACK_DIR") == "$STACK_ROOT/var" ]]; then
+        rmdir "$STACK_ROOT/var" 2>/dev/null || true
     fi
     stack_log "down in $(($(date +%s%3N) - t0))ms"
 }

@@ -6,6 +6,11 @@
 #   only has to switch the `current` link and stop the old process) as the
 #   unprivileged user nobody, with the environment in instances/N.env and
 #   the secrets in files (API_KEYS_FILE, DATABASE_URL_FILE).
+# - Before each start, copies the database-url secret to the instance's own
+#   file (secrets/appN.database-url, its DATABASE_URL_FILE), while no
+#   process of this instance runs: the service re-reads that file before
+#   each new database connection, so a changed secret (make stack-restore)
+#   reaches an instance when it is replaced, not while it still serves.
 # - A clean exit (status 0, e.g. after SIGTERM in a roll) is followed by an
 #   immediate start; a crash (a signal or a non-zero status) by a start after
 #   SUPERVISOR_RESTART_DELAY seconds, doubling up to 30 s while it keeps
@@ -55,7 +60,15 @@ mapfile -t instance_env <"$envfile"
 delay=$restart_delay
 starts=0
 
+# The instance's copy of the shared secret (0440 root:nogroup, atomically).
+copy_database_url() {
+    local src=$S_SECRETS/database-url dst=$S_SECRETS/$name.database-url
+    install -m 0440 -g nogroup "$src" "$dst.tmp"
+    mv -f "$dst.tmp" "$dst"
+}
+
 while ((!stopping)); do
+    copy_database_url
     release=$(readlink -f "$STACK_DIR/current")
     started=$(date +%s)
     starts=$((starts + 1))

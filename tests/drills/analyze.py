@@ -73,6 +73,11 @@ class Drill:
         self.figure("load phase (s)", s.get("seconds"))
         self.figure("achieved rate (req/s)", "%s of %s (generator CPU %s%% of one core)" % (
             s.get("achieved_rate"), s.get("target_rate"), s.get("cpu_pct_of_one_core")))
+        # The generator drops a scheduled request when every connection is
+        # busy for more than 100 ms (loadgen.c, skipped_slots): the offered
+        # load then falls below the target rate.
+        self.figure("scheduled requests not sent (all connections busy)", "%s (generator connections: %s)" % (
+            s.get("skipped_slots", "?"), s.get("connections", "?")))
         self.figure("writes / reads", "%d / %d" % (sum(1 for r in self.reqs if r[2] == "W"),
                                                    sum(1 for r in self.reqs if r[2] == "R")))
         self.figure("latency p50 / p99 / max (ms)", "%.1f / %.1f / %.1f" % (pct(0.5), pct(0.99), pct(1.0)))
@@ -103,11 +108,20 @@ class Drill:
 def drill_roll(d):
     fails = d.common()
     n = d.e("instances")
+    old, new = d.ev.get("version_old", "?"), d.ev.get("version_new", "?")
+    before = d.ev.get("versions_before", "").split()
+    after = d.ev.get("versions_after", "").split()
+    d.figure("version before / after (instances reporting it)", "%s (%d of %d) / %s (%d of %d)" % (
+        old, before.count(old), n, new, after.count(new), n))
     d.figure("instances replaced", "%s of %d" % (d.ev.get("replaced"), n))
     d.figure("rolling update duration (s)", "%.1f" % (d.e("roll_ms") / 1000.0))
     d.check(d.ev.get("roll_rc") == "0", "make stack-roll succeeded")
     d.check(d.e("replaced") == n, "every instance runs the new release under a new process",
             "%s of %d" % (d.ev.get("replaced"), n))
+    d.check(old != new and d.ev.get("binaries_differ") == "1", "the new release is a different build",
+            "version %s -> %s, binaries differ: %s" % (old, new, d.ev.get("binaries_differ")))
+    d.check(before == [old] * n, "before the roll every instance reports version %s" % old, " ".join(before))
+    d.check(after == [new] * n, "after the roll every instance reports version %s" % new, " ".join(after))
     d.check(not any(r[3] for r in fails), "0 non-2xx responses", "%d" % sum(1 for r in fails if r[3]))
     d.check(not any(not r[3] for r in fails), "0 connection errors", "%d" % sum(1 for r in fails if not r[3]))
     d.check(float(d.summary.get("achieved_rate", 0)) >= 0.9 * float(d.summary.get("target_rate", 1)),
@@ -235,6 +249,28 @@ def drill_slowloris(d):
     during = [r for r in d.reqs if att0 + 5000000 <= r[0] <= att1]
     lat = sorted((r[1] - r[0]) / 1000.0 for r in during)
     held = int(d.ev.get("slow_held", "0"))
+    # How long slowhttptest really held (90% of) its connections: from its
+    # per-second CSV, not from the length it was asked to run (-l). The
+    # balancer's `timeout http-request` ends them earlier.
+    want = 0.9 * int(d.ev.get("slow_connections", "0"))
+    rows = []
+    try:
+        with open(os.path.join(d.dir, "slowhttptest.csv")) as f:
+            for r in csv.DictReader(f):
+                rows.append((int(r["Seconds"]), int(r["Connected"]), int(r["Closed"])))
+    except (OSError, KeyError, ValueError):
+        pass
+    held_from = next((t for t, c, _ in rows if c >= want), None)
+    held_to = None
+    if held_from is not None:
+        held_to = next((t for t, c, _ in rows if t > held_from and c < want), rows[-1][0])
+        d.figure("attack duration: slowhttptest held >= 90% of its connections (s)",
+                 "%d (from %d s to %d s of its run; asked to run %s s)" % (
+                     held_to - held_from, held_from, held_to, d.ev.get("slow_seconds", "?")))
+        closed = max((cl for _, _, cl in rows), default=0)
+        d.figure("slow connections closed by the other end (slowhttptest's count, peak)", closed)
+    else:
+        d.figure("attack duration: slowhttptest held >= 90% of its connections (s)", "0")
     d.figure("slowloris connections opened / held open (slowhttptest's count, peak)",
              "%s / %d" % (d.ev.get("slow_connections"), held))
     d.figure("the balancer's peak current connections (slowloris + generator)", d.ev.get("lb_peak_conns"))

@@ -2,7 +2,8 @@
 # Failure drills under load against the local production rehearsal
 # (deploy/local/stack.sh), each printing its figures:
 #
-#   roll       rolling update of every instance under ~1,000 req/s
+#   roll       rolling update of every instance under ~1,000 req/s, to a
+#              build of the same sources with another version string
 #   kill       kill -9 one instance under the same load
 #   pg         PostgreSQL restart -m fast, then -m immediate, under load
 #   partition  nftables drop between the instances and PostgreSQL for 20 s
@@ -19,6 +20,8 @@
 # and every acknowledged write; each drill then checks the acknowledged
 # writes against the database. Figures go to build/drills/<drill>/ and
 # build/drills/results.md. Knobs: DRILLS_RATE (1000), DRILLS_CONNS (64),
+# DRILLS_PARTITION_CONNS (6 x the rate: the partition drill's requests take
+# up to ~5 s each, so it needs rate x 5 connections to keep the rate),
 # DRILLS_WRITE_PCT (30), DRILLS_PRE / DRILLS_POST (seconds of load before and
 # after each fault), DRILLS_SLOW_SECONDS, DRILLS_KEEP_STACK=1.
 set -euo pipefail
@@ -40,6 +43,7 @@ ci) PRE=${DRILLS_PRE:-5} POST=${DRILLS_POST:-5} SLOW_SECONDS=${DRILLS_SLOW_SECON
 esac
 RATE=${DRILLS_RATE:-1000}
 CONNS=${DRILLS_CONNS:-64}
+PARTITION_CONNS=${DRILLS_PARTITION_CONNS:-$((RATE * 6))}
 WRITE_PCT=${DRILLS_WRITE_PCT:-30}
 PARTITION_SECONDS=20
 SLOW_CONNECTIONS=200
@@ -96,11 +100,12 @@ cleanup() {
 
 ev() { printf '%s=%s\n' "$2" "$3" >>"$1/events.env"; }
 
-# The load generator in the "internet" namespace, against the public listener.
+# The load generator in the "internet" namespace, against the public
+# listener: load_start DIR [CONNECTIONS]
 load_start() {
-    local dir=$1
+    local dir=$1 conns=${2:-$CONNS}
     ip netns exec "$NS_PUB" "$LOADGEN" -a "$IP_LB" -p "$LB_PORT" -k "$STACK_DIR/api-key" \
-        -r "$RATE" -c "$CONNS" -w "$WRITE_PCT" -t 30 -o "$dir" -v >"$dir/loadgen.log" 2>&1 &
+        -r "$RATE" -c "$conns" -w "$WRITE_PCT" -t 30 -o "$dir" -v >"$dir/loadgen.log" 2>&1 &
     LOADGEN_PID=$!
 }
 
@@ -113,7 +118,7 @@ load_stop() {
         return 1
     }
     LOADGEN_PID=
-    grep -E '^(achieved_rate|ok_2xx|non_2xx|connection_errors|writes_acked)=' "$dir/summary.txt" | tr '\n' ' '
+    grep -E '^(achieved_rate|ok_2xx|non_2xx|connection_errors|writes_acked|skipped_slots)=' "$dir/summary.txt" | tr '\n' ' '
     echo
 }
 
@@ -188,6 +193,30 @@ pg_ready_after() {
 
 analyze() { python3 "$ROOT/tests/drills/analyze.py" "$1" "$2"; }
 
+# The version each instance reports (items_api_build_info in its /metrics),
+# asked from the balancer's namespace at the instance's own address.
+instance_version() {
+    ip netns exec "$NS_LB" python3 - "http://$IP_APP:$(instance_port "$1")/metrics" "$STACK_DIR/api-key" <<'PY'
+import re, sys, urllib.request
+key = open(sys.argv[2]).read().strip()
+req = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + key})
+try:
+    body = urllib.request.urlopen(req, timeout=5).read().decode()
+    m = re.search(r'^items_api_build_info\{version="([^"]*)"', body, re.M)
+    print(m.group(1) if m else "none")
+except Exception as e:
+    print("error:%s" % type(e).__name__)
+PY
+}
+
+instance_versions() {
+    local i n
+    n=$(stack_instances)
+    for ((i = 1; i <= n; i++)); do
+        printf '%s ' "$(instance_version "$i")"
+    done
+}
+
 instance_pids() {
     local i n
     n=$(stack_instances)
@@ -199,17 +228,32 @@ instance_pids() {
 # ------------------------------------------------------------------ drills
 
 drill_roll() {
-    local dir before after rel i n replaced=0 t0 rc=0 old new
+    local dir before after rel i n replaced=0 t0 rc=0 old new old_version new_version
     dir=$(new_drill roll)
     log "1. rolling update under load ($RATE req/s, ${PRE}s before, ${POST}s after)"
+    # The new build: the same sources as the running release, another
+    # version string (tests/drills/variant.mk), so the roll really changes
+    # the bytes and every instance can say which build it runs.
+    old_version=$("$STACK_DIR/current/items-api" version | awk '{ print $2 }')
+    new_version=$old_version-drill$(date -u +%H%M%S)
+    make -C "$ROOT" --no-print-directory -f Makefile -f tests/drills/variant.mk \
+        VARIANT_DIR="$OUT/variant" VERSION="$new_version" drills-variant >"$dir/variant-build.log" 2>&1 || {
+        cat "$dir/variant-build.log" >&2
+        return 1
+    }
+    log "   rolling from version $old_version to $new_version ($OUT/variant/items-api)"
+    ev "$dir" version_old "$old_version"
+    ev "$dir" version_new "$new_version"
+    ev "$dir" binaries_differ "$(cmp -s "$STACK_DIR/current/items-api" "$OUT/variant/items-api" && echo 0 || echo 1)"
     steady
     n=$(stack_instances)
     read -r -a before <<<"$(instance_pids)"
+    ev "$dir" versions_before "$(instance_versions)"
     load_start "$dir"
     sleep "$PRE"
     t0=$(now_us)
     ev "$dir" roll_start_us "$t0"
-    ITEMS_API_BIN=$ROOT/build/items-api "$ROOT/deploy/local/stack.sh" roll >"$dir/roll.log" 2>&1 || rc=$?
+    ITEMS_API_BIN=$OUT/variant/items-api "$ROOT/deploy/local/stack.sh" roll >"$dir/roll.log" 2>&1 || rc=$?
     sed 's/^/    /' "$dir/roll.log"
     ev "$dir" roll_rc "$rc"
     ev "$dir" roll_ms $((($(now_us) - t0) / 1000))
@@ -226,6 +270,7 @@ drill_roll() {
     done
     ev "$dir" instances "$n"
     ev "$dir" replaced "$replaced"
+    ev "$dir" versions_after "$(instance_versions)"
     check_writes "$dir"
     analyze roll "$dir"
 }
@@ -312,11 +357,11 @@ drill_pg() {
 drill_partition() {
     local dir before after t_part t_heal n i ok=0 total=0 notup=0 restarts=0 p
     dir=$(new_drill partition)
-    log "4. network partition instances <-> PostgreSQL for ${PARTITION_SECONDS}s (nftables drop)"
+    log "4. network partition instances <-> PostgreSQL for ${PARTITION_SECONDS}s (nftables drop), $PARTITION_CONNS connections"
     steady
     n=$(stack_instances)
     read -r -a before <<<"$(instance_pids)"
-    load_start "$dir"
+    load_start "$dir" "$PARTITION_CONNS"
     sleep "$PRE"
     # /healthz of every instance, as the balancer checks it, and the
     # balancer's own view, twice a second.
@@ -401,6 +446,7 @@ drill_slowloris() {
     ev "$dir" attack_start_us "$t0"
     ev "$dir" attack_end_us "$t1"
     ev "$dir" slow_connections "$SLOW_CONNECTIONS"
+    ev "$dir" slow_seconds "$SLOW_SECONDS"
     ev "$dir" lb_peak_conns "$peak"
     ev "$dir" slow_held "$(awk -F, 'NR > 1 && $4 > m { m = $4 } END { print m + 0 }' "$dir/slowhttptest.csv" 2>/dev/null || echo 0)"
     ev "$dir" slowhttptest_verdict "${verdict:-unknown}"
@@ -446,7 +492,8 @@ fi
     cat "$OUT/stack-up.log"
     exit 1
 }
-log "stack up: $(cat "$STACK_DIR/url-public") (and $(cat "$STACK_DIR/url"))"
+log "stack up: $(cat "$STACK_DIR/url-public") (and $(cat "$STACK_DIR/url")), runtime $(cat "$STACK_DIR/runtime")"
+stack_paths
 # shellcheck source=/dev/null
 source "$S_SECRETS/pg.env"
 # shellcheck source=tests/lib/pg.sh

@@ -13,7 +13,8 @@
 #   4. the runbook's local rehearsal: a new API key and a database restore
 #      from a snapshot go live with one rolling update;
 #   5. stack-down leaves nothing: no process (by pid, by network namespace,
-#      by command line), no namespace, no nftables table, no veth, no file;
+#      by command line), no namespace, no nftables table, no veth, no file
+#      (the stack directory, the runtime directory, an empty var/);
 #   6. a bring-up that fails half-way tears down what it started.
 #
 # Prints one line per check; exits 1 if any failed. Needs root.
@@ -140,6 +141,7 @@ check "instance ports follow app_port" has "$WORK/changed.cfg" 'server app2 10.0
 check "real settings: health check path $LB_HEALTH_CHECK_PATH" has "$WORK/real.cfg" "uri $LB_HEALTH_CHECK_PATH "
 check "real settings: interval ${LB_HEALTH_CHECK_INTERVAL_SECONDS}s rise $LB_HEALTH_CHECK_HEALTHY_THRESHOLD fall $LB_HEALTH_CHECK_UNHEALTHY_THRESHOLD" \
     has "$WORK/real.cfg" "inter ${LB_HEALTH_CHECK_INTERVAL_SECONDS}s .* rise $LB_HEALTH_CHECK_HEALTHY_THRESHOLD fall $LB_HEALTH_CHECK_UNHEALTHY_THRESHOLD "
+check "request URLs over the ALB's 16 KiB request line get 414" has "$WORK/real.cfg" 'deny status 414 .* if \{ url_len gt 16384 \}$'
 check "no retries (retries 0)" has "$WORK/real.cfg" '^    retries 0$'
 check "no redispatch" has "$WORK/real.cfg" '^    no option redispatch$'
 check "X-Forwarded-For" has "$WORK/real.cfg" '^    option forwardfor$'
@@ -170,6 +172,7 @@ t0=$(date +%s)
     exit 1
 }
 pass "stack up in $(($(date +%s) - t0)) s"
+stack_paths
 N=$(stack_instances)
 URL=$(cat "$STACK_DIR/url")
 KEY=$(cat "$STACK_DIR/api-key")
@@ -181,6 +184,16 @@ check "instances drain for the deregistration delay (DRAIN_SECONDS)" \
     grep -qx "DRAIN_SECONDS=$LB_DEREGISTRATION_DELAY_SECONDS" "$STACK_DIR/instances/app1.env"
 pid1=$(cat "$S_RUN/app1.pid")
 check "instances run unprivileged (nobody)" test "$(stat -c %U "/proc/$pid1")" = nobody
+# The stack directory is private, as a checkout in a 0700 home directory
+# would be; the instances (nobody) and PostgreSQL (postgres) run from the
+# runtime directory, which they can traverse.
+check "the stack directory is private (0700)" test "$(stat -c %a "$STACK_DIR")" = 700
+check "the runtime directory $S_RT is 0755 root, outside the checkout" \
+    test "$(stat -c '%a %U' "$S_RT")" = "755 root" -a "${S_RT#"$ROOT"/}" = "$S_RT"
+runs_from_runtime() { [[ $(readlink -f "/proc/$pid1/exe") == "$S_RELEASES"/*/items-api ]]; }
+check "instances execute a release in the runtime directory" runs_from_runtime
+check "PostgreSQL runs (as postgres) from the runtime directory" \
+    test "$(stat -c %U "/proc/$(head -n 1 "$S_PG/data/postmaster.pid")")" = postgres
 
 echo "--- allowed paths"
 r=$(http GET "$URL/healthz")
@@ -192,6 +205,14 @@ r=$(http GET "$URL/v1/items/$id" "$KEY")
 check "GET it back: 200" test "${r%% *}" = 200
 r=$(http GET "$URL/v1/items/$id")
 check "without a key: 401" test "${r%% *}" = 401
+long_url() { python3 -c 'import sys; print("/v1/items?q=" + "a" * (int(sys.argv[1]) - 12))' "$1"; }
+# (the service's own limit is 8 KiB: it answers 414 too, with its own body)
+from_balancer() { [[ $r == "414 "*"load balancer: request line over 16 KiB"* ]]; }
+from_service() { [[ $r != 0* && $r != *"load balancer: request line"* ]]; }
+r=$(http GET "$URL$(long_url 16385)" "$KEY")
+check "a 16,385-byte URL: 414 from the balancer (the ALB's request-line quota)" from_balancer
+r=$(http GET "$URL$(long_url 16384)" "$KEY")
+check "a 16,384-byte URL passes the balancer (the service answers: ${r:0:60})" from_service
 expect_path "internet -> balancer listener" open "$NS_PUB" "$IP_LB" "$LB_PORT"
 check "internet -> balancer: GET /healthz 200" probe_url "$NS_PUB" "http://$IP_LB:$LB_PORT/healthz"
 for ((i = 1; i <= N; i++)); do
@@ -228,7 +249,30 @@ check "the new key works on every instance" all_status 200 "/v1/items/$id_a" "$n
 check "the old key still works on every instance (both active)" all_status 200 "/v1/items/$id_a" "$KEY"
 check "the restored database has the item written before the snapshot, not the one after" \
     all_status 404 "/v1/items/$id_b" "$KEY"
-check "the instances' DATABASE_URL names the restored database" grep -q '/items_restored_' "$S_SECRETS/database-url"
+check "the DATABASE_URL secret names the restored database" grep -q '/items_restored_' "$S_SECRETS/database-url"
+each_instance_restored() {
+    local i
+    for ((i = 1; i <= N; i++)); do
+        grep -q /items_restored_ "$S_SECRETS/app$i.database-url" || return 1
+    done
+}
+check "every instance's own DATABASE_URL_FILE names it (each switched at its replacement)" each_instance_restored
+# Each instance got the new URL only when it was replaced: its copy was
+# written after its old process had drained (SIGTERM + DRAIN_SECONDS: the
+# old process serves until then) and before the new one was ready.
+restore_order_ok() {
+    local i t_copy t_term t_ready
+    for ((i = 1; i <= N; i++)); do
+        t_copy=$(date -r "$S_SECRETS/app$i.database-url" +%s%3N)
+        read -r t_term t_ready < <(awk -v a="app$i" '$2 == a { d = $6; r = $8 } END { sub(/drained=/, "", d); sub(/ready=/, "", r); print d, r }' "$STACK_DIR/roll.log")
+        [[ $t_term =~ ^[0-9]+$ && $t_ready =~ ^[0-9]+$ ]] || return 1
+        ((t_copy >= t_term + LB_DEREGISTRATION_DELAY_SECONDS * 1000 && t_copy <= t_ready)) || {
+            echo "    app$i: copy at $t_copy, SIGTERM at $t_term, drain ${LB_DEREGISTRATION_DELAY_SECONDS}s, new process ready at $t_ready"
+            return 1
+        }
+    done
+}
+check "no instance saw the restored database's URL before its old process had drained" restore_order_ok
 
 echo "--- forbidden paths"
 refused_before=$(ip netns exec "$NS_VPC" nft list counter inet vpc refused | awk '/packets/ { print $2 }')
@@ -255,7 +299,8 @@ expect_path "balancer -> database refused by the database's security group alone
 # ------------------------------------------------------------------ 4
 echo "--- stack-down leaves nothing behind"
 pids=$(cat "$S_RUN"/*.pid 2>/dev/null | tr '\n' ' ')
-pids+=" $(head -n 1 "$STACK_DIR/pg/data/postmaster.pid" 2>/dev/null || true)"
+pids+=" $(head -n 1 "$S_PG/data/postmaster.pid" 2>/dev/null || true)"
+runtime=$S_RT
 mapfile -t nsinodes < <(awk '{ print $2 }' "$STACK_DIR/namespaces")
 port=${URL##*:}
 
@@ -293,6 +338,14 @@ leftovers() {
     fi
     if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "127.0.0.1:$port still accepts connections"; fi
     [[ ! -e $STACK_DIR ]] || echo "$STACK_DIR still exists: $(find "$STACK_DIR" | head -n 5 | tr '\n' ' ')"
+    [[ -z $runtime || ! -e $runtime ]] || echo "the runtime directory $runtime still exists"
+    local rt
+    for rt in "$STACK_RUNTIME_PARENT/items-api-$STACK_NAME".*; do
+        [[ ! -e $rt ]] || echo "a runtime directory $rt is left"
+    done
+    # var/ goes too when the stack was all it held (other stacks, e.g. the
+    # drills', may still be there).
+    if [[ -d $ROOT/var && -z $(ls -A "$ROOT/var") ]]; then echo "an empty $ROOT/var is left"; fi
 }
 
 t0=$(date +%s)
@@ -317,6 +370,7 @@ else
 fi
 pids=""
 nsinodes=()
+runtime=
 left=$(leftovers)
 if [[ -z $left ]]; then
     pass "and leaves nothing behind"
