@@ -30,10 +30,29 @@ locals {
   drain_seconds = local.lb_settings.deregistration_delay_seconds
 
   asg_name            = "${var.name}-app"
+  db_identifier       = "${var.name}-db"
   lifecycle_hook_name = "wait-for-readyz"
   log_group_name      = "/${var.name}/app"
   ami_id              = var.ami_id != null ? var.ami_id : data.aws_ssm_parameter.al2023[0].insecure_value
   image               = "${module.registry.repository_url}:${var.image_tag}"
+
+  # Connection budget (validated on asg_max_size): RDS PostgreSQL's default
+  # max_connections is LEAST(DBInstanceClassMemory / 9531392, 5000), and
+  # DBInstanceClassMemory is below the class's nominal memory (about 190 on
+  # 2 GiB). Conservative values by memory size; unknown classes assume 1 GiB.
+  db_class_memory_gib = {
+    "db.t3.micro"   = 1, "db.t4g.micro" = 1,
+    "db.t3.small"   = 2, "db.t4g.small" = 2,
+    "db.t3.medium"  = 4, "db.t4g.medium" = 4,
+    "db.t3.large"   = 8, "db.t4g.large" = 8, "db.m5.large" = 8, "db.m6g.large" = 8, "db.m6i.large" = 8, "db.m7g.large" = 8,
+    "db.t3.xlarge"  = 16, "db.t4g.xlarge" = 16, "db.m5.xlarge" = 16, "db.m6g.xlarge" = 16, "db.m6i.xlarge" = 16, "db.m7g.xlarge" = 16,
+    "db.r5.large"   = 16, "db.r6g.large" = 16, "db.r6i.large" = 16, "db.r7g.large" = 16,
+    "db.t3.2xlarge" = 32, "db.t4g.2xlarge" = 32, "db.m5.2xlarge" = 32, "db.m6g.2xlarge" = 32, "db.m6i.2xlarge" = 32, "db.m7g.2xlarge" = 32,
+    "db.r5.xlarge"  = 32, "db.r6g.xlarge" = 32, "db.r6i.xlarge" = 32, "db.r7g.xlarge" = 32,
+  }
+  db_default_max_connections = { 1 = 80, 2 = 190, 4 = 400, 8 = 800, 16 = 1600, 32 = 3300 }
+  db_max_connections         = coalesce(var.db_max_connections, local.db_default_max_connections[lookup(local.db_class_memory_gib, var.db_instance_class, 1)])
+  db_connection_reserve      = 15
 
   https_enabled = var.certificate_arn != null || var.domain_name != null
   # CloudFront reaches the ALB over HTTPS only through a name on the ALB's
@@ -54,6 +73,14 @@ module "ci" {
   ecr_repository_arn         = module.registry.repository_arn
   asg_name                   = local.asg_name
   kms_key_arn                = var.kms_key_arn
+  db_identifier              = local.db_identifier
+
+  # The deploy role gets the edge permissions only for the features in use.
+  manage_certificate         = var.domain_name != null && var.certificate_arn == null
+  route53_zone_id            = var.domain_name != null ? var.route53_zone_id : null
+  enable_interface_endpoints = var.enable_interface_endpoints
+  enable_cloudfront          = var.enable_cloudfront
+  enable_waf                 = var.enable_waf
 }
 
 module "network" {
@@ -133,7 +160,7 @@ module "secrets" {
 module "database" {
   source = "./modules/database"
 
-  identifier               = "${var.name}-db"
+  identifier               = local.db_identifier
   subnet_ids               = module.network.database_subnet_ids
   security_group_ids       = [module.security_groups.db_security_group_id]
   engine_version           = var.db_engine_version

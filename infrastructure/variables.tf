@@ -246,6 +246,11 @@ variable "readiness_path" {
   description = "Path the instance bootstrap polls before it lets the instance into service (checks the database)."
   type        = string
   default     = "/readyz"
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9/_.-]*$", var.readiness_path))
+    error_message = "readiness_path must be an absolute URL path starting with / (letters, digits, / _ . - only), such as /readyz."
+  }
 }
 
 variable "log_level" {
@@ -260,7 +265,7 @@ variable "log_level" {
 }
 
 variable "db_pool_size" {
-  description = "DB_POOL_SIZE: database connections per instance. pool x max instances must stay below the database's max_connections."
+  description = "DB_POOL_SIZE: database connections per instance; the rule on asg_max_size keeps the fleet's total within the database's max_connections (db_max_connections)."
   type        = number
   default     = 8
 
@@ -345,9 +350,13 @@ variable "asg_max_size" {
     error_message = "asg_max_size must be at least asg_min_size."
   }
 
+  # Peak instances: an instance refresh launches replacements before old
+  # instances stop (up to instance_refresh_max_healthy_percentage of the
+  # group). Each runs db_pool_size connections; local.db_connection_reserve
+  # stays free for the superuser, RDS's own and operators' connections.
   validation {
-    condition     = var.asg_max_size * var.db_pool_size <= 400
-    error_message = "asg_max_size x db_pool_size must stay at or below 400 connections, or a scale-out exhausts the database's max_connections."
+    condition     = ceil(var.asg_max_size * var.instance_refresh_max_healthy_percentage / 100) * var.db_pool_size + local.db_connection_reserve <= local.db_max_connections
+    error_message = "ceil(asg_max_size x instance_refresh_max_healthy_percentage / 100) x db_pool_size, plus 15 reserved connections, must not exceed the database's max_connections (db_max_connections, else the RDS PostgreSQL default of db_instance_class: about 190 for db.t4g.small, 80 assumed for classes not in the list in main.tf, so set db_max_connections for those): a scale-out or an instance refresh would exhaust it."
   }
 }
 
@@ -377,12 +386,22 @@ variable "instance_warmup_seconds" {
   description = "Seconds a new instance needs before it counts (scaling metrics, instance refresh progress)."
   type        = number
   default     = 60
+
+  validation {
+    condition     = var.instance_warmup_seconds >= 0 && var.instance_warmup_seconds <= 3600 && floor(var.instance_warmup_seconds) == var.instance_warmup_seconds
+    error_message = "instance_warmup_seconds must be a whole number of seconds, 0-3600 (readiness is already gated by the lifecycle hook)."
+  }
 }
 
 variable "health_check_grace_period_seconds" {
   description = "Seconds after an instance enters service before failed ELB health checks can replace it (readiness is already gated by the lifecycle hook)."
   type        = number
   default     = 60
+
+  validation {
+    condition     = var.health_check_grace_period_seconds >= 0 && var.health_check_grace_period_seconds <= 3600 && floor(var.health_check_grace_period_seconds) == var.health_check_grace_period_seconds
+    error_message = "health_check_grace_period_seconds must be a whole number of seconds, 0-3600: longer keeps broken instances in service for an hour."
+  }
 }
 
 variable "readiness_timeout_seconds" {
@@ -427,6 +446,11 @@ variable "instance_refresh_checkpoint_delay_seconds" {
   description = "Bake time at each refresh checkpoint (50% and 100%) during which the rollback alarms can stop a bad release."
   type        = number
   default     = 120
+
+  validation {
+    condition     = var.instance_refresh_checkpoint_delay_seconds >= 60 && var.instance_refresh_checkpoint_delay_seconds <= 3600 && floor(var.instance_refresh_checkpoint_delay_seconds) == var.instance_refresh_checkpoint_delay_seconds
+    error_message = "instance_refresh_checkpoint_delay_seconds must be a whole number of seconds, 60-3600: under a minute the 1-minute rollback alarms cannot fire before the refresh moves on; over an hour a release stalls."
+  }
 }
 
 variable "wait_for_capacity_timeout" {
@@ -463,6 +487,17 @@ variable "db_instance_class" {
   validation {
     condition     = startswith(var.db_instance_class, "db.")
     error_message = "db_instance_class must be an RDS class such as db.t4g.small."
+  }
+}
+
+variable "db_max_connections" {
+  description = "max_connections of the database, for the connection budget check on asg_max_size x db_pool_size (null: the RDS PostgreSQL default of db_instance_class for common classes, LEAST(DBInstanceClassMemory/9531392, 5000) rounded down; 80 for unknown classes). Set it when the class is not listed or the parameter group changes max_connections."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.db_max_connections == null || try(var.db_max_connections >= 20 && var.db_max_connections <= 5000, false)
+    error_message = "db_max_connections must be 20-5000 (the RDS PostgreSQL range for these classes)."
   }
 }
 

@@ -133,9 +133,9 @@ run "launch_template_and_group" {
   assert {
     condition = alltrue([
       for s in jsondecode(aws_iam_role_policy.this.policy).Statement :
-      s.Resource != "*" || flatten([s.Action]) == ["ecr:GetAuthorizationToken"]
+      s.Resource != "*" || flatten([s.Action]) == ["ecr:GetAuthorizationToken"] || s.Sid == "SessionManagerAgent"
     ])
-    error_message = "Only ecr:GetAuthorizationToken (which has no resource) may use Resource *"
+    error_message = "Only ecr:GetAuthorizationToken and the SSM agent's actions (no resource-level scoping) may use Resource *"
   }
 
   assert {
@@ -148,8 +148,68 @@ run "launch_template_and_group" {
     error_message = "The instance role must carry the workload permissions boundary"
   }
 
+  # Session Manager without AmazonSSMManagedInstanceCore (which allows
+  # ssm:GetParameter(s) on every parameter, SecureStrings included).
   assert {
-    condition     = aws_iam_role_policy_attachment.ssm.policy_arn == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-    error_message = "Session Manager (instead of SSH) needs AmazonSSMManagedInstanceCore"
+    condition = toset(flatten([
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Action if s.Sid == "SessionManagerAgent"
+      ])) == toset([
+      "ssm:UpdateInstanceInformation",
+      "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+      "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
+      "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+    ])
+    error_message = "The instance role grants exactly the SSM agent's Session Manager and Run Command actions"
+  }
+
+  assert {
+    condition = !anytrue([
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement :
+      anytrue([for a in flatten([s.Action]) : startswith(a, "ssm:Get") || startswith(a, "ssm:Describe") || startswith(a, "ssm:List")])
+    ])
+    error_message = "The instance role must not read Parameter Store (or SSM documents and associations)"
+  }
+
+  # Secrets under the AWS managed key: no KMS statement at all.
+  assert {
+    condition     = !anytrue([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : anytrue([for a in flatten([s.Action]) : startswith(a, "kms:")])])
+    error_message = "Without secrets_kms_key_arn the instance policy has no KMS permission"
+  }
+
+  # desired_capacity belongs to the scaling policies: Terraform does not set
+  # it. Unset, it is computed; the mock fills computed numbers with 0, which
+  # no configured value could be (min_size is 2).
+  assert {
+    condition     = aws_autoscaling_group.this.desired_capacity == 0 && aws_autoscaling_group.this.min_size == 2
+    error_message = "desired_capacity must not be set by Terraform (the scaling policies own it)"
+  }
+}
+
+run "secrets_under_a_customer_managed_key" {
+  command = apply
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    secrets_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition = anytrue([
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement :
+      s.Sid == "DecryptOwnSecrets" && flatten([s.Action]) == ["kms:Decrypt"] && s.Resource == var.secrets_kms_key_arn &&
+      try(s.Condition.StringEquals["kms:ViaService"], null) == "secretsmanager.eu-west-1.amazonaws.com"
+    ])
+    error_message = "With a customer managed key, the instance may decrypt with exactly that key, through Secrets Manager only"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement :
+      s.Resource != "*" || s.Sid == "EcrLogin" || s.Sid == "SessionManagerAgent"
+    ])
+    error_message = "The KMS permission is not granted on every key"
   }
 }

@@ -102,6 +102,108 @@ run "trust_is_pinned" {
     condition     = !anytrue([for p in [aws_iam_policy.read, aws_iam_policy.release, aws_iam_policy.apply_infra, aws_iam_policy.apply_platform] : anytrue([for s in jsondecode(p.policy).Statement : s.Effect == "Allow" && contains(flatten([try(s.Action, [])]), "*")])])
     error_message = "No Allow statement may grant every action"
   }
+
+  # Parameter Store: no role and no boundary reads parameters on "*".
+  assert {
+    condition = !anytrue(flatten([
+      for p in [aws_iam_policy.boundary, aws_iam_policy.read, aws_iam_policy.release, aws_iam_policy.apply_infra, aws_iam_policy.apply_platform] : [
+        for s in jsondecode(p.policy).Statement :
+        s.Effect == "Allow" && contains(flatten([try(s.Resource, [])]), "*") && anytrue([for a in flatten([try(s.Action, [])]) : startswith(a, "ssm:Get") || a == "ssm:*"])
+      ]
+    ]))
+    error_message = "No policy may allow ssm:GetParameter(s) on every parameter"
+  }
+
+  assert {
+    condition     = !anytrue([for s in jsondecode(aws_iam_policy.boundary.policy).Statement : anytrue([for a in flatten([s.Action]) : startswith(a, "ssm:Get")])])
+    error_message = "The workload boundary must not allow Parameter Store reads"
+  }
+
+  # The plan (and deploy) role reads only the public AMI parameters.
+  assert {
+    condition = toset(flatten([
+      for s in jsondecode(aws_iam_policy.read.policy).Statement : s.Resource if anytrue([for a in flatten([s.Action]) : startswith(a, "ssm:")])
+    ])) == toset(["arn:aws:ssm:eu-west-1::parameter/aws/service/ami-amazon-linux-latest/*"])
+    error_message = "The read policy may read exactly the public Amazon Linux AMI parameters"
+  }
+
+  # Boundary: KMS only through Secrets Manager, only this account's keys;
+  # the RDS master secret only of this stack's database.
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_policy.boundary.policy).Statement :
+      try(s.Condition.StringEquals["kms:ViaService"], null) == "secretsmanager.eu-west-1.amazonaws.com" && s.Resource == "arn:aws:kms:eu-west-1:123456789012:key/*"
+      if anytrue([for a in flatten([s.Action]) : startswith(a, "kms:")])
+    ]) && anytrue([for s in jsondecode(aws_iam_policy.boundary.policy).Statement : contains(flatten([s.Action]), "kms:Decrypt")])
+    error_message = "The boundary's kms:Decrypt must be conditioned on kms:ViaService = Secrets Manager and limited to the account's keys"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_policy.boundary.policy).Statement :
+      try(s.Condition.StringEquals["secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"], null) == "arn:aws:rds:eu-west-1:123456789012:db:items-api-db"
+      if anytrue([for r in flatten([s.Resource]) : strcontains(r, "secret:rds!db-")])
+    ]) && anytrue([for s in jsondecode(aws_iam_policy.boundary.policy).Statement : contains(flatten([s.Resource]), "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-*")])
+    error_message = "The boundary may read only the RDS master secret of this stack's database (items-api-db)"
+  }
+
+  # Optional edge features are off: no ACM, Route 53, CloudFront or WAF writes.
+  assert {
+    condition = !anytrue([
+      for s in jsondecode(aws_iam_policy.apply_platform.policy).Statement :
+      s.Effect == "Allow" && anytrue([for a in flatten([try(s.Action, [])]) : anytrue([for p in ["acm:", "route53:", "cloudfront:", "wafv2:", "elasticloadbalancing:SetWebAcl"] : startswith(a, p)])])
+    ])
+    error_message = "Without edge features the deploy role has no ACM, Route 53, CloudFront or WAF write permission (no OptionalEdge)"
+  }
+}
+
+run "edge_features_on" {
+  command = apply
+
+  module {
+    source = "./modules/github_oidc"
+  }
+
+  variables {
+    manage_certificate         = true
+    route53_zone_id            = "Z0123456789ABCDEFGHIJ"
+    enable_interface_endpoints = true
+    enable_cloudfront          = true
+    enable_waf                 = true
+    kms_key_arn                = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    db_identifier              = "items-api-db"
+  }
+
+  assert {
+    condition     = toset([for s in jsondecode(aws_iam_policy.apply_platform.policy).Statement : s.Sid if contains(["AcmCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"], s.Sid)]) == toset(["AcmCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"])
+    error_message = "Each enabled edge feature gets its statement"
+  }
+
+  assert {
+    condition = flatten([
+      for s in jsondecode(aws_iam_policy.apply_platform.policy).Statement : s.Resource if contains(flatten([try(s.Action, [])]), "route53:ChangeResourceRecordSets")
+    ]) == ["arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"]
+    error_message = "Record changes are limited to the stack's hosted zone"
+  }
+
+  assert {
+    condition = flatten([
+      for s in jsondecode(aws_iam_policy.apply_platform.policy).Statement : s.Resource if contains(flatten([try(s.Action, [])]), "cloudfront:DeleteDistribution")
+    ]) == ["arn:aws:cloudfront::123456789012:distribution/*"]
+    error_message = "CloudFront changes are limited to this account's distributions"
+  }
+
+  assert {
+    condition = flatten([
+      for s in jsondecode(aws_iam_policy.boundary.policy).Statement : s.Resource if contains(flatten([s.Action]), "kms:Decrypt")
+    ]) == [var.kms_key_arn]
+    error_message = "With a customer managed key, the boundary's kms:Decrypt is limited to that key"
+  }
+
+  assert {
+    condition     = length(aws_iam_policy.apply_platform.policy) <= 6144
+    error_message = "The platform policy must stay within IAM's 6,144-character limit with every feature on"
+  }
 }
 
 run "rejects_wildcard_repository" {

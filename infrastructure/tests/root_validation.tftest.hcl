@@ -39,31 +39,30 @@ run "rejects_unsafe_settings" {
   command = plan
 
   variables {
-    name                                    = "Items_API"
-    asg_min_size                            = 4
-    asg_max_size                            = 2
-    db_backup_retention_days                = 0
-    db_engine_version                       = "13"
-    db_master_username                      = "postgres"
-    db_max_allocated_storage_gb             = 10
-    domain_name                             = "api.example.com"
-    github_repository                       = "example-org/*"
-    github_environment                      = "prod*"
-    alarm_email                             = "not-an-address"
-    log_retention_days                      = 10
-    ami_ssm_parameter                       = "/aws/service/ami-windows-latest/Windows_Server-2022"
-    instance_refresh_min_healthy_percentage = 30
-    secret_recovery_window_days             = 3
-    ssl_policy                              = "ELBSecurityPolicy-2016-08"
-    alb_ingress_cidrs                       = ["the internet"]
-    vpc_cidr                                = "10.0.0.0/24"
-    az_count                                = 1
-    cloudfront_aliases                      = ["api.example.com"]
-    tf_state_bucket                         = "Not A Bucket"
-    alb_desync_mitigation_mode              = "off"
-    cpu_target_utilization                  = 99
-    db_monitoring_interval                  = 7
-    api_keys                                = ["short", "has a space and is long enough to pass the length rule"]
+    name                        = "Items_API"
+    asg_min_size                = 4
+    asg_max_size                = 2
+    db_backup_retention_days    = 0
+    db_engine_version           = "13"
+    db_master_username          = "postgres"
+    db_max_allocated_storage_gb = 10
+    domain_name                 = "api.example.com"
+    github_repository           = "example-org/*"
+    github_environment          = "prod*"
+    alarm_email                 = "not-an-address"
+    log_retention_days          = 10
+    ami_ssm_parameter           = "/aws/service/ami-windows-latest/Windows_Server-2022"
+    secret_recovery_window_days = 3
+    ssl_policy                  = "ELBSecurityPolicy-2016-08"
+    alb_ingress_cidrs           = ["the internet"]
+    vpc_cidr                    = "10.0.0.0/24"
+    az_count                    = 1
+    cloudfront_aliases          = ["api.example.com"]
+    tf_state_bucket             = "Not A Bucket"
+    alb_desync_mitigation_mode  = "off"
+    cpu_target_utilization      = 99
+    db_monitoring_interval      = 7
+    api_keys                    = ["short", "has a space and is long enough to pass the length rule"]
   }
 
   expect_failures = [
@@ -79,7 +78,6 @@ run "rejects_unsafe_settings" {
     var.alarm_email,
     var.log_retention_days,
     var.ami_ssm_parameter,
-    var.instance_refresh_min_healthy_percentage,
     var.secret_recovery_window_days,
     var.ssl_policy,
     var.alb_ingress_cidrs,
@@ -105,6 +103,19 @@ run "rejects_pool_that_exhausts_the_database" {
   expect_failures = [var.asg_max_size]
 }
 
+# Separate from rejects_unsafe_settings: asg_max_size's connection budget
+# reads instance_refresh_max_healthy_percentage, whose rule reads the minimum;
+# Terraform skips the rules of a variable whose references are invalid.
+run "rejects_a_refresh_below_half_capacity" {
+  command = plan
+
+  variables {
+    instance_refresh_min_healthy_percentage = 30
+  }
+
+  expect_failures = [var.instance_refresh_min_healthy_percentage]
+}
+
 run "rejects_a_refresh_that_cannot_progress" {
   command = plan
 
@@ -114,4 +125,68 @@ run "rejects_a_refresh_that_cannot_progress" {
   }
 
   expect_failures = [var.instance_refresh_max_healthy_percentage]
+}
+
+run "rejects_bad_timings_and_paths" {
+  command = plan
+
+  variables {
+    instance_warmup_seconds                   = -1
+    health_check_grace_period_seconds         = 86400
+    instance_refresh_checkpoint_delay_seconds = 10
+    readiness_path                            = "readyz"
+  }
+
+  expect_failures = [
+    var.instance_warmup_seconds,
+    var.health_check_grace_period_seconds,
+    var.instance_refresh_checkpoint_delay_seconds,
+    var.readiness_path,
+  ]
+}
+
+run "rejects_pool_beyond_the_default_class_connections" {
+  command = plan
+
+  # db.t4g.small: about 190 connections. 10 instances, up to 15 during a
+  # refresh at 150 %, x 12 = 180, + 15 reserved > 190 (the old rule, 400,
+  # let this through).
+  variables {
+    asg_max_size = 10
+    db_pool_size = 12
+  }
+
+  expect_failures = [var.asg_max_size]
+}
+
+run "accepts_a_larger_pool_on_a_larger_class" {
+  command = plan
+
+  variables {
+    asg_max_size      = 10
+    db_pool_size      = 12
+    db_instance_class = "db.m6g.large"
+  }
+}
+
+run "accepts_an_explicit_max_connections" {
+  command = plan
+
+  variables {
+    asg_max_size       = 10
+    db_pool_size       = 12
+    db_instance_class  = "db.x2g.large"
+    db_max_connections = 1000
+  }
+}
+
+run "rejects_an_unknown_class_without_max_connections" {
+  command = plan
+
+  # Unknown classes assume 80 connections: 9 x 8 + 15 = 87.
+  variables {
+    db_instance_class = "db.x2g.large"
+  }
+
+  expect_failures = [var.asg_max_size]
 }

@@ -101,6 +101,40 @@ run "default_stack" {
     error_message = "CloudFront and WAF are opt-in"
   }
 
+  # Subnet tiers: instances in the app subnets, the database in the
+  # database subnets (the mock gives every subnet its own ID).
+  assert {
+    condition     = toset(module.compute.subnet_ids) == toset(module.network.app_subnet_ids) && length(module.network.app_subnet_ids) == 2
+    error_message = "The Auto Scaling group must launch into module.network's app subnets"
+  }
+
+  assert {
+    condition     = toset(module.database.subnet_ids) == toset(module.network.database_subnet_ids) && length(setintersection(toset(module.database.subnet_ids), toset(module.network.app_subnet_ids))) == 0
+    error_message = "RDS must use module.network's database subnets (and none of the app subnets)"
+  }
+
+  # Production defaults when nothing is overridden.
+  assert {
+    condition     = module.database.multi_az == true && module.database.deletion_protection == true && var.db_multi_az && var.db_deletion_protection
+    error_message = "The database defaults to Multi-AZ with deletion protection"
+  }
+
+  # The workload boundary's RDS secret condition names the database the
+  # stack actually creates.
+  assert {
+    condition = anytrue([
+      for s in jsondecode(module.ci.policies.boundary).Statement :
+      try(s.Condition.StringEquals["secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"], null) == "arn:aws:rds:eu-west-1:123456789012:db:${module.database.identifier}"
+    ]) && module.database.identifier == "items-api-db"
+    error_message = "The boundary must scope the RDS master secret to this stack's database identifier"
+  }
+
+  # Edge features off by default: the deploy role has no edge permissions.
+  assert {
+    condition     = length([for s in jsondecode(module.ci.policies.apply_platform).Statement : s if contains(["AcmCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf", "OptionalEdge"], try(s.Sid, ""))]) == 0
+    error_message = "By default the deploy role gets no ACM, Route 53, CloudFront or WAF permissions"
+  }
+
   assert {
     condition     = output.instance_refresh_preferences.AutoRollback == true && output.instance_refresh_desired_configuration.LaunchTemplate.Version == tostring(output.launch_template_version) && output.instance_refresh_desired_configuration.LaunchTemplate.LaunchTemplateId == output.launch_template_id
     error_message = "The pipeline gets rollback-capable refresh settings for this apply's launch template version"
@@ -124,6 +158,11 @@ run "https_and_waf_on_the_alb" {
     condition     = length(module.waf_regional) == 1 && length(module.waf_cloudfront) == 0
     error_message = "Without CloudFront, WAF protects the ALB (REGIONAL scope)"
   }
+
+  assert {
+    condition     = toset([for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Sid if contains(["AcmCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"], try(s.Sid, ""))]) == toset(["Waf"])
+    error_message = "A given certificate and a regional WAF add only the WAF permissions to the deploy role"
+  }
 }
 
 run "edge_with_cloudfront_and_waf" {
@@ -142,5 +181,31 @@ run "edge_with_cloudfront_and_waf" {
   assert {
     condition     = output.service_url == "https://d111111abcdef8.cloudfront.net" && output.cloudfront_domain_name == "d111111abcdef8.cloudfront.net"
     error_message = "Clients use the distribution"
+  }
+
+  assert {
+    condition     = toset([for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Sid if contains(["AcmCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"], try(s.Sid, ""))]) == toset(["CloudFront", "Waf"])
+    error_message = "CloudFront and WAF add exactly their permissions to the deploy role"
+  }
+}
+
+run "certificate_and_dns_in_a_zone" {
+  command = apply
+
+  variables {
+    domain_name     = "api.example.com"
+    route53_zone_id = "Z0123456789ABCDEFGHIJ"
+  }
+
+  assert {
+    condition     = toset([for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Sid if contains(["AcmCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"], try(s.Sid, ""))]) == toset(["AcmCertificate", "DnsRecordsInTheZone"])
+    error_message = "A DNS-validated certificate adds the ACM and Route 53 permissions"
+  }
+
+  assert {
+    condition = flatten([
+      for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Resource if contains(flatten([try(s.Action, [])]), "route53:ChangeResourceRecordSets")
+    ]) == ["arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"]
+    error_message = "The deploy role may change records only in route53_zone_id"
   }
 }

@@ -16,6 +16,14 @@ data "aws_default_tags" "current" {}
 locals {
   asg_arn_pattern = "arn:${data.aws_partition.current.partition}:autoscaling:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.asg_name}"
 
+  ssm_agent_actions = [
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+  ]
+
   launch_tags = merge(data.aws_default_tags.current.tags, var.tags, { Name = var.asg_name })
 
   instance_refresh_preferences = {
@@ -35,7 +43,7 @@ locals {
 ################################################################################
 # Instance role: read exactly this service's two secrets, pull from its ECR
 # repository, write to its log group, complete its own lifecycle action, and
-# the SSM agent (Session Manager instead of SSH).
+# the SSM agent (Session Manager instead of SSH; no Parameter Store reads).
 ################################################################################
 
 resource "aws_iam_role" "this" {
@@ -52,11 +60,6 @@ resource "aws_iam_role" "this" {
   })
 
   tags = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "ssm" {
-  role       = aws_iam_role.this.name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
 }
 
 resource "aws_iam_role_policy" "this" {
@@ -98,6 +101,17 @@ resource "aws_iam_role_policy" "this" {
         Effect   = "Allow"
         Action   = ["autoscaling:CompleteLifecycleAction"]
         Resource = local.asg_arn_pattern
+      },
+      {
+        # The SSM agent, for Session Manager (ssm, ssmmessages) and Run
+        # Command (ec2messages). Instead of AmazonSSMManagedInstanceCore, which
+        # also allows ssm:GetParameter(s) on every parameter: no parameter,
+        # document or association reads (the bootstrap reads no parameters).
+        # None of these actions supports resource-level scoping.
+        Sid      = "SessionManagerAgent"
+        Effect   = "Allow"
+        Action   = local.ssm_agent_actions
+        Resource = "*"
       },
       ], var.secrets_kms_key_arn == null ? [] : [
       {

@@ -42,3 +42,8 @@ output "instance_role_policy" {
   description = "The instance role's inline policy (JSON), for review and tests."
   value       = aws_iam_role_policy.this.policy
 }
+
+output "subnet_ids" {
+  description = "Subnets the Auto Scaling group launches into."
+  value       = aws_autoscaling_group.this.vpc_zone_identifier
+}

@@ -67,7 +67,7 @@ variable "detailed_monitoring" {
 }
 
 variable "user_data" {
-  description = "Bootstrap script (plain text; gzipped and base64-encoded here)."
+  description = "Bootstrap script (plain text; base64-encoded here, not compressed: EC2 allows 16 KB, and the emulator does not accept gzip)."
   type        = string
 }
 

@@ -32,3 +32,18 @@ output "parameter_group_name" {
   description = "Name of the parameter group."
   value       = aws_db_parameter_group.this.name
 }
+
+output "subnet_ids" {
+  description = "Subnets of the database subnet group."
+  value       = aws_db_subnet_group.this.subnet_ids
+}
+
+output "multi_az" {
+  description = "Whether the instance has a Multi-AZ standby."
+  value       = aws_db_instance.this.multi_az
+}
+
+output "deletion_protection" {
+  description = "Whether the instance refuses deletion."
+  value       = aws_db_instance.this.deletion_protection
+}

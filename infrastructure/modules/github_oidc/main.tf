@@ -5,7 +5,9 @@
 #                         the image, run `terraform apply` on this stack and roll
 #                         the Auto Scaling group.
 #   <name>-github-plan    trusted only for repo:<owner>/<repo>:pull_request; reads
-#                         the stack and the state for `terraform plan -lock=false`.
+#                         the stack and the state for `terraform plan -lock=false`
+#                         (no secret value; of Parameter Store only the public
+#                         Amazon Linux AMI parameters).
 #
 # Privilege escalation guard: every IAM role the stack creates must carry the
 # permissions boundary <name>-workload-boundary (the deploy role can only
@@ -45,7 +47,74 @@ locals {
   asg_arn     = "arn:${format(local.arn_region, "autoscaling")}:autoScalingGroup:*:autoScalingGroupName/${var.asg_name}"
   boundary    = "${local.iam}:policy/${local.boundary_name}"
   state_key   = "arn:${local.partition}:s3:::${var.state_bucket}/${var.state_key}"
+  kms_keys    = "arn:${format(local.arn_region, "kms")}:key/*"
   logs_bucket = "arn:${local.partition}:s3:::${var.name}-alb-logs-${local.account_id}-${local.region}"
+
+  # The RDS instance whose managed master secret workloads may read; the
+  # root passes the identifier it gives the database module.
+  db_identifier   = coalesce(var.db_identifier, "${var.name}-db")
+  db_instance_arn = "${local.rds}:db:${local.db_identifier}"
+
+  # Keys the secrets are encrypted with: the stack's key, else the account's
+  # AWS managed aws/secretsmanager key (some key of this account and region).
+  secrets_kms_keys = var.kms_key_arn != null ? var.kms_key_arn : local.kms_keys
+
+  # Public AMI parameters (no account in their ARN) the root may resolve.
+  ami_parameters = "arn:${local.partition}:ssm:${local.region}::parameter/aws/service/ami-amazon-linux-latest/*"
+
+  # The SSM agent for Session Manager (ssm + ssmmessages) and Run Command
+  # (ec2messages); the compute module's instance policy grants the same list.
+  ssm_agent_actions = [
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+  ]
+
+  # Optional edge features: each statement exists only while the feature is
+  # on (the deploy role cannot change its own policies, so turning one on or
+  # off is an administrator apply, like every change to this module).
+  edge_statements = concat(
+    var.manage_certificate ? [{
+      Sid      = "AcmCertificate"
+      Effect   = "Allow"
+      Action   = ["acm:RequestCertificate", "acm:DeleteCertificate", "acm:AddTagsToCertificate", "acm:RemoveTagsFromCertificate"]
+      Resource = "*"
+    }] : [],
+    var.route53_zone_id != null ? [{
+      Sid      = "DnsRecordsInTheZone"
+      Effect   = "Allow"
+      Action   = ["route53:ChangeResourceRecordSets"]
+      Resource = "arn:${local.partition}:route53:::hostedzone/${trimprefix(coalesce(var.route53_zone_id, "-"), "/hostedzone/")}"
+    }] : [],
+    var.enable_interface_endpoints ? [{
+      # Interface endpoints with private DNS associate the VPC with zones AWS owns.
+      Sid      = "EndpointPrivateDns"
+      Effect   = "Allow"
+      Action   = ["route53:AssociateVPCWithHostedZone", "route53:DisassociateVPCFromHostedZone"]
+      Resource = "*"
+    }] : [],
+    var.enable_cloudfront ? [{
+      Sid    = "CloudFront"
+      Effect = "Allow"
+      Action = [
+        "cloudfront:CreateDistribution", "cloudfront:CreateDistributionWithTags", "cloudfront:UpdateDistribution",
+        "cloudfront:DeleteDistribution", "cloudfront:TagResource", "cloudfront:UntagResource",
+      ]
+      Resource = "arn:${local.partition}:cloudfront::${local.account_id}:distribution/*"
+    }] : [],
+    var.enable_waf ? [{
+      Sid    = "Waf"
+      Effect = "Allow"
+      Action = [
+        "wafv2:CreateWebACL", "wafv2:UpdateWebACL", "wafv2:DeleteWebACL", "wafv2:AssociateWebACL",
+        "wafv2:DisassociateWebACL", "wafv2:TagResource", "wafv2:UntagResource",
+        "elasticloadbalancing:SetWebAcl",
+      ]
+      Resource = "*"
+    }] : [],
+  )
 
   # IAM resources the deploy role may never change (see the header).
   protected_iam = [
@@ -81,13 +150,22 @@ resource "aws_iam_policy" "boundary" {
         Sid      = "ServiceSecrets"
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-        Resource = ["${local.secrets}:secret:${var.name}/*", "${local.secrets}:secret:rds!db-*"]
+        Resource = "${local.secrets}:secret:${var.name}/*"
+      },
+      {
+        # RDS names its managed master secret rds!db-<uuid>; the tag RDS puts
+        # on it is the only handle on "this stack's database".
+        Sid       = "OwnDatabaseMasterSecret"
+        Effect    = "Allow"
+        Action    = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+        Resource  = "${local.secrets}:secret:rds!db-*"
+        Condition = { StringEquals = { "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn" = local.db_instance_arn } }
       },
       {
         Sid       = "DecryptSecretsThroughSecretsManager"
         Effect    = "Allow"
         Action    = ["kms:Decrypt"]
-        Resource  = "*"
+        Resource  = local.secrets_kms_keys
         Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${local.region}.amazonaws.com" } }
       },
       {
@@ -118,19 +196,12 @@ resource "aws_iam_policy" "boundary" {
         Resource = local.asg_arn
       },
       {
-        Sid    = "SessionManagerAgent"
-        Effect = "Allow"
-        Action = [
-          "ssm:DescribeAssociation", "ssm:GetDeployablePatchSnapshotForInstance", "ssm:GetDocument",
-          "ssm:DescribeDocument", "ssm:GetManifest", "ssm:GetParameter", "ssm:GetParameters",
-          "ssm:ListAssociations", "ssm:ListInstanceAssociations", "ssm:PutInventory",
-          "ssm:PutComplianceItems", "ssm:PutConfigurePackageResult", "ssm:UpdateAssociationStatus",
-          "ssm:UpdateInstanceAssociationStatus", "ssm:UpdateInstanceInformation",
-          "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-          "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
-          "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
-          "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
-        ]
+        # Session Manager and Run Command only: no parameter, document or
+        # association reads (AmazonSSMManagedInstanceCore would allow
+        # ssm:GetParameter(s) on every parameter).
+        Sid      = "SessionManagerAgent"
+        Effect   = "Allow"
+        Action   = local.ssm_agent_actions
         Resource = "*"
       },
     ]
@@ -166,9 +237,17 @@ resource "aws_iam_policy" "read" {
           "route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:GetChange",
           "cloudfront:GetDistribution", "cloudfront:ListTagsForResource",
           "wafv2:GetWebACL", "wafv2:GetWebACLForResource", "wafv2:ListTagsForResource",
-          "kms:DescribeKey", "ssm:GetParameter", "ssm:GetParameters",
+          "kms:DescribeKey",
         ]
         Resource = "*"
+      },
+      {
+        # The root resolves the Amazon Linux AMI from a public parameter; no
+        # other parameter (SecureString values included) is readable.
+        Sid      = "ReadAmiParameter"
+        Effect   = "Allow"
+        Action   = ["ssm:GetParameter", "ssm:GetParameters"]
+        Resource = local.ami_parameters
       },
       {
         Sid      = "ReadStackIam"
@@ -268,6 +347,9 @@ resource "aws_iam_policy" "apply_infra" {
     Version = "2012-10-17"
     Statement = concat([
       {
+        # Region-wide, not tag-conditioned: these calls may touch any VPC
+        # resource in the region (see "Known limitations" in
+        # docs/infrastructure.md for the exact breadth and why).
         Sid    = "Ec2NetworkAndLaunchTemplates"
         Effect = "Allow"
         Action = [
@@ -368,7 +450,7 @@ resource "aws_iam_policy" "apply_platform" {
   description = "terraform apply on the items-api secrets, registry, monitoring, IAM, edge"
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid      = "ServiceSecrets"
         Effect   = "Allow"
@@ -433,34 +515,22 @@ resource "aws_iam_policy" "apply_platform" {
         ]
         Resource = ["${local.iam}:role/${var.name}-*", "${local.iam}:instance-profile/${var.name}-*"]
       },
-      {
-        Sid    = "OptionalEdge"
-        Effect = "Allow"
-        Action = [
-          "acm:RequestCertificate", "acm:DeleteCertificate", "acm:AddTagsToCertificate", "acm:RemoveTagsFromCertificate",
-          "route53:ChangeResourceRecordSets",
-          "route53:AssociateVPCWithHostedZone", "route53:DisassociateVPCFromHostedZone", # endpoint private DNS
-          "cloudfront:CreateDistribution", "cloudfront:CreateDistributionWithTags", "cloudfront:UpdateDistribution",
-          "cloudfront:DeleteDistribution", "cloudfront:TagResource", "cloudfront:UntagResource",
-          "wafv2:CreateWebACL", "wafv2:UpdateWebACL", "wafv2:DeleteWebACL", "wafv2:AssociateWebACL",
-          "wafv2:DisassociateWebACL", "wafv2:TagResource", "wafv2:UntagResource",
-          "elasticloadbalancing:SetWebAcl",
-        ]
-        Resource = "*"
-      },
-      {
-        Sid       = "NeverTouchTheCiAccessItself"
-        Effect    = "Deny"
-        NotAction = ["iam:Get*", "iam:List*"]
-        Resource  = local.protected_iam
-      },
-      {
-        Sid      = "NeverDropABoundary"
-        Effect   = "Deny"
-        Action   = ["iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:CreateUser", "iam:CreateAccessKey"]
-        Resource = "*"
-      },
-    ]
+      ],
+      local.edge_statements,
+      [
+        {
+          Sid       = "NeverTouchTheCiAccessItself"
+          Effect    = "Deny"
+          NotAction = ["iam:Get*", "iam:List*"]
+          Resource  = local.protected_iam
+        },
+        {
+          Sid      = "NeverDropABoundary"
+          Effect   = "Deny"
+          Action   = ["iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:CreateUser", "iam:CreateAccessKey"]
+          Resource = "*"
+        },
+    ])
   })
 
   tags = var.tags

@@ -22,3 +22,14 @@ output "deploy_subject" {
   description = "OIDC subject the deploy role trusts."
   value       = local.deploy_subject
 }
+
+output "policies" {
+  description = "The boundary and the CI policies (JSON documents by name), for review and tests."
+  value = {
+    boundary       = aws_iam_policy.boundary.policy
+    read           = aws_iam_policy.read.policy
+    release        = aws_iam_policy.release.policy
+    apply_infra    = aws_iam_policy.apply_infra.policy
+    apply_platform = aws_iam_policy.apply_platform.policy
+  }
+}

@@ -72,3 +72,39 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "db_identifier" {
+  description = "Identifier of the stack's RDS instance: workloads may read only the RDS-managed master secret tagged with its ARN (null: <name>-db, as the root names it)."
+  type        = string
+  default     = null
+}
+
+variable "manage_certificate" {
+  description = "The stack requests and deletes an ACM certificate (domain_name without certificate_arn): the deploy role gets the ACM write actions."
+  type        = bool
+  default     = false
+}
+
+variable "route53_zone_id" {
+  description = "Hosted zone in which the stack writes records (certificate validation, alias); null: the deploy role may change no records."
+  type        = string
+  default     = null
+}
+
+variable "enable_interface_endpoints" {
+  description = "The stack creates interface VPC endpoints with private DNS: the deploy role may associate the VPC with their hosted zones."
+  type        = bool
+  default     = false
+}
+
+variable "enable_cloudfront" {
+  description = "The stack has a CloudFront distribution: the deploy role may create, change and delete this account's distributions."
+  type        = bool
+  default     = false
+}
+
+variable "enable_waf" {
+  description = "The stack has a WAF web ACL: the deploy role may create, change, delete and associate web ACLs."
+  type        = bool
+  default     = false
+}
