@@ -32,8 +32,9 @@ LABEL org.opencontainers.image.title="items-api" \
       org.opencontainers.image.base.name="scratch"
 
 COPY build/image/rootfs/ /
-# COPY makes everything root's; the data directory (the volume) belongs to the
-# service user.
+# COPY makes everything root's, whoever owns build/image on disk (CI: the
+# runner user); the data directory (the volume) belongs to the service user.
+# /var/lib is in the rootfs (root's), so --chown reaches only items-api/.
 COPY --chown=10001:10001 build/image/rootfs.data/ /var/lib/items-api/
 
 USER 10001:10001

@@ -5,6 +5,11 @@
 # image/assemble-rootfs.sh). Leaves build/items-api and build/image/rootfs in
 # the working tree for image/build.sh.
 #
+# The container runs as root; everything it writes under build/ is handed to
+# the owner of the checkout (the runner user in CI), so that `docker build`
+# and later steps, run as that user, can read it (image/assemble-rootfs.sh:
+# Ownership; the files inside the image are root's all the same).
+#
 #   image/assemble-in-debian.sh          DEBIAN_IMAGE overrides debian:12
 #
 # Needs a container engine that can pull the image (image/engine.sh).
@@ -16,6 +21,7 @@ cd "$root"
 source image/engine.sh
 
 epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
+# shellcheck disable=SC2016  # the script is expanded by the container's bash
 engine run --rm --volume "$root:/src" --workdir /src \
     --env SOURCE_DATE_EPOCH="$epoch" --env DEBIAN_FRONTEND=noninteractive \
     "${DEBIAN_IMAGE:-debian:12}" bash -euo pipefail -c '
@@ -24,5 +30,7 @@ engine run --rm --volume "$root:/src" --workdir /src \
         git config --global --add safe.directory /src
         scripts/deps.sh build
         make --no-print-directory build
-        image/assemble-rootfs.sh build/items-api build/image/rootfs
+        owner=$(stat -c %u:%g /src)
+        IMAGE_OWNER=$owner image/assemble-rootfs.sh build/items-api build/image/rootfs
+        chown -R "$owner" build
     '

@@ -16,7 +16,16 @@
 # manager. OUT.data is the (empty) data directory the Dockerfile copies to
 # /var/lib/items-api owned by 10001.
 #
-# Needs a Debian system (dpkg, apt-get) and root (file ownership). Downloaded
+# Ownership: OUT and OUT.data belong to IMAGE_OWNER (uid:gid; default the
+# owner of the checkout), so that whoever runs `docker build` can read the
+# build context (CI assembles as root in a container, then builds as the
+# runner user). Ownership on disk never reaches the image: COPY makes every
+# file root's, and the Dockerfile gives the data directory to 10001 with
+# COPY --chown (only the directory itself: /var/lib is in this tree, root's,
+# so the engine does not create /var and /var/lib with that owner); the
+# files' modes (0644/0755) are kept.
+#
+# Needs a Debian system (dpkg, apt-get) and root (chroot, chown). Downloaded
 # .deb files are cached in IMAGE_DEB_CACHE (default build/image/debs).
 set -euo pipefail
 
@@ -26,6 +35,7 @@ out=${2:-$root/build/image/rootfs}
 cache=${IMAGE_DEB_CACHE:-$root/build/image/debs}
 app_uid=10001
 data_dir=/var/lib/items-api
+owner=${IMAGE_OWNER:-$(stat -c %u:%g "$root")}
 
 log() { printf 'assemble-rootfs: %s\n' "$*" >&2; }
 die() {
@@ -37,7 +47,8 @@ die() {
 for tool in ldd dpkg dpkg-query dpkg-deb apt-get apt-cache sha256sum; do
     command -v "$tool" >/dev/null || die "$tool not found: this script needs a Debian system"
 done
-[[ $(id -u) -eq 0 ]] || die "run as root: the image's files must be owned by root and the data directory by $app_uid"
+[[ $(id -u) -eq 0 ]] || die "run as root (dpkg-deb, chroot, chown)"
+[[ $owner =~ ^[0-9]+:[0-9]+$ ]] || die "IMAGE_OWNER must be numeric uid:gid, not '$owner'"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/items-api-rootfs.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -136,7 +147,8 @@ done
 # --- 3. the root filesystem --------------------------------------------------
 rm -rf "$out"
 mkdir -p "$out"
-install -d -m 0755 "$out/usr/local/bin" "$out/etc/ssl/certs" "$out/usr/share/items-api" "$out/usr/share/doc"
+install -d -m 0755 "$out/usr/local/bin" "$out/etc/ssl/certs" "$out/usr/share/items-api" "$out/usr/share/doc" \
+    "$out/var/lib"
 
 # A file of package $1 at path $2 (or its /usr twin), dereferenced to one file.
 copy_from_pkg() {
@@ -201,7 +213,8 @@ done <"$work/packages.tsv"
 } >"$out/usr/share/items-api/packages.tsv"
 chmod 0644 "$out/usr/share/items-api/packages.tsv"
 
-chown -R 0:0 "$out"
+# Readable by the user who builds the image (see Ownership above).
+chown -R "$owner" "$out" "$out.data"
 # Same inputs, same layer: every timestamp is the commit's (SOURCE_DATE_EPOCH).
 epoch=${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || echo 0)}
 find "$out" "$out.data" -exec touch -h -d "@$epoch" {} +

@@ -53,14 +53,23 @@
 #   SMOKE_API_KEY                        key for the authenticated read (default: the first key
 #                                        in the API-keys secret, read with the deploy role)
 #   SMOKE_ATTEMPTS (20), SMOKE_INTERVAL (6 s), SMOKE_PASSES (3)
-#   REFRESH_TIMEOUT (3600 s), POLL_INTERVAL (30 s)
+#   REFRESH_TIMEOUT (2700 s), POLL_INTERVAL (30 s)
+#                                        REFRESH_TIMEOUT bounds each wait for one
+#                                        instance refresh; all of a run's waits
+#                                        together (the release's refresh, one
+#                                        somebody else started, rolling back a hung
+#                                        one, the rollback's refresh) stop at
+#                                        2 x REFRESH_TIMEOUT. The credentials and
+#                                        the job must outlast that plus the rest
+#                                        (minutes): ci-cd.yml has the arithmetic
 #   IMAGE_ENGINE                         docker|podman (default: image/engine.sh decides)
 #   ALLOW_DESTROY=1                      apply plans that destroy resources
 #
 # Exit status: 0 deployed; 1 failed and rolled back to the previous tag;
 # 2 refused before changing the stack (bad input, credentials, plan);
 # 3 failed and NOT rolled back (no previous tag, or the rollback failed too):
-# a human must look.
+# a human must look. Every exit but --help writes the job summary
+# (DEPLOY_SUMMARY, else GITHUB_STEP_SUMMARY) and result= to GITHUB_OUTPUT.
 #
 # Never prints a secret: the API key goes from the CLI into a 0600 header
 # file that curl reads (-H @file), never into argv or the log.
@@ -68,30 +77,121 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+started=$(date +%s)
+log() { printf 'deploy [%4ss]: %s\n' "$(($(date +%s) - started))" "$*" >&2; }
+fail_reason=
+die() {
+    local code=$1
+    shift
+    fail_reason=$*
+    log "ERROR: $*"
+    exit "$code"
+}
+
+# What the summary reports; set as the run goes.
+previous_tag=
+ecr_url=
+digest=
+asg=
+refresh_id=
+refresh_result=
+rollback_refresh=
+plan_line=
+smoke_base=
+plan_only=0
+summary_written=0
+repo_created=0   # a first deploy created the ECR repository
+applied=         # the tags of the release applies that started, in order
+summary_file=${DEPLOY_SUMMARY:-${GITHUB_STEP_SUMMARY:-}}
+work=
+
+# summary RESULT [NOTE]: the job summary (and step outputs) of this run.
+summary() {
+    local result=$1 note=${2:-}
+    summary_written=1
+    log "result: $result"
+    if [[ -n ${GITHUB_OUTPUT:-} ]]; then
+        {
+            echo "tag=$tag"
+            echo "previous_tag=$previous_tag"
+            echo "url=${smoke_base:-}"
+            echo "result=$result"
+        } >>"$GITHUB_OUTPUT"
+    fi
+    [[ -n $summary_file ]] || return 0
+    {
+        if ((plan_only)); then echo "### Terraform plan: $result"; else echo "### Deploy: $result"; fi
+        echo
+        [[ -z $note ]] || printf '%s\n\n' "$note"
+        echo "| | |"
+        echo "| --- | --- |"
+        echo "| image | \`${ecr_url:-?}:$tag\` |"
+        echo "| digest | \`${digest:-?}\` |"
+        echo "| previous tag | \`${previous_tag:-none (first deploy)}\` |"
+        echo "| service URL | ${smoke_base:-?} |"
+        echo "| Auto Scaling group | \`${asg:-?}\` |"
+        echo "| instance refresh | \`${refresh_id:-none}\` |"
+        [[ -z ${rollback_refresh:-} ]] || echo "| rollback refresh | \`$rollback_refresh\` |"
+        echo "| plan | ${plan_line:-?} |"
+        echo "| duration | $(($(date +%s) - started)) s |"
+    } >>"$summary_file"
+}
+
+# Every exit but --help leaves a summary: the paths that write none
+# themselves (refusals, exit 3 before a rollback was possible, errors,
+# signals) get one here.
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+on_exit() {
+    local rc=$? note
+    if ((rc != 0 && summary_written == 0)); then
+        case $rc in
+        130) fail_reason="interrupted (SIGINT)" ;;
+        143) fail_reason="interrupted (SIGTERM)" ;;
+        esac
+        [[ -n $fail_reason ]] || fail_reason="unexpected error (exit $rc): see the log"
+        if [[ -z $applied ]]; then
+            note="Nothing was released: the service still runs ${previous_tag:-what it ran before}."
+            ((repo_created == 0)) || note+=" (The ECR repository was created for the first deploy.)"
+        else
+            note="NOT rolled back: terraform applied image_tag $applied"
+            note+="${refresh_id:+, instance refresh $refresh_id (${refresh_result:-status unknown})}"
+            note+=". A human must look (docs/cicd.md, Rolling back by hand)."
+        fi
+        if ((rc == 2)); then
+            summary "refused ($fail_reason)" "$note" || true
+        else
+            summary "FAILED ($fail_reason)" "$note" || true
+        fi
+    fi
+    [[ -z $work ]] || rm -rf "$work"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 # --- arguments and configuration ---------------------------------------------
 tag=${GITHUB_SHA:-}
 image_ref=
 push=1
-plan_only=0
 var_files=()
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; }
 while (($# > 0)); do
     case $1 in
     --tag)
-        tag=${2:?--tag needs a value}
+        [[ -n ${2:-} ]] || die 2 "--tag needs a value"
+        tag=$2
         shift
         ;;
     --image)
-        image_ref=${2:?--image needs a value}
+        [[ -n ${2:-} ]] || die 2 "--image needs a value"
+        image_ref=$2
         shift
         ;;
     --no-push) push=0 ;;
     --plan-only) plan_only=1 ;;
     --var-file)
-        [[ -f ${2:?--var-file needs a value} ]] || {
-            echo "deploy: no such var file: $2" >&2
-            exit 2
-        }
+        [[ -n ${2:-} ]] || die 2 "--var-file needs a value"
+        [[ -f $2 ]] || die 2 "no such var file: $2"
         var_files+=("-var-file=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")")
         shift
         ;;
@@ -99,10 +199,7 @@ while (($# > 0)); do
         usage
         exit 0
         ;;
-    *)
-        echo "deploy: unknown argument '$1' (--help)" >&2
-        exit 2
-        ;;
+    *) die 2 "unknown argument '$1' (--help)" ;;
     esac
     shift
 done
@@ -114,24 +211,16 @@ tf_dir=${TF_DIR:-$root/infrastructure}
 smoke_attempts=${SMOKE_ATTEMPTS:-20}
 smoke_interval=${SMOKE_INTERVAL:-6}
 smoke_passes=${SMOKE_PASSES:-3}
-refresh_timeout=${REFRESH_TIMEOUT:-3600}
+refresh_timeout=${REFRESH_TIMEOUT:-2700}
 poll_interval=${POLL_INTERVAL:-30}
-summary_file=${DEPLOY_SUMMARY:-${GITHUB_STEP_SUMMARY:-}}
+# Seconds of refresh waiting left in this run: 2 x REFRESH_TIMEOUT in all.
+refresh_budget=$((2 * refresh_timeout))
 in_actions=0
 [[ ${GITHUB_ACTIONS:-} == true ]] && in_actions=1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/items-api-deploy.XXXXXX")
 chmod 0700 "$work"
-trap 'rm -rf "$work"' EXIT
 
-started=$(date +%s)
-log() { printf 'deploy [%4ss]: %s\n' "$(($(date +%s) - started))" "$*" >&2; }
-die() {
-    local code=$1
-    shift
-    log "ERROR: $*"
-    exit "$code"
-}
 group() { if ((in_actions)); then echo "::group::$*"; else log "== $*"; fi; }
 endgroup() { if ((in_actions)); then echo "::endgroup::"; fi; }
 
@@ -232,10 +321,15 @@ refresh_status() {
 
 terminal() { [[ $1 =~ ^(Successful|Failed|Cancelled|RollbackFailed|RollbackSuccessful)$ ]]; }
 
-# wait_refresh ID: polls until a terminal status (printed) or the timeout
-# (prints "Timeout").
+# wait_refresh ID: polls until a terminal status or the timeout; sets
+# wait_result to the status, or Timeout. Each wait lasts at most
+# REFRESH_TIMEOUT, and what is left of the run's budget (refresh_budget).
 wait_refresh() {
-    local id=$1 deadline=$(($(date +%s) + refresh_timeout)) line status last=
+    local id=$1 t0 limit deadline line status last=
+    t0=$(date +%s)
+    limit=$((refresh_budget < refresh_timeout ? refresh_budget : refresh_timeout))
+    ((limit > 0)) || limit=0
+    deadline=$((t0 + limit))
     while :; do
         line=$(refresh_status "$id") || line="Unknown"
         status=${line%%$'\t'*}
@@ -244,15 +338,20 @@ wait_refresh() {
             last=$line
         fi
         if terminal "$status"; then
-            printf '%s' "$status"
-            return 0
+            wait_result=$status
+            break
         fi
         if (($(date +%s) >= deadline)); then
-            printf 'Timeout'
-            return 0
+            wait_result=Timeout
+            break
         fi
         sleep "$poll_interval"
     done
+    refresh_budget=$((refresh_budget - ($(date +%s) - t0)))
+    if [[ $wait_result == Timeout ]]; then
+        log "refresh $id: no terminal status after $(($(date +%s) - t0))s (REFRESH_TIMEOUT ${refresh_timeout}s; ${refresh_budget}s of the run's 2 x REFRESH_TIMEOUT left)"
+    fi
+    return 0
 }
 
 # A refresh somebody else started (a manual one) must finish first.
@@ -265,8 +364,8 @@ wait_for_other_refresh() {
     [[ -n $id && $id != None ]] || return 0
     terminal "$status" && return 0
     log "refresh $id is $status already; waiting for it to finish first"
-    status=$(wait_refresh "$id")
-    [[ $status != Timeout ]] || die 3 "refresh $id still running after ${refresh_timeout}s"
+    wait_refresh "$id"
+    [[ $wait_result != Timeout ]] || die 3 "somebody else's refresh $id is still running; started none"
 }
 
 # refresh: starts one to the launch template version Terraform just wrote and
@@ -282,6 +381,12 @@ refresh() {
         return 0
     }
     wait_for_other_refresh
+    if ((refresh_budget <= 0)); then
+        log "no time left for another refresh (2 x REFRESH_TIMEOUT = $((2 * refresh_timeout))s of waiting used)"
+        refresh_id=
+        refresh_result=NotStarted
+        return 0
+    fi
     refresh_id=$(aws autoscaling start-instance-refresh --region "$region" --auto-scaling-group-name "$asg" \
         --strategy Rolling --desired-configuration "$desired" --preferences "$prefs" \
         --query InstanceRefreshId --output text) || {
@@ -291,12 +396,14 @@ refresh() {
         return 0
     }
     log "instance refresh $refresh_id started on $asg (desired $desired)"
-    refresh_result=$(wait_refresh "$refresh_id")
+    wait_refresh "$refresh_id"
+    refresh_result=$wait_result
     if [[ $refresh_result == Timeout ]]; then
-        log "refresh $refresh_id did not finish in ${refresh_timeout}s: rolling it back"
+        log "refresh $refresh_id did not finish in time: rolling it back"
         if aws autoscaling rollback-instance-refresh --region "$region" --auto-scaling-group-name "$asg" >/dev/null 2>&1 ||
             aws autoscaling cancel-instance-refresh --region "$region" --auto-scaling-group-name "$asg" >/dev/null 2>&1; then
-            refresh_result=$(wait_refresh "$refresh_id")
+            wait_refresh "$refresh_id"
+            refresh_result=$wait_result
             [[ $refresh_result != Timeout ]] || refresh_result=Failed
         else
             refresh_result=Failed
@@ -363,35 +470,6 @@ smoke() {
     return 1
 }
 
-summary() {
-    local result=$1
-    log "result: $result"
-    if [[ -n ${GITHUB_OUTPUT:-} ]]; then
-        {
-            echo "tag=$tag"
-            echo "previous_tag=$previous_tag"
-            echo "url=${smoke_base:-}"
-            echo "result=$result"
-        } >>"$GITHUB_OUTPUT"
-    fi
-    [[ -n $summary_file ]] || return 0
-    {
-        echo "### Deploy: $result"
-        echo
-        echo "| | |"
-        echo "| --- | --- |"
-        echo "| image | \`${ecr_url:-?}:$tag\` |"
-        echo "| digest | \`${digest:-?}\` |"
-        echo "| previous tag | \`${previous_tag:-none (first deploy)}\` |"
-        echo "| service URL | ${smoke_base:-?} |"
-        echo "| Auto Scaling group | \`${asg:-?}\` |"
-        echo "| instance refresh | \`${refresh_id:-none}\` |"
-        [[ -z ${rollback_refresh:-} ]] || echo "| rollback refresh | \`$rollback_refresh\` |"
-        echo "| plan | ${plan_line:-?} |"
-        echo "| duration | $(($(date +%s) - started)) s |"
-    } >>"$summary_file"
-}
-
 # --- 1. preflight --------------------------------------------------------------
 [[ -n $tag ]] || tag=$(git -C "$root" rev-parse --verify -q HEAD 2>/dev/null || true)
 [[ -n $tag ]] || die 2 "no tag: pass --tag (the commit SHA)"
@@ -402,16 +480,6 @@ valid_tag "$tag" || die 2 "image tag '$tag' is not an immutable Docker tag (lett
 for tool in aws terraform curl python3; do
     command -v "$tool" >/dev/null || die 2 "$tool is not installed"
 done
-
-previous_tag=
-ecr_url=
-digest=
-asg=
-refresh_id=
-refresh_result=
-rollback_refresh=
-plan_line=
-smoke_base=
 
 group "preflight: tag $tag, region $region"
 account=$(aws sts get-caller-identity --query Account --output text) || die 2 "no AWS credentials"
@@ -485,6 +553,7 @@ if [[ -z $ecr_url ]] && ((plan_only == 0)); then
         tail -n 40 "$work/bootstrap.log" >&2
         die 3 "creating the ECR repository failed"
     }
+    repo_created=1
     load_outputs
     ecr_url=$(tf_out ecr_repository_url)
     [[ -n $ecr_url ]] || die 3 "the state has no ecr_repository_url output after creating the repository"
@@ -517,6 +586,7 @@ if ((plan_only)); then
             echo "</details>"
         } >>"$summary_file"
     fi
+    summary_written=1
     log "plan only: nothing changed"
     exit 0
 fi
@@ -545,6 +615,7 @@ release() {
     failure=
     self_rolled_back=0
     group "terraform apply (image_tag=$t)"
+    applied="${applied:+$applied, then }$t"
     if ! apply_plan; then
         failure="terraform apply failed"
         endgroup

@@ -18,8 +18,10 @@
 # refresh that hangs, an apply that fails half-way, refusals that change
 # nothing (tag latest, tag not in ECR, image from another revision, a failed
 # push, wrong account, a plan that destroys), waiting for somebody else's refresh, a
-# manual rollback with --no-push, and a failed first deploy (nothing to roll
-# back to). Secrets never reach argv, logs or summaries.
+# manual rollback with --no-push, a failed first deploy (nothing to roll
+# back to), a first deploy whose ECR repository cannot be created, and
+# somebody else's refresh that outlasts REFRESH_TIMEOUT. Every failure and
+# refusal writes a job summary. Secrets never reach argv, logs or summaries.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -233,11 +235,13 @@ check "refresh-auto-rollback: smoke test after the rollback" grep -q 'auth=yes' 
 
 add_image "items-api:$E" "$E"
 echo Hang >"$STUB_DIR/refresh-plan"
-DEPLOY_ENV=(REFRESH_TIMEOUT=2 POLL_INTERVAL=1)
+# The hung refresh gets REFRESH_TIMEOUT, rolling it back what is left of 2 x REFRESH_TIMEOUT.
+DEPLOY_ENV=(REFRESH_TIMEOUT=4 POLL_INTERVAL=1)
 run_deploy refresh-timeout 1 --tag "$E"
 expect "refresh-timeout: rolls the hanging refresh back" 1 "$(calls '^aws autoscaling rollback-instance-refresh')"
 expect "refresh-timeout: the state runs B again" "$B" "$(current_image)"
 expect "refresh-timeout: the service still runs B" "$B" "$(deployed)"
+check "refresh-timeout: summary says rolled back" grep -q "rolled back to $B" "$work/out/refresh-timeout.summary"
 
 add_image items-api:applyfail-1 applyfail-1
 run_deploy apply-fails 1 --tag applyfail-1
@@ -247,8 +251,14 @@ expect "apply-fails: the state runs B again" "$B" "$(current_image)"
 
 run_deploy refuse-latest 2 --tag latest
 expect "refuse-latest: nothing pushed" 0 "$(calls '^docker push')"
+check "refuse-latest: a summary says refused, and why" grep -q "^### Deploy: refused (image tag 'latest'" "$work/out/refuse-latest.summary"
+check "refuse-latest: step output result=refused" grep -q '^result=refused' "$work/gh-output"
+run_deploy refuse-bad-argument 2 --tag "$F" --frobnicate
+check "refuse-bad-argument: a summary says refused" grep -q "^### Deploy: refused (unknown argument '--frobnicate'" "$work/out/refuse-bad-argument.summary"
 run_deploy refuse-missing-tag 2 --no-push --tag "$F"
 check "refuse-missing-tag: says ECR lacks it" out_has refuse-missing-tag 'ECR has no image'
+check "refuse-missing-tag: a summary says refused, nothing released" \
+    grep -q "Nothing was released: the service still runs $B" "$work/out/refuse-missing-tag.summary"
 expect "refuse-missing-tag: the state still runs B" "$B" "$(current_image)"
 add_image items-api:dev "$G"
 run_deploy refuse-other-revision 2 --tag "$F"
@@ -287,6 +297,36 @@ run_deploy first-deploy-fails 3 --tag "$H" --var-file "$work/second.tfvars"
 expect "first-deploy-fails: one refresh, no rollback" 1 "$(refreshes)"
 check "first-deploy-fails: says there is nothing to roll back to" out_has first-deploy-fails 'nothing to roll back to'
 expect "first-deploy-fails: the new stack's state runs H" "$H" "$(current_image "$work/stack2")"
+check "first-deploy-fails: summary says there is no previous release" grep -q "no previous release to roll back to" "$work/out/first-deploy-fails.summary"
+
+# A third stack in a new state, named like the first: its repository exists
+# already, so the first deploy's targeted apply fails (exit 3).
+cp -r tests/deploy/stack "$work/stack3"
+DEPLOY_ENV=(TF_DIR="$work/stack3" TF_STATE_KEY=items-api/third/terraform.tfstate)
+run_deploy first-deploy-ecr-fails 3 --tag "$H"
+check "first-deploy-ecr-fails: says creating the repository failed" out_has first-deploy-ecr-fails 'creating the ECR repository failed'
+expect "first-deploy-ecr-fails: nothing pushed" 0 "$(calls '^docker push')"
+expect "first-deploy-ecr-fails: no refresh" 0 "$(refreshes)"
+check "first-deploy-ecr-fails: a summary says why" \
+    grep -q '^### Deploy: FAILED (creating the ECR repository failed)' "$work/out/first-deploy-ecr-fails.summary"
+check "first-deploy-ecr-fails: the summary says nothing was released" \
+    grep -q 'Nothing was released' "$work/out/first-deploy-ecr-fails.summary"
+check "first-deploy-ecr-fails: step output result=FAILED" grep -q '^result=FAILED (creating the ECR repository failed)' "$work/gh-output"
+
+# Somebody else's refresh that outlasts REFRESH_TIMEOUT: the apply is done,
+# no refresh is started, exit 3, and the summary says what was left.
+Q=$(printf '4%.0s' {1..40})
+add_image "items-api:$Q" "$Q"
+aws stub-seed-refresh items-api-app Hang
+DEPLOY_ENV=(REFRESH_TIMEOUT=2 POLL_INTERVAL=1)
+run_deploy other-refresh-timeout 3 --tag "$Q"
+expect "other-refresh-timeout: started no refresh" 0 "$(refreshes)"
+check "other-refresh-timeout: says it is still running" out_has other-refresh-timeout "somebody else's refresh .* is still running"
+check "other-refresh-timeout: a summary says FAILED, not rolled back" \
+    grep -q "^### Deploy: FAILED (somebody else's refresh" "$work/out/other-refresh-timeout.summary"
+check "other-refresh-timeout: the summary names the applied tag" \
+    grep -q "NOT rolled back: terraform applied image_tag $Q" "$work/out/other-refresh-timeout.summary"
+aws autoscaling cancel-instance-refresh --auto-scaling-group-name items-api-app >/dev/null
 
 # --- 4. no secret anywhere ------------------------------------------------------------
 leaks=$(grep -rF "$smoke_key" "$work/out" | grep -vF "::add-mask::$smoke_key" || true)

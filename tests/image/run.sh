@@ -3,6 +3,12 @@
 #
 #   tests/image/run.sh [IMAGE]            default items-api:dev (make test-image builds it)
 #
+# 0. the build context (build/image/rootfs, rootfs.data) is readable by the
+#    user who runs `docker build` (CI: the runner user, after a debian:12
+#    container assembled it as root): checked as the checkout's owner, and,
+#    on Debian, by assembling a copy for `nobody` (IMAGE_OWNER) and reading it
+#    as nobody; in the image every file is root's and only /var/lib/items-api
+#    is 10001's (not world-writable), whoever owned the context
 # 1. the image's configuration: non-root numeric user, volume, port, stop
 #    signal, health check, OCI labels, no shell, size <= IMAGE_MAX_MB (30)
 # 2. SQLite on a named volume, read-only root filesystem: /healthz, /readyz,
@@ -168,6 +174,64 @@ if ! engine image inspect "$image" >/dev/null 2>&1; then
     echo "image test: no image $image (make image)" >&2
     exit 1
 fi
+
+# --- 0. the build context and ownership in the image --------------------------------
+# unreadable_as UID:GID DIR: what that user cannot read of DIR's build context
+# (rootfs, rootfs.data); then reads it all the way the docker CLI does (tar).
+unreadable_as() {
+    local ids=$1 dir=$2 bad
+    local as=(setpriv --reuid "${ids%:*}" --regid "${ids#*:}" --clear-groups)
+    bad=$("${as[@]}" find "$dir/rootfs" "$dir/rootfs.data" \
+        \( -type d \( ! -readable -o ! -executable \) -print \) -o \
+        \( ! -type d ! -type l ! -readable -print \) 2>&1) || true
+    if [[ -n $bad ]]; then
+        printf 'unreadable as %s: %s\n' "$ids" "$(head -n 5 <<<"$bad" | tr '\n' ' ')"
+        return 1
+    fi
+    "${as[@]}" tar -cf - -C "$dir" rootfs rootfs.data | wc -c >/dev/null
+}
+echo "--- the build context"
+owner=$(stat -c %u:%g .)
+check "context: build/image is readable by the checkout's owner ($owner), who runs docker build" \
+    unreadable_as "$owner" build/image
+if [[ -x build/items-api ]] && grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then
+    mkdir -p "$work/context"
+    if IMAGE_OWNER=65534:65534 image/assemble-rootfs.sh build/items-api "$work/context/rootfs" >"$work/assemble.log" 2>&1; then
+        expect "context: IMAGE_OWNER=65534:65534 owns the assembled tree and the data directory" \
+            "65534:65534 65534:65534" "$(stat -c %u:%g "$work/context/rootfs" "$work/context/rootfs.data" | tr '\n' ' ' | sed 's/ $//')"
+        check "context: assembled as root for user nobody, nobody can read all of it" \
+            unreadable_as 65534:65534 "$work/context"
+    else
+        not_ok "context: image/assemble-rootfs.sh with IMAGE_OWNER=65534:65534 failed" "$(tail -n 5 "$work/assemble.log")"
+    fi
+    rm -rf "$work/context"
+else
+    echo "  skip  context: assembling a copy for nobody needs Debian and build/items-api (CI assembles in debian:12)"
+fi
+# The image's files: ownership comes from the Dockerfile, not from the context.
+owners_name=items-api-test-owners-$run_id
+containers+=("$owners_name")
+if engine create --name "$owners_name" "$image" >/dev/null 2>&1 &&
+    engine export "$owners_name" >"$work/export.tar" 2>"$work/export.err"; then
+    ownership=$(python3 - "$work/export.tar" <<'PY'
+import sys, tarfile
+bad, data = [], None
+for m in tarfile.open(sys.argv[1]):
+    name = m.name.lstrip("./").rstrip("/")
+    if name == "var/lib/items-api":
+        data = "%d:%d%s" % (m.uid, m.gid, " world-writable" if m.mode & 0o002 else "")
+    elif not name.startswith("var/lib/items-api/") and (m.uid, m.gid) != (0, 0) and name not in ("", "dev", "proc", "sys", "etc/hosts", "etc/hostname", "etc/resolv.conf", "run"):
+        bad.append("%s %d:%d" % (name, m.uid, m.gid))
+print("data=%s others=%s" % (data, ",".join(bad[:5]) or "root"))
+PY
+    )
+    expect "image: every file is root's (/var and /var/lib too), /var/lib/items-api is 10001:10001" \
+        "data=10001:10001 others=root" "$ownership"
+else
+    not_ok "image: could not export a container of $image" "$(head -c 400 "$work/export.err" 2>/dev/null)"
+fi
+engine rm -f "$owners_name" >/dev/null 2>&1 || true
+rm -f "$work/export.tar"
 
 # --- 1. configuration ------------------------------------------------------------
 engine image inspect "$image" >"$work/inspect.json"

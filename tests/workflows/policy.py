@@ -10,6 +10,11 @@ and local composite action:
   - every job has a timeout
   - jobs in the production environment share the deploy-production
     concurrency group and are never cancelled
+  - every job that deploys (runs scripts/deploy.sh without --plan-only) fits
+    a rollback into its time limits: deploy.sh waits for instance refreshes
+    at most 2 x REFRESH_TIMEOUT in all, and the rest takes at most
+    DEPLOY_MARGIN, so 2 x REFRESH_TIMEOUT + DEPLOY_MARGIN <= the role's
+    role-duration-seconds and <= timeout-minutes x 60
   - no `${{ github.event.* }}` or `${{ inputs.* }}` spliced into a run:
     script (script injection): such values go through env:
 
@@ -27,6 +32,13 @@ import yaml
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 UNTRUSTED = re.compile(r"\b(github\.event\.|inputs\.|github\.head_ref)")
+# Seconds a deploy needs besides waiting for refreshes: init, plans and
+# applies, push, two smoke tests (ci-cd.yml's deploy job has the arithmetic).
+DEPLOY_MARGIN = 1800
+# scripts/deploy.sh's default REFRESH_TIMEOUT; configure-aws-credentials'
+# default session.
+DEFAULT_REFRESH_TIMEOUT = 2700
+DEFAULT_ROLE_DURATION = 3600
 
 passed = failed = 0
 
@@ -39,6 +51,35 @@ def check(ok, what):
     else:
         failed += 1
         print(f"  FAIL  {what}")
+
+
+def seconds(value):
+    """An integer from YAML (quoted or not); None for an expression or nothing."""
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def budget_check(name, job_id, doc, job):
+    env = dict(doc.get("env") or {})
+    env.update(job.get("env") or {})
+    for step in job.get("steps", []) or []:
+        if "scripts/deploy.sh" in str(step.get("run", "")):
+            env.update(step.get("env") or {})
+    refresh = seconds(env.get("REFRESH_TIMEOUT", DEFAULT_REFRESH_TIMEOUT))
+    creds = [s for s in job.get("steps", []) or [] if "configure-aws-credentials" in str(s.get("uses", ""))]
+    role = seconds((creds[0].get("with") or {}).get("role-duration-seconds", DEFAULT_ROLE_DURATION)) if creds else None
+    timeout = seconds(job.get("timeout-minutes"))
+    check(refresh is not None and role is not None and timeout is not None,
+          f"{name}: job {job_id} (deploys) sets REFRESH_TIMEOUT, role-duration-seconds and timeout-minutes as numbers")
+    if refresh is None or role is None or timeout is None:
+        return
+    need = 2 * refresh + DEPLOY_MARGIN
+    check(need <= role,
+          f"{name}: job {job_id}: 2 x REFRESH_TIMEOUT {refresh} + {DEPLOY_MARGIN} = {need} s <= role-duration-seconds {role}")
+    check(need <= timeout * 60,
+          f"{name}: job {job_id}: 2 x REFRESH_TIMEOUT {refresh} + {DEPLOY_MARGIN} = {need} s <= timeout-minutes {timeout} x 60")
 
 
 def steps_of(doc):
@@ -96,6 +137,10 @@ def main():
                     conc = job.get("concurrency") or {}
                     check(conc.get("group") == "deploy-production" and conc.get("cancel-in-progress") is False,
                           f"{name}: job {job_id} (production) locks deploy-production and is never cancelled")
+                deploys = any("scripts/deploy.sh" in str(s.get("run", "")) and "--plan-only" not in str(s.get("run", ""))
+                              for s in job.get("steps", []) or [])
+                if deploys:
+                    budget_check(name, job_id, doc, job)
 
         for n, (job_id, job, step) in enumerate(steps_of(doc), 1):
             uses = str(step.get("uses", ""))

@@ -8,7 +8,7 @@
 #   3. shellcheck of every run: script in the workflows and local actions
 #      (extracted by policy.py) and of the delivery scripts kept in files
 #   4. the linters reject tests/workflows/fixtures/bad-workflow.yml (so a broken
-#      harness cannot pass)
+#      harness cannot pass), the policy its deploy job's time budget too
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -58,6 +58,12 @@ if python3 tests/workflows/policy.py "$out/bad-run" "$bad" >"$out/bad-policy.log
     echo "  FAIL  the policy accepted $bad" && failed=1
 else
     echo "  ok    the policy rejects it ($(grep -c 'FAIL' "$out/bad-policy.log") findings)"
+fi
+if grep -q 'FAIL .*2 x REFRESH_TIMEOUT 4800 .* <= role-duration-seconds 7200' "$out/bad-policy.log" &&
+    grep -q 'FAIL .*2 x REFRESH_TIMEOUT 4800 .* <= timeout-minutes 120' "$out/bad-policy.log"; then
+    echo "  ok    the policy rejects a deploy whose rollback outlasts the session and the job"
+else
+    echo "  FAIL  the policy accepted REFRESH_TIMEOUT 4800 with a 7200 s session and a 120 min job" && failed=1
 fi
 if shellcheck "$out"/bad-run/*.sh >/dev/null 2>&1; then
     echo "  FAIL  shellcheck accepted the run: scripts of $bad" && failed=1
