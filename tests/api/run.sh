@@ -8,6 +8,9 @@
 #   PYTHON          interpreter (default python3; standard library only, plus
 #                   openapi-spec-validator / PyYAML for the OpenAPI test)
 #   KEEP_OUTPUT=1   keep server logs and databases even when everything passed
+#   ITEMS_API_TEST_PG_URL  an external PostgreSQL (e.g. a CI service container,
+#                   database "items", a user that may CREATE DATABASE/ROLE) instead
+#                   of the throwaway one; the pg_ctl tests skip with their reason
 # For the postgres backend a throwaway PostgreSQL is started (tests/lib/pg.sh)
 # and stopped on exit. Prints per-backend counts; exits non-zero if any test
 # failed or any server wrote a sanitizer report to stderr.
@@ -53,7 +56,7 @@ failed=0
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
-    if ((PG_STARTED)); then
+    if ((PG_STARTED == 1)); then
         pg_stop || true
     fi
     if ((failed == 0)) && [[ -z ${KEEP_OUTPUT:-} ]]; then
@@ -81,6 +84,26 @@ start_all=$SECONDS
 for backend in "${backends[@]}"; do
     out="$WORK/$backend"
     mkdir -p "$out"
+    if [[ $backend == postgres && -n ${ITEMS_API_TEST_PG_URL:-} ]] && ((PG_STARTED == 0)); then
+        # An external server (CI's PostgreSQL service container): the suite
+        # creates its databases there; the tests that stop and start the
+        # server (pg_ctl) skip with a printed reason.
+        echo "=== using the external PostgreSQL in ITEMS_API_TEST_PG_URL"
+        eval "$("$PYTHON" - "$ITEMS_API_TEST_PG_URL" <<'PY'
+import shlex, sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+for k, v in (("PG_URL", sys.argv[1]), ("PG_HOST", u.hostname or "127.0.0.1"),
+             ("PG_PORT", str(u.port or 5432)), ("PG_DBUSER", urllib.parse.unquote(u.username or "")),
+             ("PG_PASSWORD", urllib.parse.unquote(u.password or "")),
+             ("PG_ADMIN_DB", u.path.lstrip("/") or "postgres")):
+    print("%s=%s" % (k, shlex.quote(v)))
+PY
+)"
+        PG_BIN=${PG_BIN:-$(dirname "$(command -v psql)")}
+        ITEMS_API_PG_EXTERNAL=1
+        export PG_URL PG_HOST PG_PORT PG_DBUSER PG_PASSWORD PG_ADMIN_DB PG_BIN ITEMS_API_PG_EXTERNAL
+        PG_STARTED=2
+    fi
     if [[ $backend == postgres ]] && ((PG_STARTED == 0)); then
         echo "=== starting a throwaway PostgreSQL"
         # Throwaway data: no fsync, so that a database per server (CREATE
