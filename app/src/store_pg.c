@@ -1160,6 +1160,10 @@ static void pg_worker_free(store_worker_t *base)
     for (int i = 0; i < w->n_conns; i++) {
         if (w->conns[i].pg != NULL)
             PQfinish(w->conns[i].pg);
+        /* A connection the connector handed over just before pg_stop, whose
+         * task_handover the worker's loop never ran: it is ours to close. */
+        if (w->conns[i].handover != NULL)
+            PQfinish(w->conns[i].handover);
     }
     free(w->conns);
     free(w);
