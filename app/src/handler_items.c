@@ -408,12 +408,29 @@ static void on_patch_replace(store_op_t *op, const store_result_t *res)
     respond_store_failure(ex, res->status);
 }
 
+/* The patch target is the writable part of an item, {name, data}; returns
+ * the patch applied to it (in the exchange's arena). */
+static json_value_t *patch_merge(exchange_t *ex, const char *name, size_t name_len,
+                                 json_value_t *data, const json_value_t *patch)
+{
+    json_value_t *target = json_new(&ex->arena, JSON_OBJECT);
+    json_value_t *name_val = json_new(&ex->arena, JSON_STRING);
+    json_member_t *members = arena_alloc(&ex->arena, 2 * sizeof(*members));
+
+    name_val->u.str.ptr = name;
+    name_val->u.str.len = name_len;
+    members[0] = (json_member_t){"name", 4, name_val};
+    members[1] = (json_member_t){"data", 4, data};
+    target->u.obj.members = members;
+    target->u.obj.n = 2;
+    return merge_patch_apply(&ex->arena, target, patch);
+}
+
 static void on_patch_read(store_op_t *op, const store_result_t *res)
 {
     exchange_t *ex = op->arg;
     const item_t *it;
-    json_value_t target_data, *data_val, *merged;
-    json_member_t members[2];
+    json_value_t *data_val, *merged;
     json_error_t jerr;
     item_errors_t errs;
     int64_t id = ex->op.id;
@@ -428,23 +445,14 @@ static void on_patch_read(store_op_t *op, const store_result_t *res)
         respond_store_failure(ex, STORE_PRECONDITION_FAILED);
         return;
     }
-    /* The patch target is the writable part of the item: {name, data}. */
     data_val = json_parse(&ex->arena, arena_memdup(&ex->arena, it->data, it->data_len),
                           it->data_len, &jerr);
     if (data_val == NULL) {
         http_problem(ex, 500, NULL, "stored data is not valid JSON");
         return;
     }
-    json_value_t *name_val = json_new(&ex->arena, JSON_STRING);
-    name_val->u.str.ptr = arena_memdup(&ex->arena, it->name, it->name_len);
-    name_val->u.str.len = it->name_len;
-    members[0] = (json_member_t){"name", 4, name_val};
-    members[1] = (json_member_t){"data", 4, data_val};
-    memset(&target_data, 0, sizeof(target_data));
-    target_data.type = JSON_OBJECT;
-    target_data.u.obj.members = members;
-    target_data.u.obj.n = 2;
-    merged = merge_patch_apply(&ex->arena, &target_data, ex->patch);
+    merged = patch_merge(ex, arena_memdup(&ex->arena, it->name, it->name_len), it->name_len,
+                         data_val, ex->patch);
     if (item_validate(&ex->arena, merged, &ex->input, &errs) != IA_OK) {
         http_problem_fields(ex, &errs);
         return;
@@ -480,21 +488,11 @@ static void patch_read(exchange_t *ex)
  */
 static void patch_prevalidate(exchange_t *ex, const json_value_t *patch, item_errors_t *errs)
 {
-    json_member_t members[2];
-    json_value_t target, *name_val, *data_val;
     item_input_t scratch;
 
-    name_val = json_new(&ex->arena, JSON_STRING);
-    name_val->u.str.ptr = "x";
-    name_val->u.str.len = 1;
-    data_val = json_new(&ex->arena, JSON_OBJECT);
-    members[0] = (json_member_t){"name", 4, name_val};
-    members[1] = (json_member_t){"data", 4, data_val};
-    memset(&target, 0, sizeof(target));
-    target.type = JSON_OBJECT;
-    target.u.obj.members = members;
-    target.u.obj.n = 2;
-    (void)item_validate(&ex->arena, merge_patch_apply(&ex->arena, &target, patch), &scratch, errs);
+    (void)item_validate(&ex->arena,
+                        patch_merge(ex, "x", 1, json_new(&ex->arena, JSON_OBJECT), patch), &scratch,
+                        errs);
 }
 
 static void patch_item(exchange_t *ex, int64_t id, bool id_ok)
