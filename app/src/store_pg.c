@@ -252,14 +252,6 @@ static PGconn *connect_once(pg_store_t *s, char *why, size_t why_len)
     return pg;
 }
 
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* Start-up: retry with backoff for DB_STARTUP_TIMEOUT_SECONDS. */
 static PGconn *connect_startup(pg_store_t *s, const config_t *cfg, err_t *err)
 {
@@ -289,7 +281,7 @@ static PGconn *connect_startup(pg_store_t *s, const config_t *cfg, err_t *err)
             log_str(&l, "error", why);
             log_end(&l);
         }
-        sleep_ms(delay < left ? delay : left);
+        time_sleep_ms(delay < left ? delay : left);
         delay = delay * 2 > 2000 ? 2000 : delay * 2;
     }
 }
@@ -443,7 +435,7 @@ static void *connector_main(void *arg)
         /* Retry soon: recovery must follow the database within a second or
          * two, but a dead database must not be hammered. */
         delay = delay == 0 ? 50 : (delay * 2 > 500 ? 500 : delay * 2);
-        sleep_ms(delay);
+        time_sleep_ms(delay);
         request_connect(s, c);
     }
 }

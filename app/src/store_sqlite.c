@@ -20,6 +20,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* How long a statement waits for another connection's lock while serving. */
+#define SQLITE_BUSY_MS 5000
+
 enum {
     Q_GET,
     Q_LIST,
@@ -125,18 +128,40 @@ static int make_parent_dirs(const char *path, err_t *err)
     return rc;
 }
 
-static int migrate(sqlite3 *db, err_t *err)
+/* A lock held by another connection: worth waiting for at start-up. */
+static bool is_busy(int rc)
+{
+    rc &= 0xFF;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+/* Runs one statement; on failure says whether another connection's lock
+ * was the cause. */
+static int exec_step(sqlite3 *db, const char *sql, bool *busy, err_t *err)
+{
+    int rc = exec_sql(db, sql, err);
+
+    if (rc != IA_OK && is_busy(sqlite3_errcode(db)))
+        *busy = true;
+    return rc;
+}
+
+/*
+ * Everything, the bookkeeping table included, happens inside one
+ * BEGIN IMMEDIATE: concurrent starters queue on the write lock, and the
+ * first one to get it applies what is missing.
+ */
+static int migrate(sqlite3 *db, bool *busy, err_t *err)
 {
     int rc = IA_ERR;
 
-    if (exec_sql(db,
-                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                 "name TEXT NOT NULL, applied_ms INTEGER NOT NULL)",
-                 err) != IA_OK)
+    if (exec_step(db, "BEGIN IMMEDIATE", busy, err) != IA_OK)
         return IA_ERR;
-    /* BEGIN IMMEDIATE takes the write lock: concurrent starters queue here. */
-    if (exec_sql(db, "BEGIN IMMEDIATE", err) != IA_OK)
-        return IA_ERR;
+    if (exec_step(db,
+                  "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                  "name TEXT NOT NULL, applied_ms INTEGER NOT NULL)",
+                  busy, err) != IA_OK)
+        goto cleanup;
     for (size_t i = 0; i < n_migrations_sqlite; i++) {
         const migration_t *m = &migrations_sqlite[i];
         sqlite3_stmt *st;
@@ -153,17 +178,17 @@ static int migrate(sqlite3 *db, err_t *err)
         sqlite3_finalize(st);
         if (applied)
             continue;
-        if (exec_sql(db, m->sql, err) != IA_OK)
+        if (exec_step(db, m->sql, busy, err) != IA_OK)
             goto cleanup;
         snprintf(sql, sizeof(sql),
                  "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (%d, '%s', "
                  "%lld)",
                  m->version, m->name, (long long)time_now_ms());
-        if (exec_sql(db, sql, err) != IA_OK)
+        if (exec_step(db, sql, busy, err) != IA_OK)
             goto cleanup;
         log_msg_str(LOG_INFO, "migration applied", "migration", m->name);
     }
-    if (exec_sql(db, "COMMIT", err) != IA_OK)
+    if (exec_step(db, "COMMIT", busy, err) != IA_OK)
         goto cleanup;
     rc = IA_OK;
 cleanup:
@@ -172,30 +197,110 @@ cleanup:
     return rc;
 }
 
-static int open_db(const config_t *cfg, sqlite3 **out, err_t *err)
+/*
+ * Switching a new file to WAL needs an exclusive lock. When another
+ * connection holds one, SQLite keeps the old mode and says so only in the
+ * pragma's result row, so the row is checked: a database left in rollback
+ * mode would silently lose WAL's concurrency.
+ */
+static int enable_wal(sqlite3 *db, bool memory, bool *busy, err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = IA_ERR;
+    int step;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK) {
+        err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+        goto cleanup;
+    }
+    step = sqlite3_step(st);
+    if (step != SQLITE_ROW) {
+        *busy = is_busy(step);
+        err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+        goto cleanup;
+    }
+    const char *mode = (const char *)sqlite3_column_text(st, 0);
+    if (!memory && (mode == NULL || strcmp(mode, "wal") != 0)) {
+        *busy = true;
+        err_set(err, "sqlite: database is locked (journal mode still %s)", mode ? mode : "unknown");
+        goto cleanup;
+    }
+    rc = IA_OK;
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* One attempt at opening and migrating; *busy says a lock was in the way. */
+static int open_once(const config_t *cfg, int64_t wait_ms, sqlite3 **out, bool *busy, err_t *err)
 {
     sqlite3 *db = NULL;
     const char *path = cfg->sqlite_path;
     bool memory = strcmp(path, ":memory:") == 0;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = IA_ERR;
 
-    if (!memory && make_parent_dirs(path, err) != IA_OK)
-        return IA_ERR;
+    *busy = false;
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
         err_set(err, "DATABASE_URL: cannot open SQLite database %s: %s", path,
                 db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return IA_ERR;
+        goto cleanup;
     }
-    sqlite3_busy_timeout(db, 5000);
-    if (exec_sql(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-                 err) != IA_OK ||
-        migrate(db, err) != IA_OK) {
-        sqlite3_close(db);
+    /* At start-up a statement may wait for a lock until the start-up
+     * deadline; serving waits at most SQLITE_BUSY_MS (then 503). */
+    sqlite3_busy_timeout(db, (int)wait_ms);
+    if (enable_wal(db, memory, busy, err) != IA_OK ||
+        exec_step(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", busy, err) != IA_OK ||
+        migrate(db, busy, err) != IA_OK)
+        goto cleanup;
+    sqlite3_busy_timeout(db, SQLITE_BUSY_MS);
+    *out = db; /* the caller owns it now */
+    db = NULL;
+    rc = IA_OK;
+cleanup:
+    sqlite3_close(db);
+    return rc;
+}
+
+/*
+ * Like the PostgreSQL start-up: another process holding the lock (several
+ * instances starting on one file, a long write) is waited for, with
+ * backoff, until DB_STARTUP_TIMEOUT_SECONDS; other errors fail at once.
+ */
+static int open_db(const config_t *cfg, sqlite3 **out, err_t *err)
+{
+    int64_t deadline = time_mono_ms() + cfg->db_startup_timeout_s * 1000;
+    int64_t delay = 50;
+    bool busy;
+
+    if (strcmp(cfg->sqlite_path, ":memory:") != 0 &&
+        make_parent_dirs(cfg->sqlite_path, err) != IA_OK)
         return IA_ERR;
+    for (int attempt = 1;; attempt++) {
+        int64_t left = deadline - time_mono_ms();
+
+        if (open_once(cfg, left > 0 ? left : 0, out, &busy, err) == IA_OK)
+            return IA_OK;
+        if (!busy)
+            return IA_ERR;
+        left = deadline - time_mono_ms();
+        if (left <= 0) {
+            err_set(err,
+                    "DATABASE_URL: SQLite database %s still locked by another process after %llds "
+                    "(DB_STARTUP_TIMEOUT_SECONDS)",
+                    cfg->sqlite_path, (long long)cfg->db_startup_timeout_s);
+            return IA_ERR;
+        }
+        log_line_t l;
+        if (log_begin(&l, LOG_WARN, "database locked by another process; retrying")) {
+            log_str(&l, "database", cfg->db_redacted);
+            log_int(&l, "attempt", attempt);
+            log_str(&l, "error", err->msg);
+            log_end(&l);
+        }
+        time_sleep_ms(delay < left ? delay : left);
+        delay = delay * 2 > 1000 ? 1000 : delay * 2;
     }
-    *out = db;
-    return IA_OK;
 }
 
 static int sqlite_open(store_t **out, const config_t *cfg, err_t *err)

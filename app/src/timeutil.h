@@ -9,6 +9,8 @@ int64_t time_now_ms(void);
 /* Monotonic milliseconds and nanoseconds: for deadlines and durations. */
 int64_t time_mono_ms(void);
 int64_t time_mono_ns(void);
+/* Sleeps ms milliseconds, resuming after signals. */
+void time_sleep_ms(int64_t ms);
 
 /* "2026-11-25T12:00:00.123Z" (24 chars + NUL); out must hold 25 bytes. */
 #define TIME_RFC3339_LEN 24

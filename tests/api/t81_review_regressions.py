@@ -1,0 +1,134 @@
+"""Regression tests for what the outside review (issue 10) found: one class
+per finding, each failing before its fix."""
+
+import os
+import sqlite3
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import (BIN, KEY1, Database, base_env, only_backend, parse_log_lines,
+                     scratch_dir)
+
+
+class _LockHolder:
+    """Another process's write transaction on a SQLite file, held for
+    `seconds` from a thread (a slow migrator ahead in the queue, a long
+    write by another instance)."""
+
+    def __init__(self, path, seconds, create_schema_first=False, env=None):
+        self.path, self.seconds = path, seconds
+        if create_schema_first:
+            r = subprocess.run([BIN, "migrate"], env=base_env(env), capture_output=True,
+                               text=True, timeout=60)
+            assert r.returncode == 0, r.stdout + r.stderr
+        self.con = sqlite3.connect(path, isolation_level=None, timeout=0,
+                                   check_same_thread=False)
+        self.con.execute("BEGIN IMMEDIATE")
+        self.con.execute("CREATE TABLE IF NOT EXISTS held_by_test (x)")
+        self.thread = threading.Thread(target=self._release)
+        self.thread.start()
+
+    def _release(self):
+        time.sleep(self.seconds)
+        self.con.execute("COMMIT")
+        self.con.close()
+
+    def join(self):
+        self.thread.join()
+
+
+@only_backend("sqlite")
+class SqliteStartupLockTest(unittest.TestCase):
+    """Bug: several instances starting at once on one SQLite file could
+    refuse to start with "sqlite: database is locked": a statement waited at
+    most the 5 s busy timeout for a queue of slow migrators, and switching a
+    new file to WAL returned BUSY without waiting at all. Start-up now waits
+    for the lock until DB_STARTUP_TIMEOUT_SECONDS, as on PostgreSQL."""
+
+    def env(self, path, timeout_s):
+        return {"DATABASE_URL": "sqlite:" + path, "API_KEYS": KEY1,
+                "DB_STARTUP_TIMEOUT_SECONDS": str(timeout_s)}
+
+    def migrate(self, env):
+        return subprocess.run([BIN, "migrate"], env=base_env(env), capture_output=True,
+                              text=True, timeout=120)
+
+    def test_waits_past_the_busy_timeout_for_a_held_lock(self):
+        # Both the migrated file (lock held longer than the 5 s busy timeout)
+        # and a brand-new one (the WAL switch that never waited), side by side.
+        results = {}
+        holders = []
+        for kind in ("migrated", "fresh"):
+            path = os.path.join(scratch_dir("sqlite-lock"), "items.db")
+            env = self.env(path, 30)
+            holders.append(_LockHolder(path, 6.5, create_schema_first=(kind == "migrated"),
+                                       env=env))
+
+            def go(kind=kind, env=env, path=path):
+                results[kind] = (self.migrate(env), path)
+
+            t = threading.Thread(target=go)
+            t.start()
+            holders[-1].runner = t
+        for h in holders:
+            h.runner.join()
+            h.join()
+        for kind, (r, path) in results.items():
+            with self.subTest(kind=kind):
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                con = sqlite3.connect(path)
+                try:
+                    self.assertEqual(con.execute("PRAGMA journal_mode").fetchone()[0], "wal")
+                    self.assertGreaterEqual(
+                        con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0], 1)
+                finally:
+                    con.close()
+
+    def test_gives_up_at_the_startup_deadline_and_says_why(self):
+        path = os.path.join(scratch_dir("sqlite-lock"), "items.db")
+        env = self.env(path, 1)
+        holder = _LockHolder(path, 4, create_schema_first=True, env=env)
+        t0 = time.monotonic()
+        r = self.migrate(env)
+        took = time.monotonic() - t0
+        holder.join()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        # Gave up at its own deadline (1 s), not at the lock holder's release.
+        self.assertLess(took, 3.9, r.stdout)
+        errors = [l for l in parse_log_lines(r.stdout)[0] if l.get("level") == "error"]
+        self.assertTrue(errors, r.stdout)
+        self.assertIn("DB_STARTUP_TIMEOUT_SECONDS", errors[-1].get("error", ""), errors[-1])
+        self.assertIn("locked", errors[-1].get("error", ""), errors[-1])
+
+    def test_many_starters_on_a_saturated_cpu_behind_a_slow_migrator(self):
+        # The CI failure: six `migrate` runs on a fresh file under load. Here
+        # twelve, with both cores busy and a write lock held for longer than
+        # the busy timeout ahead of them.
+        path = os.path.join(Database().path)
+        env = self.env(path, 60)
+        hogs = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(2)]
+        try:
+            holder = _LockHolder(path, 6, create_schema_first=False, env=env)
+            procs = [subprocess.Popen([BIN, "migrate"], env=base_env(env),
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                     for _ in range(12)]
+            outs = [(p, p.communicate(timeout=120)[0]) for p in procs]
+            holder.join()
+        finally:
+            for h in hogs:
+                h.kill()
+                h.wait()
+        for p, out in outs:
+            self.assertEqual(p.returncode, 0, out)
+        con = sqlite3.connect(path)
+        try:
+            self.assertEqual(con.execute("SELECT count(*) FROM items").fetchone()[0], 0)
+            self.assertEqual(con.execute("PRAGMA journal_mode").fetchone()[0], "wal")
+        finally:
+            con.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
