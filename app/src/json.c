@@ -316,20 +316,41 @@ static json_member_t **sorted_members(const json_value_t *obj, json_member_t **s
     return idx;
 }
 
-static bool has_duplicate_keys(const json_value_t *obj)
+/*
+ * Returns the index of the first member, in document order, whose key
+ * repeats an earlier member's key, or SIZE_MAX when the keys are unique.
+ * That is the key a client would look for, so its offset is the one reported.
+ */
+static size_t first_repeated_key(const json_value_t *obj)
 {
     json_member_t *stack_buf[16];
     json_member_t **idx;
-    bool dup = false;
+    size_t n = obj->u.obj.n, first = SIZE_MAX;
 
-    if (obj->u.obj.n < 2)
-        return false;
+    if (n < 2)
+        return SIZE_MAX;
     idx = sorted_members(obj, stack_buf, IA_ARRAY_LEN(stack_buf));
-    for (size_t i = 1; i < obj->u.obj.n && !dup; i++)
-        dup = member_cmp(&idx[i - 1], &idx[i]) == 0;
+    for (size_t i = 0; i < n;) {
+        /* A run of equal keys: its second-earliest member is a repeat. */
+        size_t j = i + 1, lo = SIZE_MAX, second = SIZE_MAX;
+        while (j < n && member_cmp(&idx[i], &idx[j]) == 0)
+            j++;
+        for (size_t k = i; j - i > 1 && k < j; k++) {
+            size_t at = (size_t)(idx[k] - obj->u.obj.members);
+            if (at < lo) {
+                second = lo;
+                lo = at;
+            } else if (at < second) {
+                second = at;
+            }
+        }
+        if (second < first)
+            first = second;
+        i = j;
+    }
     if (idx != stack_buf)
         free(idx);
-    return dup;
+    return first;
 }
 
 /*
@@ -388,9 +409,9 @@ done:
 static bool parse_object(parser_t *ps, json_value_t *v)
 {
     json_member_t *members = NULL;
+    size_t *key_at = NULL; /* each member's key offset, for error reports */
     size_t n = 0, cap = 0;
     bool ok = false;
-    const unsigned char *open = ps->p;
 
     ps->p++; /* '{' */
     skip_ws(ps);
@@ -408,6 +429,7 @@ static bool parse_object(parser_t *ps, json_value_t *v)
             fail(ps, "expected a string key");
             goto done;
         }
+        size_t at = (size_t)(ps->p - ps->start);
         if (!parse_string(ps, &m.key, &m.key_len, &nul))
             goto done;
         v->has_nul |= nul;
@@ -424,7 +446,9 @@ static bool parse_object(parser_t *ps, json_value_t *v)
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
             members = ia_realloc(members, cap * sizeof(*members));
+            key_at = ia_realloc(key_at, cap * sizeof(*key_at));
         }
+        key_at[n] = at;
         members[n++] = m;
         skip_ws(ps);
         if (ps->p >= ps->end) {
@@ -447,15 +471,17 @@ done:
     if (ok) {
         v->u.obj.members = arena_memdup(ps->a, members, n * sizeof(*members));
         v->u.obj.n = n;
-        if (has_duplicate_keys(v)) {
+        size_t dup = first_repeated_key(v);
+        if (dup != SIZE_MAX) {
             const unsigned char *here = ps->p;
-            ps->p = open;
+            ps->p = ps->start + key_at[dup];
             fail(ps, "duplicate key in object");
             ps->p = here;
             ok = false;
         }
     }
     free(members);
+    free(key_at);
     return ok;
 }
 

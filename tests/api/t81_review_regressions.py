@@ -8,8 +8,8 @@ import threading
 import time
 import unittest
 
-from harness import (BIN, KEY1, Database, base_env, only_backend, parse_log_lines,
-                     scratch_dir)
+from harness import (BIN, KEY1, Database, ServerTestCase, base_env, only_backend,
+                     parse_log_lines, scratch_dir)
 
 
 class _LockHolder:
@@ -128,6 +128,25 @@ class SqliteStartupLockTest(unittest.TestCase):
             self.assertEqual(con.execute("PRAGMA journal_mode").fetchone()[0], "wal")
         finally:
             con.close()
+
+
+class DuplicateKeyOffsetTest(ServerTestCase):
+    """Bug: {"name":"a","name":"b"} answered "malformed JSON at byte 0:
+    duplicate key in object", the offset of the enclosing object; a client
+    with a large body could not find the key. The offset is now the repeated
+    key's."""
+
+    def test_offset_names_the_repeated_key(self):
+        cases = [
+            (b'{"name":"a","name":"b"}', 12),
+            (b'{"name": "a", "data": {"k": 1, "k": 2}}', 31),
+            (b'{"name": "a", "n\\u0061me": "b"}', 14),
+        ]
+        for body, offset in cases:
+            with self.subTest(body=body):
+                p = self.assertProblem(self.post_raw(body), 400, "invalid-json")
+                self.assertEqual(p["detail"],
+                                 "malformed JSON at byte %d: duplicate key in object" % offset)
 
 
 if __name__ == "__main__":

@@ -534,6 +534,33 @@ static void test_duplicate_keys_rejected(void **state)
     reject_all(state, docs, IA_ARRAY_LEN(docs));
 }
 
+/* The error points at the key that repeats an earlier one (issue 10: it
+ * pointed at the object's opening brace, byte 0 for a top-level object). */
+static void test_duplicate_key_offset_is_the_repeat(void **state)
+{
+    static const struct {
+        const char *doc;
+        size_t offset;
+    } cases[] = {
+        {"{\"name\":\"a\",\"name\":\"b\"}", 12},
+        {"{\"a\":1, \"b\":2, \"a\":3}", 15},
+        {"{\"b\":1,\"a\":2,\"a\":3,\"b\":4}", 13}, /* the earliest repeat, not the first key */
+        {"{\"x\":{\"k\":1,\"k\":2}}", 12},         /* nested: offset in the whole document */
+        {"{\"a\":1,\"\\u0061\":2}", 7},            /* equal after decoding */
+    };
+
+    for (size_t i = 0; i < IA_ARRAY_LEN(cases); i++) {
+        json_error_t err;
+
+        memset(&err, 0, sizeof(err));
+        if (json_parse(*state, cases[i].doc, strlen(cases[i].doc), &err) != NULL)
+            fail_msg("accepted: %s", cases[i].doc);
+        assert_string_equal(err.msg, "duplicate key in object");
+        if (err.offset != cases[i].offset)
+            fail_msg("%s: offset %zu, want %zu", cases[i].doc, err.offset, cases[i].offset);
+    }
+}
+
 static void test_similar_keys_accepted(void **state)
 {
     static const char *const docs[] = {
@@ -725,6 +752,7 @@ int main(void)
         T(test_invalid_utf8_outside_strings),
         T(test_nul_escape_flagged),
         T(test_duplicate_keys_rejected),
+        T(test_duplicate_key_offset_is_the_repeat),
         T(test_similar_keys_accepted),
         T(test_duplicate_keys_in_large_objects),
         T(test_write_compact),
