@@ -237,6 +237,7 @@ class Response:
         self.reason = reason
         self.headers = headers  # http.client.HTTPMessage (case-insensitive)
         self.body = body
+        self.method = self.target = None  # the request it answers, when known
 
     def header(self, name):
         return self.headers.get(name)
@@ -251,10 +252,16 @@ class Response:
         return "<Response %d %s %r>" % (self.status, dict(self.headers.items()), self.body[:300])
 
 
-def http_request(port, method, path, body=None, headers=None, timeout=30, conn=None):
+def http_request(port, method, path, body=None, headers=None, timeout=30, conn=None,
+                 validate=True):
     """One request. headers: dict or list of (name, value) (values may be
     bytes). body: bytes, str, or a JSON-able object (sent as
-    application/json unless a Content-Type is given)."""
+    application/json unless a Content-Type is given).
+
+    The response is checked against openapi.yaml (contract.py): a response
+    the document does not allow raises contract.ContractViolation with the
+    route and the validator's messages. validate=False is for a hop that
+    another validator judges (the Prism proxy test); it is counted."""
     hdrs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
     names = {k.lower() for k, _ in hdrs}
     if body is not None and not isinstance(body, (bytes, str)):
@@ -275,10 +282,62 @@ def http_request(port, method, path, body=None, headers=None, timeout=30, conn=N
         conn.endheaders(body)
         r = conn.getresponse()
         data = r.read()
-        return Response(r.status, r.reason, r.headers, data)
+        resp = Response(r.status, r.reason, r.headers, data)
     finally:
         if own:
             conn.close()
+    resp.method, resp.target = method, path
+    check_response(method, path, resp, validate)
+    return resp
+
+
+def check_response(method, target, resp, validate=True):
+    """The contract check for one response (see contract.py)."""
+    import contract  # here: contract -> openapi_doc -> harness
+    if not validate:
+        contract.TALLY.exclude("validate=False (judged by another validator)")
+        return
+    contract.validate_exchange(method, target, resp.status, resp.headers, resp.body)
+
+
+def check_raw_stream(sent, received):
+    """The contract check for the responses in a raw byte stream, whose
+    requests are not parsed (they are deliberately malformed, smuggled or
+    pipelined): a response whose status has one and the same response
+    object on every operation of openapi.yaml (every 4xx/5xx here: they
+    share components/responses) is checked against it; a stream of one
+    request line and one response is checked against that route; the rest
+    (2xx/3xx of several pipelined requests, 1xx interim responses, streams
+    with a HEAD, whose responses cannot be split without knowing which
+    one answers it) is counted as excluded, by reason."""
+    import contract
+    c = contract.contract()
+    if re.search(rb"(^|\n)HEAD ", sent):
+        contract.TALLY.exclude("raw byte stream with a HEAD request (responses not split)")
+        return
+    resps = parse_responses(received)
+    lines = REQUEST_LINE_ANYWHERE.findall(sent)
+    for status, hdrs, body in resps:
+        if status < 200:
+            contract.TALLY.exclude("raw byte stream: interim 1xx response")
+            continue
+        if len(resps) == 1 and len(lines) == 1 and REQUEST_LINE.match(sent):
+            contract.validate_exchange(lines[0][0].decode(), lines[0][1].decode("latin-1"),
+                                       status, hdrs, body)
+            continue
+        label, errs = c.check_unrouted(status, hdrs, body)
+        if label is None:
+            contract.TALLY.exclude("raw byte stream: %d of several requests (route unknown)"
+                                   % status)
+            continue
+        contract.TALLY.record(label, errs)
+        if errs:
+            raise contract.ContractViolation("response violates openapi.yaml: %s\n  %s\n  (body: %r)"
+                                             % (label, "\n  ".join(errs), body[:300]))
+
+
+REQUEST_LINE_ANYWHERE = re.compile(rb"(?:^|\r\n)([A-Z]+) (/[^ \r\n]*) HTTP/1\.[01]\r\n")
+REQUEST_LINE = re.compile(rb"^([A-Za-z]+) (/[^ \r\n]*) HTTP/1\.[01]\r\n")
 
 
 def auth_headers(key, form="bearer"):
@@ -476,13 +535,13 @@ class Server:
     # -- HTTP
 
     def request(self, method, path, body=None, headers=None, key=KEY1, auth="bearer",
-                timeout=30, conn=None):
+                timeout=30, conn=None, validate=True):
         hdrs = auth_headers(key, auth)
         if isinstance(headers, dict):
             hdrs += list(headers.items())
         elif headers:
             hdrs += list(headers)
-        return http_request(self.port, method, path, body, hdrs, timeout, conn)
+        return http_request(self.port, method, path, body, hdrs, timeout, conn, validate)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
@@ -498,7 +557,12 @@ class Server:
     def raw_request(self, data, method="GET", timeout=10):
         """Sends hand-made request bytes on a new connection and parses the
         first response (without waiting for anything the request declares
-        but does not send). Returns (Response, closed_after)."""
+        but does not send). Returns (Response, closed_after).
+
+        The response is checked against openapi.yaml like any other when
+        the request line is an HTTP/1.x origin-form one; a request without
+        one (deliberately broken) has no route to check it against, and is
+        counted as excluded."""
         s = self.connect(timeout)
         try:
             s.sendall(data)
@@ -507,13 +571,29 @@ class Server:
             body = resp.read()
             r = Response(resp.status, resp.reason, resp.headers, body)
             rest, closed = read_until_close(s, 2)
-            return r, closed and rest == b""
         finally:
             s.close()
+        m = REQUEST_LINE.match(data)
+        if m:
+            r.method, r.target = m.group(1).decode(), m.group(2).decode("latin-1")
+            check_response(m.group(1).decode(), m.group(2).decode("latin-1"), r)
+        else:
+            import contract
+            contract.TALLY.exclude("raw_request without an HTTP/1.x request line")
+        return r, closed and rest == b""
 
     def raw(self, data, half_close=True, timeout=10):
         """Sends bytes on a new connection, optionally half-closes, reads
-        until the server closes. Returns (bytes, closed_by_server)."""
+        until the server closes. Returns (bytes, closed_by_server).
+
+        The responses are checked against openapi.yaml as far as a byte
+        stream of deliberately malformed, smuggled or pipelined requests
+        allows (check_raw_stream)."""
+        out, closed = self._raw(data, half_close, timeout)
+        check_raw_stream(data, out)
+        return out, closed
+
+    def _raw(self, data, half_close=True, timeout=10):
         s = self.connect(timeout)
         try:
             s.sendall(data)

@@ -120,6 +120,9 @@ PY
     # pipefail: rc is the runner's status even through tee.
     summary=$(grep -a '^SUMMARY ' "$out/runner.log" | tail -n 1 || true)
     [[ -n $summary ]] || rc=1
+    # Every response checked against openapi.yaml (tests/api/contract.py).
+    contract=$(grep -a '^CONTRACT ' "$out/runner.log" | tail -n 1 || true)
+    [[ -n $contract ]] || rc=1
     reports=$(sanitizer_reports "$out")
     if [[ -n $reports ]]; then
         echo "run.sh: sanitizer reports in server stderr:" >&2
@@ -135,6 +138,7 @@ PY
     else
         summaries+=("PASS $summary wall=$((SECONDS - start))s")
     fi
+    summaries+=("     ${contract:-CONTRACT backend=$backend (no contract line: runner crashed)}")
 done
 
 echo "=== API test summary (binary=$ITEMS_API_BIN, $((SECONDS - start_all))s)"

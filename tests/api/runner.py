@@ -23,6 +23,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import contract  # noqa: E402
 import harness  # noqa: E402
 
 
@@ -84,7 +85,23 @@ def main():
         print("FAILED TESTS (backend=%s):" % harness.BACKEND)
         for name in sorted(failed | errored):
             print("  " + name)
-    return 0 if result.wasSuccessful() else 1
+    # Every response the harness received, checked against openapi.yaml
+    # (contract.py). A violation fails the run even when the test that met
+    # it swallowed the exception (a client thread, say).
+    tally = contract.TALLY
+    validator = contract.contract().validator_name if tally.validated else "none"
+    print("CONTRACT backend=%s responses_validated=%d violations=%d excluded=%d validator=%s"
+          % (harness.BACKEND, tally.validated, len(tally.violations),
+             sum(tally.excluded.values()), validator.replace(" ", "_")), flush=True)
+    for why, count in sorted(tally.excluded.items()):
+        print("  excluded: %4d  %s" % (count, why))
+    shown = set()
+    for label, errs in tally.violations:
+        if (label, errs[0][:60]) in shown or len(shown) >= 30:
+            continue
+        shown.add((label, errs[0][:60]))
+        print("  VIOLATION %s\n    %s" % (label, "\n    ".join(e[:600] for e in errs)))
+    return 0 if result.wasSuccessful() and not tally.violations else 1
 
 
 if __name__ == "__main__":
