@@ -3,6 +3,7 @@
 #
 #   make bench          full run (10 s per run, 3 runs; ~6 min), table in build/bench/results.md
 #   make bench-quick    the same, 3 s per run and 1 s warm-ups (~2 min), for a smoke check
+#   make bench-idle     only the KiB-per-idle-connection figure, service and nginx (~30 s)
 #   make bench-sweep    GET item ratio over WORKER_THREADS × DB_POOL_SIZE (build/bench/sweep.md)
 #   make bench-profile  make bench plus perf record -g of the GET path (build/bench/profile-get.txt)
 #   make bench-compare  make bench plus Express and Flask on the same box
@@ -12,7 +13,7 @@
 
 BENCH_PROBE := build/bench/startup-probe
 
-.PHONY: bench bench-quick bench-sweep bench-profile bench-compare deps-bench
+.PHONY: bench bench-quick bench-idle bench-sweep bench-profile bench-compare deps-bench
 
 deps-bench:
 	@scripts/deps.sh bench
@@ -28,6 +29,9 @@ bench: build $(BENCH_PROBE) | deps-bench ## benchmark vs nginx and pgbench (buil
 bench-quick: build $(BENCH_PROBE) | deps-bench ## short benchmark (3 s runs)
 	@BENCH_COMMAND="make bench-quick" BENCH_DURATION=$${BENCH_DURATION:-3} BENCH_WARMUP=$${BENCH_WARMUP:-1} \
 	    tests/bench/run.sh
+
+bench-idle: build | deps-bench ## KiB of RSS per idle keep-alive connection, service vs nginx
+	@tests/bench/idle.sh
 
 bench-sweep: build | deps-bench ## GET ratio over WORKER_THREADS x DB_POOL_SIZE
 	@tests/bench/sweep.sh

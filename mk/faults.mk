@@ -4,6 +4,11 @@
 #
 #   make test-faults                      every test (about 2 minutes)
 #   tests/faults/run.sh db_drop vectors   some of them
+#   tests/faults/run.sh held_bodies idle_conns patch_memory
+#                                         memory under unwanted bodies, idle
+#                                         keep-alive connections and PATCH
+#                                         retries (issue 10; run by name until
+#                                         the fix is in, then in every run)
 
 .PHONY: test-faults
 TEST_TARGETS += test-faults

@@ -238,6 +238,47 @@ nginx_stop() {
     NGINX_PID=""
 }
 
+# ---- memory per idle keep-alive connection ----
+
+# bench_idle_figures N: N idle keep-alive connections (one GET /healthz each,
+# then left open; tests/bench/idle_conns.py) to a fresh service on the
+# running PostgreSQL, then to a fresh nginx. Fresh processes, because a
+# process that served load has freed buffers in its heap that new
+# connections would reuse. The figure is (VmRSS with N idle connections -
+# VmRSS before) / N in KiB; for nginx the master's and the workers' VmRSS
+# summed. Sets IDLE_SVC, IDLE_SVC_B, IDLE_SVC_A, IDLE_SVC_N (KiB per
+# connection, kB before, kB after, connections made) and IDLE_NG* for nginx.
+# Stops both; leaves SVC_PID and NGINX_PID empty.
+bench_idle_figures() {
+    local n=$1
+    bench_log "idle keep-alive connections: $n to a fresh service, then to a fresh nginx"
+    svc_start "${BENCH_WORKER_THREADS:-2}" "${BENCH_DB_POOL_SIZE:-4}"
+    read -r IDLE_SVC IDLE_SVC_B IDLE_SVC_A IDLE_SVC_N _ < <(bench_idle_one service "$n" \
+        --port "$SVC_PORT" --pid "$SVC_PID")
+    svc_stop
+    nginx_start "${BENCH_WORKER_THREADS:-2}"
+    read -r IDLE_NG IDLE_NG_B IDLE_NG_A IDLE_NG_N _ < <(bench_idle_one nginx "$n" \
+        --port "$NGINX_PORT" --pid "$NGINX_PID" --children)
+    nginx_stop
+    bench_log "idle keep-alive connection: service $IDLE_SVC KiB ($IDLE_SVC_N connections," \
+        "$(fmt_mib "$IDLE_SVC_B") → $(fmt_mib "$IDLE_SVC_A")), nginx $IDLE_NG KiB ($IDLE_NG_N," \
+        "$(fmt_mib "$IDLE_NG_B") → $(fmt_mib "$IDLE_NG_A")): $(ratio "$IDLE_SVC" "$IDLE_NG") × nginx"
+}
+
+# bench_idle_one NAME N ARGS...: prints "KIB_PER_CONN BEFORE AFTER N OPEN"
+# (n/a on failure; raw output in raw/idle-NAME.*).
+bench_idle_one() {
+    local name=$1 n=$2
+    shift 2
+    if python3 "$ROOT/tests/bench/idle_conns.py" -n "$n" "$@" \
+        >"$BENCH_OUT/raw/idle-$name.txt" 2>"$BENCH_OUT/raw/idle-$name.err"; then
+        cat "$BENCH_OUT/raw/idle-$name.txt"
+    else
+        bench_log "idle connections ($name) failed: $(head -c 300 "$BENCH_OUT/raw/idle-$name.err")"
+        echo "n/a 0 0 0 0"
+    fi
+}
+
 # ---- CPU and memory accounting ----
 
 # cpu_ticks PID...: user+system clock ticks of each PID, its reaped children

@@ -12,6 +12,9 @@
 # built-in -S and a custom script with the service's exact one-row SELECT
 # (the denominator of the GET ratio). Also: the service's peak RSS and the
 # time from exec to the first /readyz 200 on an empty SQLite database.
+# Last, on a fresh service and a fresh nginx: KiB of RSS per idle keep-alive
+# connection (BENCH_IDLE_CONNECTIONS connections that made one request each
+# and stay open; tests/bench/idle_conns.py), service and nginx in the same run.
 #
 # Prints a table and writes it as Markdown to build/bench/results.md. Exit
 # status 0 even when a target is missed (this is a benchmark, not a test);
@@ -27,6 +30,7 @@
 #   BENCH_WORKER_THREADS=2   the service's WORKER_THREADS (nginx gets as many workers)
 #   BENCH_DB_POOL_SIZE=4     the service's DB_POOL_SIZE
 #   BENCH_STARTUP_REPS=10    start-up repetitions
+#   BENCH_IDLE_CONNECTIONS=5000  idle keep-alive connections for the KiB/connection figure
 #   BENCH_PROFILE=0          1: one more GET run under `perf record -g -p`,
 #                            top symbols in build/bench/profile-get.txt
 #   BENCH_COMPARE=0          1: also Express (npm) and Flask on the same box
@@ -58,6 +62,7 @@ BENCH_DB_POOL_SIZE=${BENCH_DB_POOL_SIZE:-4}
 BENCH_STARTUP_REPS=${BENCH_STARTUP_REPS:-10}
 BENCH_PROFILE=${BENCH_PROFILE:-0}
 BENCH_COMPARE=${BENCH_COMPARE:-0}
+BENCH_IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-5000}
 BENCH_ITEMS=10000
 BENCH_API_KEY="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export BENCH_API_KEY BENCH_ITEMS
@@ -67,8 +72,9 @@ T_HEALTHZ=0.9   # × nginx
 T_ITEM=0.7      # × pgbench -S -M prepared (the issue's reference) and × pgbench running the service's SELECT
 T_RSS_MIB=20
 T_STARTUP_MS=50
+T_IDLE_KIB=2    # KiB of RSS per idle keep-alive connection (issue 10)
 
-for tool in wrk nginx curl "$PG_BIN/pgbench" perf; do
+for tool in wrk nginx curl python3 "$PG_BIN/pgbench" perf; do
     if [[ $tool == perf && $BENCH_PROFILE != 1 ]]; then
         continue
     fi
@@ -307,7 +313,15 @@ fi
 
 svc_stop
 
-# ---- 9. the table ----
+# ---- 9. memory per idle keep-alive connection, service and nginx ----
+
+# Fresh processes (the runs above leave freed buffers in the service's heap
+# that new connections would reuse), warmed by idle_conns.py itself. The
+# figure is (VmRSS with N idle connections - VmRSS before) / N; for nginx the
+# master's and its workers' VmRSS summed.
+bench_idle_figures "$BENCH_IDLE_CONNECTIONS"
+
+# ---- 10. the table ----
 
 REV=$BENCH_REV
 LOAD=$(bench_machine_load)
@@ -331,6 +345,8 @@ V_IT=$(at_least "$R_IT" "$T_ITEM")
 V_IT_S=$(at_least "$R_IT_S" "$T_ITEM")
 V_RSS=$(at_most "$PEAK_MIB" "$T_RSS_MIB")
 V_ST=$(at_most "$STARTUP_MS" "$T_STARTUP_MS")
+V_IDLE=$(at_most "$IDLE_SVC" "$T_IDLE_KIB")
+R_IDLE=$(ratio "$IDLE_SVC" "$IDLE_NG")
 
 errs() {
     local e
@@ -381,9 +397,15 @@ row() { # name rps p50 p99 reference ratio target verdict
     row "start-up, exec → /readyz 200 (empty SQLite)" "$(fmt_ms "$STARTUP_MS")" "" "" \
         "median of $BENCH_STARTUP_REPS; max $(fmt_ms "$STARTUP_MAX"); existing DB $(fmt_ms "$STARTUP_EXISTING_MS")" \
         "" "≤ $T_STARTUP_MS ms" "**$V_ST**"
+    row "RSS per idle keep-alive connection ($BENCH_IDLE_CONNECTIONS) ³" "$IDLE_SVC KiB" "" "" \
+        "nginx, $BENCH_WORKER_THREADS workers ($IDLE_NG KiB)" "$R_IDLE" "≤ $T_IDLE_KIB KiB" "**$V_IDLE**"
     echo
     echo "¹ 20 rows per request against a one-row reference: informational, no target."
     echo "² one INSERT + COMMIT (WAL flush) per request against a one-row read: informational, no target."
+    echo "³ (VmRSS with the connections idle − VmRSS before) ÷ connections, each after one GET /healthz, on a fresh" \
+        "process of each (nginx: master + workers); the ratio is service ÷ nginx (lower is better)." \
+        "Service $(fmt_mib "$IDLE_SVC_B") → $(fmt_mib "$IDLE_SVC_A") with $IDLE_SVC_N connections;" \
+        "nginx $(fmt_mib "$IDLE_NG_B") → $(fmt_mib "$IDLE_NG_A") with $IDLE_NG_N."
     echo
     echo "Run-by-run ratios (each pair measured back to back): /healthz ÷ nginx $(paired healthz nginx);" \
         "item ÷ pgbench $(paired item pgb_item)."
@@ -426,6 +448,7 @@ misses=()
 [[ $V_IT_S == PASS ]] || misses+=("GET /v1/items/{id}: $R_IT_S × pgbench -S -M prepared, target ≥ $T_ITEM")
 [[ $V_RSS == PASS ]] || misses+=("peak RSS: $PEAK_MIB MiB, target ≤ $T_RSS_MIB MiB")
 [[ $V_ST == PASS ]] || misses+=("start-up: $STARTUP_MS ms, target ≤ $T_STARTUP_MS ms")
+[[ $V_IDLE == PASS ]] || misses+=("idle keep-alive connection: $IDLE_SVC KiB ($R_IDLE × nginx's $IDLE_NG KiB), target ≤ $T_IDLE_KIB KiB")
 if ((${#misses[@]})); then
     echo "TARGETS MISSED (${#misses[@]}):"
     printf '  MISS  %s\n' "${misses[@]}"

@@ -442,3 +442,85 @@ def pct(values, p):
     v = sorted(values)
     k = min(len(v) - 1, max(0, int(round(p / 100.0 * (len(v) - 1)))))
     return v[k]
+
+
+# ---------------------------------------------------------------- memory
+
+def status_kib(pid, field):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM, RssAnon, ...) in KiB."""
+    v = proc_status(pid).get(field, "0 kB").split()
+    return int(v[0]) if v else 0
+
+
+def rss_kib(pid):
+    """Resident set size (VmRSS = RssAnon + RssFile + RssShmem), KiB."""
+    return status_kib(pid, "VmRSS")
+
+
+def reset_hwm(pid):
+    """Resets VmHWM to the current VmRSS (writes 5 to /proc/PID/clear_refs,
+    Linux >= 4.0). Returns False when the kernel refuses."""
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def wait_rss_stable(pid, timeout=10.0, interval=0.2, tolerance_kib=64, samples=4):
+    """Polls VmRSS until `samples` consecutive readings lie within
+    tolerance_kib of each other (or the timeout); returns the last reading."""
+    deadline = now() + timeout
+    window = []
+    while True:
+        window.append(rss_kib(pid))
+        window = window[-samples:]
+        if len(window) == samples and max(window) - min(window) <= tolerance_kib:
+            return window[-1]
+        if now() >= deadline:
+            return window[-1]
+        time.sleep(interval)
+
+
+class RssSampler(threading.Thread):
+    """Samples VmRSS of a process every interval; .peak is the highest."""
+
+    def __init__(self, pid, interval=0.05):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.stop_ev = threading.Event()
+        self.peak = 0
+        self.n = 0
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            try:
+                self.peak = max(self.peak, rss_kib(self.pid))
+                self.n += 1
+            except OSError:
+                return
+            self.stop_ev.wait(self.interval)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join(5)
+        return self.peak
+
+
+def raise_nofile(want):
+    """Raises this process's soft RLIMIT_NOFILE towards want (up to the hard
+    limit); returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def mib(kib):
+    return kib / 1024.0

@@ -25,6 +25,9 @@ declare -A SCRIPT=(
     [rate_limit]=tests/faults/test_rate_limit.py
     [vectors]=tests/vectors/replay.py
     [sandbox]=tests/faults/test_sandbox.py
+    [held_bodies]=tests/faults/test_held_bodies.py
+    [idle_conns]=tests/faults/test_idle_conns.py
+    [patch_memory]=tests/faults/test_patch_memory.py
 )
 
 if (($# > 0)); then
@@ -34,12 +37,14 @@ else
 fi
 for t in "${TESTS[@]}"; do
     if [[ -z ${SCRIPT[$t]:-} ]]; then
-        echo "run.sh: unknown test '$t' (known: ${ALL_TESTS[*]})" >&2
+        echo "run.sh: unknown test '$t' (known: ${!SCRIPT[*]})" >&2
         exit 2
     fi
 done
 
-for bin in build/items-api build/test/items-api; do
+# faultlib.py runs ITEMS_API_BIN / ITEMS_API_TEST_BIN when set (e.g. a
+# build of another revision, to measure before and after a change).
+for bin in "${ITEMS_API_BIN:-build/items-api}" "${ITEMS_API_TEST_BIN:-build/test/items-api}"; do
     if [[ ! -x $bin ]]; then
         echo "run.sh: $bin is missing (make build build-test)" >&2
         exit 2
