@@ -63,9 +63,15 @@ locals {
 module "ci" {
   source = "./modules/github_oidc"
 
-  name                       = var.name
-  github_repository          = var.github_repository
-  github_environment         = var.github_environment
+  name                      = var.name
+  github_repository         = var.github_repository
+  github_environment        = var.github_environment
+  github_subject_repository = var.github_subject_repository
+  deploy_branch             = var.github_deploy_branch
+  deploy_workflows          = var.github_deploy_workflows
+  # The repository's OIDC subject customization, which
+  # scripts/github-oidc-subject.sh applies: the trust is written for it.
+  subject_claim_keys         = jsondecode(file("${path.module}/github-oidc-subject.json")).include_claim_keys
   create_oidc_provider       = var.create_github_oidc_provider
   existing_oidc_provider_arn = var.github_oidc_provider_arn
   state_bucket               = var.tf_state_bucket
@@ -75,12 +81,16 @@ module "ci" {
   kms_key_arn                = var.kms_key_arn
   db_identifier              = local.db_identifier
 
-  # The deploy role gets the edge permissions only for the features in use.
-  manage_certificate         = var.domain_name != null && var.certificate_arn == null
-  route53_zone_id            = var.domain_name != null ? var.route53_zone_id : null
-  enable_interface_endpoints = var.enable_interface_endpoints
-  enable_cloudfront          = var.enable_cloudfront
-  enable_waf                 = var.enable_waf
+  # The deploy role gets the edge permissions only for the features in use,
+  # and only on this stack's certificate, zone, VPC, distribution and ACLs.
+  manage_certificate          = var.domain_name != null && var.certificate_arn == null
+  certificate_domain_name     = var.certificate_arn == null ? var.domain_name : null
+  route53_zone_id             = var.domain_name != null ? var.route53_zone_id : null
+  enable_interface_endpoints  = var.enable_interface_endpoints
+  vpc_id                      = var.enable_interface_endpoints ? module.network.vpc_id : null
+  enable_cloudfront           = var.enable_cloudfront
+  cloudfront_distribution_arn = var.enable_cloudfront ? module.cdn[0].distribution_arn : null
+  enable_waf                  = var.enable_waf
 }
 
 module "network" {

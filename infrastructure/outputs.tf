@@ -1,5 +1,5 @@
 output "alb_dns_name" {
-  description = "DNS name of the load balancer (smoke tests: http://<alb_dns_name>/healthz)."
+  description = "DNS name of the load balancer (clients use service_url: its certificate names the domain, not this name)."
   value       = module.alb.dns_name
 }
 

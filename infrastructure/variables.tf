@@ -158,6 +158,17 @@ variable "certificate_arn" {
   }
 }
 
+variable "allow_plain_http" {
+  description = "Opt out of HTTPS: let the stack serve the API over plain HTTP (no certificate_arn or domain_name, or CloudFront reaching the ALB over HTTP). API keys then cross the internet in clear text; for emulators and throwaway stacks only."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = var.allow_plain_http || ((var.certificate_arn != null || var.domain_name != null) && (!var.enable_cloudfront || var.cloudfront_origin_domain_name != null))
+    error_message = "HTTPS is required: set certificate_arn (an ACM certificate in aws_region) or domain_name with route53_zone_id (a DNS-validated certificate), and with enable_cloudfront also cloudfront_origin_domain_name (a name on that certificate, so CloudFront reaches the ALB over HTTPS). To serve plain HTTP anyway, with API keys in clear text (emulators, throwaway stacks), set allow_plain_http = true."
+  }
+}
+
 variable "domain_name" {
   description = "Domain for a DNS-validated ACM certificate and an alias record to the ALB (needs route53_zone_id). Ignored for the certificate when certificate_arn is set."
   type        = string
@@ -776,6 +787,24 @@ variable "github_environment" {
     condition     = can(regex("^[A-Za-z0-9._-]+$", var.github_environment))
     error_message = "github_environment must be a plain name without wildcards."
   }
+}
+
+variable "github_deploy_branch" {
+  description = "The only branch whose workflows may assume the deploy role (the OIDC subject pins it, with the workflow file: docs/cicd.md)."
+  type        = string
+  default     = "main"
+}
+
+variable "github_deploy_workflows" {
+  description = "Workflow files under .github/workflows/ whose jobs in github_environment may assume the deploy role."
+  type        = list(string)
+  default     = ["ci-cd.yml", "redeploy.yml"]
+}
+
+variable "github_subject_repository" {
+  description = "The repository as GitHub's OIDC subject names it (null: github_repository). Repositories on GitHub's immutable subject format use <owner>@<owner id>/<name>@<repository id> (docs/cicd.md)."
+  type        = string
+  default     = null
 }
 
 variable "create_github_oidc_provider" {

@@ -26,14 +26,30 @@ run "trust_is_pinned" {
     error_message = "The OIDC provider is GitHub's, for STS"
   }
 
+  # The customized subject (infrastructure/github-oidc-subject.json) pins the
+  # workflow file and the branch: a workflow on another branch that names the
+  # production environment gets another subject.
   assert {
     condition = (
-      jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"] == "repo:example-org/items-api:environment:production" &&
+      jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"] == [
+        "repo:example-org/items-api:environment:production:job_workflow_ref:example-org/items-api/.github/workflows/ci-cd.yml@refs/heads/main",
+        "repo:example-org/items-api:environment:production:job_workflow_ref:example-org/items-api/.github/workflows/redeploy.yml@refs/heads/main",
+      ] &&
       jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com" &&
       jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Action == "sts:AssumeRoleWithWebIdentity" &&
       length(jsondecode(aws_iam_role.deploy.assume_role_policy).Statement) == 1
     )
-    error_message = "The deploy role trusts exactly this repository's production environment"
+    error_message = "The deploy role trusts exactly ci-cd.yml and redeploy.yml of this repository, on main, in the production environment"
+  }
+
+  assert {
+    condition     = !contains(flatten([jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"]]), "repo:example-org/items-api:environment:production")
+    error_message = "The deploy role must not trust GitHub's default subject, which names no branch and no workflow"
+  }
+
+  assert {
+    condition     = alltrue([for s in output.deploy_subjects : endswith(s, "@refs/heads/main") && strcontains(s, ":environment:production:")])
+    error_message = "Every trusted deploy subject names the environment and the main branch"
   }
 
   assert {
@@ -42,8 +58,18 @@ run "trust_is_pinned" {
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role.plan[0].assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"] == "repo:example-org/items-api:pull_request"
-    error_message = "The plan role trusts only this repository's pull requests"
+    condition = (
+      jsondecode(aws_iam_role.plan[0].assume_role_policy).Statement[0].Condition.StringLike["token.actions.githubusercontent.com:sub"] == [
+        "repo:example-org/items-api:pull_request:job_workflow_ref:example-org/items-api/.github/workflows/ci-cd.yml@refs/pull/*/merge",
+      ] &&
+      jsondecode(aws_iam_role.plan[0].assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    )
+    error_message = "The plan role trusts only this repository's pull-request jobs of ci-cd.yml"
+  }
+
+  assert {
+    condition     = alltrue([for s in output.plan_subjects : length(split("*", s)) == 2 && strcontains(s, "@refs/pull/*/merge")])
+    error_message = "The pull-request number is the plan subject's only wildcard"
   }
 
   assert {
@@ -155,6 +181,46 @@ run "trust_is_pinned" {
     ])
     error_message = "Without edge features the deploy role has no ACM, Route 53, CloudFront or WAF write permission (no OptionalEdge)"
   }
+
+  # RDS: the managed master secret only of this stack's database; the
+  # default option group only named in instance calls.
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_policy.apply_infra.policy).Statement :
+      try(s.Condition.StringEquals["secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"], s.Condition.StringEqualsIfExists["secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"], null) == "arn:aws:rds:eu-west-1:123456789012:db:items-api-db"
+      if anytrue([for r in flatten([s.Resource]) : strcontains(r, "secret:rds!db-")])
+    ])
+    error_message = "Every deploy-role statement on rds!db-* secrets is conditioned on this stack's database (items-api-db)"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_policy.apply_infra.policy).Statement :
+      try(s.Condition.StringEquals["secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"], null) != null
+      if anytrue([for a in flatten([s.Action]) : contains(["secretsmanager:RotateSecret", "secretsmanager:DeleteSecret"], a)])
+    ])
+    error_message = "RotateSecret and DeleteSecret need the database tag (no IfExists)"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_policy.apply_infra.policy).Statement :
+      toset(flatten([s.Action])) == toset(["rds:CreateDBInstance", "rds:ModifyDBInstance"]) && flatten([s.Resource]) == ["arn:aws:rds:eu-west-1:123456789012:og:default:postgres-*"]
+      if anytrue([for r in flatten([s.Resource]) : strcontains(r, ":og:")])
+    ])
+    error_message = "The default option group is only named in CreateDBInstance/ModifyDBInstance (no rds:* on og:default:*)"
+  }
+
+  # Only three Allow statements of the deploy role reach "*": the ECR login,
+  # the region-conditioned EC2 network calls and service-linked roles.
+  assert {
+    condition = toset(flatten([
+      for p in [aws_iam_policy.release, aws_iam_policy.apply_infra, aws_iam_policy.apply_platform] : [
+        for s in jsondecode(p.policy).Statement : s.Sid if s.Effect == "Allow" && contains(flatten([s.Resource]), "*")
+      ]
+    ])) == toset(["EcrLogin", "Ec2NetworkAndLaunchTemplates", "ServiceLinkedRoles"])
+    error_message = "No other deploy-role statement may allow actions on every resource"
+  }
 }
 
 run "edge_features_on" {
@@ -165,18 +231,21 @@ run "edge_features_on" {
   }
 
   variables {
-    manage_certificate         = true
-    route53_zone_id            = "Z0123456789ABCDEFGHIJ"
-    enable_interface_endpoints = true
-    enable_cloudfront          = true
-    enable_waf                 = true
-    kms_key_arn                = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    db_identifier              = "items-api-db"
+    manage_certificate          = true
+    route53_zone_id             = "Z0123456789ABCDEFGHIJ"
+    enable_interface_endpoints  = true
+    enable_cloudfront           = true
+    enable_waf                  = true
+    kms_key_arn                 = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    db_identifier               = "items-api-db"
+    certificate_domain_name     = "api.example.com"
+    vpc_id                      = "vpc-0123456789abcdef0"
+    cloudfront_distribution_arn = "arn:aws:cloudfront::123456789012:distribution/E2EXAMPLE12345"
   }
 
   assert {
-    condition     = toset([for s in jsondecode(aws_iam_policy.apply_platform.policy).Statement : s.Sid if contains(["AcmCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"], s.Sid)]) == toset(["AcmCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"])
-    error_message = "Each enabled edge feature gets its statement"
+    condition     = toset([for s in jsondecode(aws_iam_policy.apply_platform.policy).Statement : s.Sid if contains(["AcmRequestTaggedCertificate", "AcmOwnCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"], s.Sid)]) == toset(["AcmRequestTaggedCertificate", "AcmOwnCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"])
+    error_message = "Each enabled edge feature gets its statements"
   }
 
   assert {
@@ -186,11 +255,56 @@ run "edge_features_on" {
     error_message = "Record changes are limited to the stack's hosted zone"
   }
 
+  # Edge resources of other stacks are out of reach.
   assert {
-    condition = flatten([
-      for s in jsondecode(aws_iam_policy.apply_platform.policy).Statement : s.Resource if contains(flatten([try(s.Action, [])]), "cloudfront:DeleteDistribution")
-    ]) == ["arn:aws:cloudfront::123456789012:distribution/*"]
-    error_message = "CloudFront changes are limited to this account's distributions"
+    condition = alltrue([
+      for s in jsondecode(aws_iam_policy.apply_platform.policy).Statement : (
+        s.Resource == "arn:aws:acm:eu-west-1:123456789012:certificate/*" && (
+          s.Sid == "AcmRequestTaggedCertificate" ?
+          try(s.Condition.StringEquals["aws:RequestTag/Service"] == "items-api" && s.Condition["ForAllValues:StringEquals"]["acm:DomainNames"] == ["api.example.com"], false) :
+          try(s.Condition.StringEquals["aws:ResourceTag/Service"] == "items-api", false)
+        )
+      ) if anytrue([for a in flatten([try(s.Action, [])]) : startswith(a, "acm:")])
+    ])
+    error_message = "ACM: new certificates must carry the stack tag and name only domain_name; existing ones are deleted or retagged only with the stack tag"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_policy.apply_platform.policy).Statement :
+      s.Condition["ForAllValues:StringEquals"]["route53:VPCs"] == ["VPCId=vpc-0123456789abcdef0,VPCRegion=eu-west-1"] && s.Condition.Null["route53:VPCs"] == "false"
+      if contains(flatten([try(s.Action, [])]), "route53:AssociateVPCWithHostedZone")
+    ])
+    error_message = "Hosted zone associations only with the stack's VPC"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_policy.apply_platform.policy).Statement :
+      s.Resource == "arn:aws:cloudfront::123456789012:distribution/E2EXAMPLE12345" && !contains(s.Action, "cloudfront:DeleteDistribution") && !contains(s.Action, "cloudfront:CreateDistribution")
+      if anytrue([for a in flatten([try(s.Action, [])]) : startswith(a, "cloudfront:")])
+    ])
+    error_message = "CloudFront: only the stack's distribution, updated, never created or deleted by the deploy role"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_policy.apply_platform.policy).Statement :
+      toset(s.Resource) == toset([
+        "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/items-api/*",
+        "arn:aws:wafv2:us-east-1:123456789012:global/webacl/items-api-edge/*",
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/items-api/*",
+      ])
+      if anytrue([for a in flatten([try(s.Action, [])]) : startswith(a, "wafv2:")])
+    ])
+    error_message = "WAF: only the stack's web ACLs (by name) and the stack's ALB"
+  }
+
+  assert {
+    condition = !anytrue([
+      for s in jsondecode(aws_iam_policy.apply_platform.policy).Statement : s.Effect == "Allow" && contains(flatten([s.Resource]), "*")
+    ])
+    error_message = "With every edge feature on, no platform statement allows actions on every resource"
   }
 
   assert {
@@ -204,6 +318,43 @@ run "edge_features_on" {
     condition     = length(aws_iam_policy.apply_platform.policy) <= 6144
     error_message = "The platform policy must stay within IAM's 6,144-character limit with every feature on"
   }
+}
+
+run "subject_with_ref_and_immutable_repository" {
+  command = plan
+
+  module {
+    source = "./modules/github_oidc"
+  }
+
+  variables {
+    subject_claim_keys        = ["repo", "context", "ref", "job_workflow_ref"]
+    github_subject_repository = "example-org@1234/items-api@5678"
+    deploy_branch             = "release"
+    deploy_workflows          = ["ci-cd.yml"]
+  }
+
+  assert {
+    condition     = output.deploy_subjects == ["repo:example-org@1234/items-api@5678:environment:production:ref:refs/heads/release:job_workflow_ref:example-org/items-api/.github/workflows/ci-cd.yml@refs/heads/release"]
+    error_message = "The subject follows the claim keys in order, with the immutable repository name"
+  }
+}
+
+run "rejects_an_unpinned_subject" {
+  command = plan
+
+  module {
+    source = "./modules/github_oidc"
+  }
+
+  variables {
+    subject_claim_keys = ["repo", "context"]
+    deploy_branch      = "*"
+    deploy_workflows   = ["*.yml"]
+    plan_workflows     = ["../x.yml"]
+  }
+
+  expect_failures = [var.subject_claim_keys, var.deploy_branch, var.deploy_workflows, var.plan_workflows]
 }
 
 run "rejects_wildcard_repository" {

@@ -7,7 +7,8 @@
 # AZ, flow logs, access logs, Performance-Insights-free defaults); what moto
 # cannot do, or what would block the test's destroy, is switched off here.
 # The test adds -var certificate_arn=<a certificate it imports into moto's ACM>
-# to exercise the HTTPS listener and the HTTP->HTTPS redirect.
+# to exercise the HTTPS listener and the HTTP->HTTPS redirect: HTTPS is
+# required (a plan by hand without it needs -var allow_plain_http=true).
 
 aws_region  = "eu-west-1"
 name        = "items-api"

@@ -50,6 +50,15 @@ run "network_per_az_nat_and_isolated_database_tier" {
     error_message = "Interface endpoints are opt-in; flow logs are on"
   }
 
+  # Confused deputy guard on the flow-logs role's trust.
+  assert {
+    condition = (
+      jsondecode(aws_iam_role.flow_logs[0].assume_role_policy).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "123456789012" &&
+      jsondecode(aws_iam_role.flow_logs[0].assume_role_policy).Statement[0].Condition.ArnLike["aws:SourceArn"] == "arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*"
+    )
+    error_message = "VPC Flow Logs may assume the role only for this account's flow logs (aws:SourceAccount, aws:SourceArn)"
+  }
+
   assert {
     condition     = length(aws_default_security_group.this.ingress) == 0 && length(aws_default_security_group.this.egress) == 0
     error_message = "The default security group has no rules"

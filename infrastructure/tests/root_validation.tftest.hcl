@@ -13,6 +13,68 @@ variables {
   image_tag         = "0123456789abcdef0123456789abcdef01234567"
   github_repository = "example-org/items-api"
   tf_state_bucket   = "items-api-tfstate-123456789012-eu-west-1"
+  # HTTPS, the default requirement (the runs below test other rules).
+  certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+}
+
+# HTTPS by default: without a certificate, the plan is refused unless the
+# operator opts out explicitly.
+run "rejects_plain_http_by_default" {
+  command = plan
+
+  variables {
+    certificate_arn = null
+  }
+
+  expect_failures = [var.allow_plain_http]
+}
+
+run "rejects_cloudfront_over_http_to_the_alb" {
+  command = plan
+
+  variables {
+    enable_cloudfront = true
+  }
+
+  expect_failures = [var.allow_plain_http]
+}
+
+run "accepts_a_dns_validated_certificate" {
+  command = plan
+
+  variables {
+    certificate_arn = null
+    domain_name     = "api.example.com"
+    route53_zone_id = "Z0123456789ABCDEFGHIJ"
+  }
+
+  assert {
+    condition     = output.service_url == "https://api.example.com"
+    error_message = "A domain serves HTTPS"
+  }
+}
+
+run "accepts_cloudfront_over_https_to_the_alb" {
+  command = plan
+
+  variables {
+    enable_cloudfront             = true
+    cloudfront_origin_domain_name = "origin.example.com"
+  }
+}
+
+run "accepts_plain_http_only_when_opted_out" {
+  command = plan
+
+  variables {
+    certificate_arn  = null
+    allow_plain_http = true
+  }
+
+  assert {
+    condition     = !module.alb.https_enabled
+    error_message = "allow_plain_http = true lets a stack without a certificate through"
+  }
 }
 
 run "rejects_empty_image_tag" {

@@ -17,12 +17,17 @@ variables {
   api_keys = ["test-api-key-7d1e0c5b9a3f4e2d8c6b0a9f7e5d3c1b"]
 }
 
+# The defaults but a certificate, the least a stack needs (HTTPS is required).
 run "default_stack" {
   command = apply
 
+  variables {
+    certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+  }
+
   assert {
-    condition     = output.alb_dns_name == "items-api-1234567890.eu-west-1.elb.amazonaws.com" && output.service_url == "http://items-api-1234567890.eu-west-1.elb.amazonaws.com"
-    error_message = "alb_dns_name and service_url come from the ALB"
+    condition     = output.alb_dns_name == "items-api-1234567890.eu-west-1.elb.amazonaws.com" && output.service_url == "https://items-api-1234567890.eu-west-1.elb.amazonaws.com"
+    error_message = "alb_dns_name and service_url come from the ALB; the URL is https"
   }
 
   assert {
@@ -84,10 +89,24 @@ run "default_stack" {
     error_message = "The bootstrap signals readiness from /readyz"
   }
 
-  # ALB: health on /healthz (never the DB-dependent /readyz); HTTP only.
+  # ALB: health on /healthz (never the DB-dependent /readyz); HTTPS.
   assert {
-    condition     = local.lb_settings.health_check_path == "/healthz" && !module.alb.https_enabled && module.alb.https_listener_arn == null
-    error_message = "Without a certificate there is no HTTPS listener; health checks use /healthz"
+    condition     = local.lb_settings.health_check_path == "/healthz" && module.alb.https_enabled && module.alb.https_listener_arn != null
+    error_message = "The default stack has an HTTPS listener; health checks use /healthz"
+  }
+
+  # The deploy role's trust is written for the repository's subject
+  # customization (github-oidc-subject.json, which the setup script applies).
+  assert {
+    condition = (
+      jsondecode(file("github-oidc-subject.json")).use_default == false &&
+      tolist(module.ci.subject_claim_keys) == tolist(jsondecode(file("github-oidc-subject.json")).include_claim_keys) &&
+      tolist(module.ci.deploy_subjects) == tolist([
+        "repo:example-org/items-api:environment:production:job_workflow_ref:example-org/items-api/.github/workflows/ci-cd.yml@refs/heads/main",
+        "repo:example-org/items-api:environment:production:job_workflow_ref:example-org/items-api/.github/workflows/redeploy.yml@refs/heads/main",
+      ])
+    )
+    error_message = "The deploy role trusts the deploy workflows on main, in the subject format github-oidc-subject.json customizes"
   }
 
   # lb-settings.json's max_header_bytes describes the ALB's fixed 64 KiB header limit.
@@ -131,7 +150,7 @@ run "default_stack" {
 
   # Edge features off by default: the deploy role has no edge permissions.
   assert {
-    condition     = length([for s in jsondecode(module.ci.policies.apply_platform).Statement : s if contains(["AcmCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf", "OptionalEdge"], try(s.Sid, ""))]) == 0
+    condition     = length([for s in jsondecode(module.ci.policies.apply_platform).Statement : s if contains(["AcmRequestTaggedCertificate", "AcmOwnCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf", "OptionalEdge"], try(s.Sid, ""))]) == 0
     error_message = "By default the deploy role gets no ACM, Route 53, CloudFront or WAF permissions"
   }
 
@@ -160,7 +179,7 @@ run "https_and_waf_on_the_alb" {
   }
 
   assert {
-    condition     = toset([for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Sid if contains(["AcmCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"], try(s.Sid, ""))]) == toset(["Waf"])
+    condition     = toset([for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Sid if contains(["AcmRequestTaggedCertificate", "AcmOwnCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"], try(s.Sid, ""))]) == toset(["Waf"])
     error_message = "A given certificate and a regional WAF add only the WAF permissions to the deploy role"
   }
 }
@@ -168,9 +187,19 @@ run "https_and_waf_on_the_alb" {
 run "edge_with_cloudfront_and_waf" {
   command = apply
 
+  # CloudFront reaches the ALB over HTTP without cloudfront_origin_domain_name:
+  # an explicit opt-out.
   variables {
     enable_cloudfront = true
     enable_waf        = true
+    allow_plain_http  = true
+  }
+
+  assert {
+    condition = flatten([
+      for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Resource if s.Sid == "CloudFront"
+    ]) == [module.cdn[0].distribution_arn]
+    error_message = "The deploy role may update exactly the stack's distribution"
   }
 
   assert {
@@ -184,7 +213,7 @@ run "edge_with_cloudfront_and_waf" {
   }
 
   assert {
-    condition     = toset([for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Sid if contains(["AcmCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"], try(s.Sid, ""))]) == toset(["CloudFront", "Waf"])
+    condition     = toset([for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Sid if contains(["AcmRequestTaggedCertificate", "AcmOwnCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"], try(s.Sid, ""))]) == toset(["CloudFront", "Waf"])
     error_message = "CloudFront and WAF add exactly their permissions to the deploy role"
   }
 }
@@ -198,7 +227,7 @@ run "certificate_and_dns_in_a_zone" {
   }
 
   assert {
-    condition     = toset([for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Sid if contains(["AcmCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"], try(s.Sid, ""))]) == toset(["AcmCertificate", "DnsRecordsInTheZone"])
+    condition     = toset([for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Sid if contains(["AcmRequestTaggedCertificate", "AcmOwnCertificate", "DnsRecordsInTheZone", "EndpointPrivateDns", "CloudFront", "Waf"], try(s.Sid, ""))]) == toset(["AcmRequestTaggedCertificate", "AcmOwnCertificate", "DnsRecordsInTheZone"])
     error_message = "A DNS-validated certificate adds the ACM and Route 53 permissions"
   }
 
@@ -207,5 +236,41 @@ run "certificate_and_dns_in_a_zone" {
       for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Resource if contains(flatten([try(s.Action, [])]), "route53:ChangeResourceRecordSets")
     ]) == ["arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"]
     error_message = "The deploy role may change records only in route53_zone_id"
+  }
+
+  assert {
+    condition = flatten([
+      for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Condition["ForAllValues:StringEquals"]["acm:DomainNames"] if s.Sid == "AcmRequestTaggedCertificate"
+    ]) == ["api.example.com"] && local.default_tags.Service == var.name
+    error_message = "The deploy role may request a certificate only for domain_name, tagged Service = name (the provider's default tag)"
+  }
+}
+
+run "plain_http_opted_out" {
+  command = plan
+
+  variables {
+    allow_plain_http = true
+  }
+
+  assert {
+    condition     = output.service_url == "http://items-api-1234567890.eu-west-1.elb.amazonaws.com" && !module.alb.https_enabled && module.alb.https_listener_arn == null
+    error_message = "With the explicit opt-out and no certificate, the ALB serves plain HTTP"
+  }
+}
+
+run "interface_endpoints_only_with_the_stack_vpc" {
+  command = apply
+
+  variables {
+    certificate_arn            = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    enable_interface_endpoints = true
+  }
+
+  assert {
+    condition = flatten([
+      for s in jsondecode(module.ci.policies.apply_platform).Statement : s.Condition["ForAllValues:StringEquals"]["route53:VPCs"] if s.Sid == "EndpointPrivateDns"
+    ]) == ["VPCId=${module.network.vpc_id},VPCRegion=eu-west-1"]
+    error_message = "Hosted zone associations are limited to the stack's VPC"
   }
 }

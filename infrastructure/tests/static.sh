@@ -7,6 +7,7 @@
 #   2. terraform test (mock_provider "aws"): every tests/*.tftest.hcl file,
 #      three at a time
 #   +  the generated variables/outputs reference in README.md is up to date
+#   +  scripts/github-oidc-subject.sh (the OIDC subject setup) against a stub gh
 #
 # Terraform's data dirs go to build/terraform/ (git-ignored); the working
 # tree only keeps the committed .terraform.lock.hcl files.
@@ -77,5 +78,8 @@ done
 
 step "README reference is generated from variables.tf and outputs.tf"
 python3 "$infra/scripts/gen-reference.py" --check
+
+step "OIDC subject setup script (stub gh)"
+"$here/oidc_subject/run.sh"
 
 step "done"

@@ -1,19 +1,31 @@
 # CI access: GitHub Actions OIDC, a deploy role and a plan role.
 #
-#   <name>-github-deploy  trusted only for repo:<owner>/<repo>:environment:<env>
-#                         (jobs of the protected deployment environment); can push
-#                         the image, run `terraform apply` on this stack and roll
-#                         the Auto Scaling group.
-#   <name>-github-plan    trusted only for repo:<owner>/<repo>:pull_request; reads
+#   <name>-github-deploy  trusted only for the customized OIDC subject of a job in
+#                         the deployment environment, run by one of the deploy
+#                         workflows from the deploy branch:
+#                           repo:<owner>/<repo>:environment:<env>:job_workflow_ref:
+#                           <owner>/<repo>/.github/workflows/<file>@refs/heads/<branch>
+#                         can push the image, run `terraform apply` on this stack
+#                         and roll the Auto Scaling group.
+#   <name>-github-plan    trusted only for pull-request jobs of the plan
+#                         workflows (repo:<owner>/<repo>:pull_request:...); reads
 #                         the stack and the state for `terraform plan -lock=false`
 #                         (no secret value; of Parameter Store only the public
 #                         Amazon Linux AMI parameters).
+#
+# The subject format is the repository's OIDC customization
+# (infrastructure/github-oidc-subject.json, applied once with
+# infrastructure/scripts/github-oidc-subject.sh): GitHub's default subject
+# (repo:<owner>/<repo>:environment:<env>) names no branch and no workflow, so
+# any branch's workflow that names the environment would match it.
 #
 # Privilege escalation guard: every IAM role the stack creates must carry the
 # permissions boundary <name>-workload-boundary (the deploy role can only
 # create or change roles with that boundary attached), and the deploy role can
 # change neither itself, the plan role, their policies, the boundary nor the
-# OIDC provider. Changes to this module are applied by an administrator.
+# OIDC provider. Edge resources (certificate, DNS, CloudFront, WAF) are
+# reachable only by this stack's tag, names, zone, VPC or distribution.
+# Changes to this module are applied by an administrator.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -27,8 +39,31 @@ locals {
   oidc_host         = "token.actions.githubusercontent.com"
   oidc_provider_arn = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : var.existing_oidc_provider_arn
 
-  deploy_subject = "repo:${var.github_repository}:environment:${var.github_environment}"
-  plan_subject   = "repo:${var.github_repository}:pull_request"
+  # The customized subject: GitHub joins the include_claim_keys in their
+  # order as key:value pairs, except "context", which is given as is
+  # (environment:<env>, or pull_request for a pull-request job without one).
+  subject_repository = coalesce(var.github_subject_repository, var.github_repository)
+  deploy_subjects = [
+    for wf in var.deploy_workflows : join(":", [
+      for k in var.subject_claim_keys : {
+        repo             = "repo:${local.subject_repository}"
+        context          = "environment:${var.github_environment}"
+        ref              = "ref:refs/heads/${var.deploy_branch}"
+        job_workflow_ref = "job_workflow_ref:${var.github_repository}/.github/workflows/${wf}@refs/heads/${var.deploy_branch}"
+      }[k]
+    ])
+  ]
+  # Pull requests run from refs/pull/<number>/merge: the number is the only wildcard.
+  plan_subjects = [
+    for wf in var.plan_workflows : join(":", [
+      for k in var.subject_claim_keys : {
+        repo             = "repo:${local.subject_repository}"
+        context          = "pull_request"
+        ref              = "ref:refs/pull/*/merge"
+        job_workflow_ref = "job_workflow_ref:${var.github_repository}/.github/workflows/${wf}@refs/pull/*/merge"
+      }[k]
+    ])
+  ]
 
   deploy_role_name = "${var.name}-github-deploy"
   plan_role_name   = "${var.name}-github-plan"
@@ -49,6 +84,14 @@ locals {
   state_key   = "arn:${local.partition}:s3:::${var.state_bucket}/${var.state_key}"
   kms_keys    = "arn:${format(local.arn_region, "kms")}:key/*"
   logs_bucket = "arn:${local.partition}:s3:::${var.name}-alb-logs-${local.account_id}-${local.region}"
+  acm_certs   = "arn:${format(local.arn_region, "acm")}:certificate/*"
+  alb_arn     = "${local.elb}:loadbalancer/app/${var.name}/*"
+  # The web ACLs the root creates: <name> (REGIONAL, on the ALB) and
+  # <name>-edge (CLOUDFRONT scope, which exists in us-east-1 only).
+  web_acls = [
+    "arn:${format(local.arn_region, "wafv2")}:regional/webacl/${var.name}/*",
+    "arn:${local.partition}:wafv2:us-east-1:${local.account_id}:global/webacl/${var.name}-edge/*",
+  ]
 
   # The RDS instance whose managed master secret workloads may read; the
   # root passes the identifier it gives the database module.
@@ -76,12 +119,28 @@ locals {
   # on (the deploy role cannot change its own policies, so turning one on or
   # off is an administrator apply, like every change to this module).
   edge_statements = concat(
-    var.manage_certificate ? [{
-      Sid      = "AcmCertificate"
-      Effect   = "Allow"
-      Action   = ["acm:RequestCertificate", "acm:DeleteCertificate", "acm:AddTagsToCertificate", "acm:RemoveTagsFromCertificate"]
-      Resource = "*"
-    }] : [],
+    [for s in [
+      {
+        # A new certificate must carry the stack's tag (and name only
+        # domain_name, where ACM evaluates the names)...
+        Sid      = "AcmRequestTaggedCertificate"
+        Effect   = "Allow"
+        Action   = ["acm:RequestCertificate", "acm:AddTagsToCertificate"]
+        Resource = local.acm_certs
+        Condition = merge(
+          { StringEquals = { "aws:RequestTag/${var.stack_tag_key}" = var.name } },
+          var.certificate_domain_name == null ? {} : { "ForAllValues:StringEquals" = { "acm:DomainNames" = [var.certificate_domain_name] } },
+        )
+      },
+      {
+        # ...and only certificates carrying it can be changed or deleted.
+        Sid       = "AcmOwnCertificate"
+        Effect    = "Allow"
+        Action    = ["acm:DeleteCertificate", "acm:AddTagsToCertificate", "acm:RemoveTagsFromCertificate"]
+        Resource  = local.acm_certs
+        Condition = { StringEquals = { "aws:ResourceTag/${var.stack_tag_key}" = var.name } }
+      },
+    ] : s if var.manage_certificate],
     var.route53_zone_id != null ? [{
       Sid      = "DnsRecordsInTheZone"
       Effect   = "Allow"
@@ -89,30 +148,32 @@ locals {
       Resource = "arn:${local.partition}:route53:::hostedzone/${trimprefix(coalesce(var.route53_zone_id, "-"), "/hostedzone/")}"
     }] : [],
     var.enable_interface_endpoints ? [{
-      # Interface endpoints with private DNS associate the VPC with zones AWS owns.
-      Sid      = "EndpointPrivateDns"
-      Effect   = "Allow"
-      Action   = ["route53:AssociateVPCWithHostedZone", "route53:DisassociateVPCFromHostedZone"]
-      Resource = "*"
+      # Interface endpoints with private DNS associate the VPC with zones AWS
+      # owns (their IDs are not known in advance): any zone, but only with
+      # this stack's VPC.
+      Sid       = "EndpointPrivateDns"
+      Effect    = "Allow"
+      Action    = ["route53:AssociateVPCWithHostedZone", "route53:DisassociateVPCFromHostedZone"]
+      Resource  = "arn:${local.partition}:route53:::hostedzone/*"
+      Condition = { "ForAllValues:StringEquals" = { "route53:VPCs" = ["VPCId=${coalesce(var.vpc_id, "unknown")},VPCRegion=${local.region}"] }, Null = { "route53:VPCs" = "false" } }
     }] : [],
     var.enable_cloudfront ? [{
-      Sid    = "CloudFront"
-      Effect = "Allow"
-      Action = [
-        "cloudfront:CreateDistribution", "cloudfront:CreateDistributionWithTags", "cloudfront:UpdateDistribution",
-        "cloudfront:DeleteDistribution", "cloudfront:TagResource", "cloudfront:UntagResource",
-      ]
-      Resource = "arn:${local.partition}:cloudfront::${local.account_id}:distribution/*"
+      # The distribution is created (and removed) by an administrator apply,
+      # like every edge feature switch; the deploy role may only update it.
+      Sid      = "CloudFront"
+      Effect   = "Allow"
+      Action   = ["cloudfront:UpdateDistribution", "cloudfront:TagResource", "cloudfront:UntagResource"]
+      Resource = coalesce(var.cloudfront_distribution_arn, "arn:${local.partition}:cloudfront::${local.account_id}:distribution/none-yet")
     }] : [],
     var.enable_waf ? [{
+      # This stack's web ACLs by name, associated only with this stack's ALB.
       Sid    = "Waf"
       Effect = "Allow"
       Action = [
         "wafv2:CreateWebACL", "wafv2:UpdateWebACL", "wafv2:DeleteWebACL", "wafv2:AssociateWebACL",
         "wafv2:DisassociateWebACL", "wafv2:TagResource", "wafv2:UntagResource",
-        "elasticloadbalancing:SetWebAcl",
       ]
-      Resource = "*"
+      Resource = concat(local.web_acls, [local.alb_arn])
     }] : [],
   )
 
@@ -398,18 +459,33 @@ resource "aws_iam_policy" "apply_infra" {
           "${local.rds}:db:${var.name}*",
           "${local.rds}:subgrp:${var.name}*",
           "${local.rds}:pg:${var.name}*",
-          "${local.rds}:og:default:*",
           "${local.rds}:snapshot:${var.name}*",
         ]
       },
       {
-        Sid    = "RdsManagedMasterSecret"
-        Effect = "Allow"
-        Action = [
-          "secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:RotateSecret",
-          "secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret",
-        ]
-        Resource = "${local.secrets}:secret:rds!db-*"
+        # The AWS-owned default option group the instance uses: named in
+        # CreateDBInstance and ModifyDBInstance, never changed itself.
+        Sid      = "DatabaseDefaultOptionGroup"
+        Effect   = "Allow"
+        Action   = ["rds:CreateDBInstance", "rds:ModifyDBInstance"]
+        Resource = "${local.rds}:og:default:postgres-*"
+      },
+      {
+        # RDS creates the managed master secret (rds!db-<uuid>) with the
+        # caller's rights; a secret that exists already must be tagged with
+        # this stack's database (the condition the boundary uses).
+        Sid       = "RdsManagedMasterSecretCreate"
+        Effect    = "Allow"
+        Action    = ["secretsmanager:CreateSecret", "secretsmanager:TagResource"]
+        Resource  = "${local.secrets}:secret:rds!db-*"
+        Condition = { StringEqualsIfExists = { "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn" = local.db_instance_arn } }
+      },
+      {
+        Sid       = "RdsManagedMasterSecretOfThisDatabase"
+        Effect    = "Allow"
+        Action    = ["secretsmanager:RotateSecret", "secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret"]
+        Resource  = "${local.secrets}:secret:rds!db-*"
+        Condition = { StringEquals = { "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn" = local.db_instance_arn } }
       },
       {
         Sid      = "PassWorkloadRoles"
@@ -547,14 +623,14 @@ resource "aws_iam_role" "deploy" {
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
-      Sid       = "GitHubDeployEnvironmentOnly"
+      Sid       = "GitHubDeployWorkflowsOnTheDeployBranchOnly"
       Effect    = "Allow"
       Principal = { Federated = local.oidc_provider_arn }
       Action    = "sts:AssumeRoleWithWebIdentity"
       Condition = {
         StringEquals = {
           "${local.oidc_host}:aud" = "sts.amazonaws.com"
-          "${local.oidc_host}:sub" = local.deploy_subject
+          "${local.oidc_host}:sub" = local.deploy_subjects
         }
       }
     }]
@@ -589,10 +665,8 @@ resource "aws_iam_role" "plan" {
       Principal = { Federated = local.oidc_provider_arn }
       Action    = "sts:AssumeRoleWithWebIdentity"
       Condition = {
-        StringEquals = {
-          "${local.oidc_host}:aud" = "sts.amazonaws.com"
-          "${local.oidc_host}:sub" = local.plan_subject
-        }
+        StringEquals = { "${local.oidc_host}:aud" = "sts.amazonaws.com" }
+        StringLike   = { "${local.oidc_host}:sub" = local.plan_subjects }
       }
     }]
   })

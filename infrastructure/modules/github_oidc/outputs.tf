@@ -18,9 +18,19 @@ output "permissions_boundary_arn" {
   value       = aws_iam_policy.boundary.arn
 }
 
-output "deploy_subject" {
-  description = "OIDC subject the deploy role trusts."
-  value       = local.deploy_subject
+output "deploy_subjects" {
+  description = "OIDC subjects the deploy role trusts (one per deploy workflow), in the repository's customized subject format."
+  value       = local.deploy_subjects
+}
+
+output "plan_subjects" {
+  description = "OIDC subject patterns the plan role trusts (StringLike: the pull-request number is the wildcard)."
+  value       = local.plan_subjects
+}
+
+output "subject_claim_keys" {
+  description = "include_claim_keys of the repository's OIDC subject customization that the trust policies are written for."
+  value       = var.subject_claim_keys
 }
 
 output "policies" {

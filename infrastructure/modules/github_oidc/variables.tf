@@ -23,6 +23,66 @@ variable "github_environment" {
   }
 }
 
+variable "github_subject_repository" {
+  description = "The repository as the OIDC subject names it (null: github_repository). Repositories on GitHub's immutable subject format (created after 15 July 2026, or opted in) are named <owner>@<owner id>/<name>@<repository id> there."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_subject_repository == null || can(regex("^[A-Za-z0-9-]+(@[0-9]+)?/[A-Za-z0-9._-]+(@[0-9]+)?$", coalesce(var.github_subject_repository, "-")))
+    error_message = "github_subject_repository must be owner/name or owner@<id>/name@<id>, without wildcards."
+  }
+}
+
+variable "subject_claim_keys" {
+  description = "include_claim_keys of the repository's OIDC subject customization (infrastructure/github-oidc-subject.json): the subjects the roles trust are built in this order."
+  type        = list(string)
+  default     = ["repo", "context", "job_workflow_ref"]
+
+  validation {
+    condition = (
+      length(var.subject_claim_keys) == length(distinct(var.subject_claim_keys)) &&
+      alltrue([for k in var.subject_claim_keys : contains(["repo", "context", "ref", "job_workflow_ref"], k)]) &&
+      contains(var.subject_claim_keys, "repo") && contains(var.subject_claim_keys, "context") &&
+      (contains(var.subject_claim_keys, "job_workflow_ref") || contains(var.subject_claim_keys, "ref"))
+    )
+    error_message = "subject_claim_keys must be distinct keys among repo, context, ref and job_workflow_ref, with repo, context and at least one of ref or job_workflow_ref: without the ref or the workflow, any branch's workflow that names the environment could deploy."
+  }
+}
+
+variable "deploy_branch" {
+  description = "The only branch whose workflows may assume the deploy role."
+  type        = string
+  default     = "main"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/-]+$", var.deploy_branch)) && !strcontains(var.deploy_branch, "..")
+    error_message = "deploy_branch must be a plain branch name without wildcards."
+  }
+}
+
+variable "deploy_workflows" {
+  description = "Workflow files (under .github/workflows/) whose jobs in the deployment environment may assume the deploy role."
+  type        = list(string)
+  default     = ["ci-cd.yml", "redeploy.yml"]
+
+  validation {
+    condition     = length(var.deploy_workflows) > 0 && alltrue([for w in var.deploy_workflows : can(regex("^[A-Za-z0-9._-]+\\.ya?ml$", w))])
+    error_message = "deploy_workflows must be workflow file names such as ci-cd.yml, without paths or wildcards."
+  }
+}
+
+variable "plan_workflows" {
+  description = "Workflow files whose pull-request jobs may assume the plan role."
+  type        = list(string)
+  default     = ["ci-cd.yml"]
+
+  validation {
+    condition     = length(var.plan_workflows) > 0 && alltrue([for w in var.plan_workflows : can(regex("^[A-Za-z0-9._-]+\\.ya?ml$", w))])
+    error_message = "plan_workflows must be workflow file names such as ci-cd.yml, without paths or wildcards."
+  }
+}
+
 variable "create_oidc_provider" {
   description = "Create the account's GitHub OIDC provider (false when the account already has one: pass existing_oidc_provider_arn)."
   type        = bool
@@ -85,6 +145,18 @@ variable "manage_certificate" {
   default     = false
 }
 
+variable "certificate_domain_name" {
+  description = "The name the stack's certificate is requested for (with manage_certificate): the only name the deploy role may request."
+  type        = string
+  default     = null
+}
+
+variable "stack_tag_key" {
+  description = "Tag key whose value is the stack name on every resource (the root's default_tags: Service = name); ACM certificates are reached only through it."
+  type        = string
+  default     = "Service"
+}
+
 variable "route53_zone_id" {
   description = "Hosted zone in which the stack writes records (certificate validation, alias); null: the deploy role may change no records."
   type        = string
@@ -97,14 +169,26 @@ variable "enable_interface_endpoints" {
   default     = false
 }
 
+variable "vpc_id" {
+  description = "The stack's VPC: with enable_interface_endpoints, the only VPC the deploy role may associate with hosted zones."
+  type        = string
+  default     = null
+}
+
+variable "cloudfront_distribution_arn" {
+  description = "The stack's CloudFront distribution (null until an administrator apply created it): the only one the deploy role may update."
+  type        = string
+  default     = null
+}
+
 variable "enable_cloudfront" {
-  description = "The stack has a CloudFront distribution: the deploy role may create, change and delete this account's distributions."
+  description = "The stack has a CloudFront distribution: the deploy role may update it (creating or removing it is an administrator apply)."
   type        = bool
   default     = false
 }
 
 variable "enable_waf" {
-  description = "The stack has a WAF web ACL: the deploy role may create, change, delete and associate web ACLs."
+  description = "The stack has a WAF web ACL: the deploy role may create, change, delete and associate the stack's web ACLs (by name) with the stack's ALB."
   type        = bool
   default     = false
 }

@@ -321,8 +321,17 @@ def readback(workdir):
     if isinstance(trust, str):
         trust = json.loads(trust)
     cond = trust["Statement"][0]["Condition"]["StringEquals"]
-    c.equal("deploy role pinned to repository and environment", cond.get("token.actions.githubusercontent.com:sub"),
-            f"repo:{vars_['github_repository']}:environment:production")
+    repo = vars_["github_repository"]
+    c.equal("deploy role pinned to repository, environment, workflow and branch (customized subject)",
+            sorted(cond.get("token.actions.githubusercontent.com:sub") or []),
+            [f"repo:{repo}:environment:production:job_workflow_ref:{repo}/.github/workflows/{wf}@refs/heads/main"
+             for wf in ("ci-cd.yml", "redeploy.yml")])
+    flow = iam.get_role(RoleName=f"{NAME}-vpc-flow-logs")["Role"]["AssumeRolePolicyDocument"]
+    if isinstance(flow, str):
+        flow = json.loads(flow)
+    c.equal("flow-logs role trusted only for this account's flow logs",
+            flow["Statement"][0].get("Condition", {}).get("StringEquals", {}).get("aws:SourceAccount"),
+            client("sts").get_caller_identity()["Account"])
     c.equal("deploy role ARN = output", iam.get_role(RoleName=f"{NAME}-github-deploy")["Role"]["Arn"], outputs["deploy_role_arn"])
     boundary = iam.get_role(RoleName=f"{NAME}-instance")["Role"].get("PermissionsBoundary", {}).get("PermissionsBoundaryArn", "")
     c.check("instance role carries the workload boundary", boundary.endswith(f":policy/{NAME}-workload-boundary"), boundary)
