@@ -7,6 +7,11 @@
 #   make test-api-external                 PostgreSQL only, on the server in
 #                                          ITEMS_TEST_PG_URL (CI's service
 #                                          container; not part of make test)
+#
+# Every response the suite receives is checked against openapi.yaml
+# (tests/api/contract.py, openapi-schema-validator); t59_contract also runs a
+# representative set through Stoplight Prism's proxy, which run.sh installs
+# (pinned, lock file tests/contract/package-lock.json) into build/contract.
 
 .PHONY: test-api test-sanitize test-api-external
 TEST_TARGETS += test-api test-sanitize

@@ -6,7 +6,7 @@ set -euo pipefail
 
 declare -A GROUPS_PKGS=(
     [build]="gcc make pkg-config libpq-dev libsqlite3-dev libssl-dev libseccomp-dev"
-    [test]="libcmocka-dev postgresql-15 python3 python3-yaml clang-14 libclang-rt-14-dev"
+    [test]="libcmocka-dev postgresql-15 python3 python3-yaml python3-jsonschema nodejs npm clang-14 libclang-rt-14-dev"
     [lint]="clang-format clang-tidy cppcheck shellcheck nodejs npm python3-yaml"
     [fuzz]="clang-14 libclang-rt-14-dev libfuzzer-14-dev"
     [bench]="wrk nginx-light postgresql-15 procps"

@@ -5,8 +5,10 @@
 #
 # Environment:
 #   ITEMS_API_BIN   binary under test (default build/items-api)
-#   PYTHON          interpreter (default python3; standard library only, plus
-#                   openapi-spec-validator / PyYAML for the OpenAPI test)
+#   PYTHON          interpreter (default python3): standard library, PyYAML, and
+#                   openapi-schema-validator (or jsonschema: Debian's
+#                   python3-jsonschema) to check every response against
+#                   openapi.yaml (contract.py); openapi-spec-validator for t00
 #   KEEP_OUTPUT=1   keep server logs and databases even when everything passed
 #   ITEMS_API_TEST_PG_URL  an external PostgreSQL (e.g. a CI service container,
 #                   database "items", a user that may CREATE DATABASE/ROLE) instead
@@ -47,6 +49,16 @@ if [[ ! -x $ITEMS_API_BIN ]]; then
     echo "run.sh: $ITEMS_API_BIN is not built (make build)" >&2
     exit 2
 fi
+
+# Stoplight Prism for t59_contract's second opinion (run on the sqlite
+# backend only): pinned in tests/contract/package-lock.json, installed into
+# build/contract when the lock file changed.
+for backend in "${backends[@]}"; do
+    if [[ $backend == sqlite ]]; then
+        tests/contract/install.sh >/dev/null
+        break
+    fi
+done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/items-api-api-tests.XXXXXX")
 # The PostgreSQL server runs as another user when we are root: let it in.
