@@ -1,4 +1,4 @@
-# Static checks: formatting, shell scripts, C analyzers.
+# Static checks: formatting, shell scripts, C analyzers, the OpenAPI document.
 
 TIDY_CHECKS := -*,clang-analyzer-*,bugprone-*,-bugprone-easily-swappable-parameters,\
 -bugprone-reserved-identifier,-bugprone-narrowing-conversions,\
@@ -7,8 +7,14 @@ TIDY_CHECKS := -*,clang-analyzer-*,bugprone-*,-bugprone-easily-swappable-paramet
 -clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling
 TIDY_FLAGS := -std=c17 -D_GNU_SOURCE -Iapp/src -Ibuild/gen -I$(PG_INC)
 
-.PHONY: test-lint shellcheck cppcheck clang-tidy
-test-lint: format-check shellcheck cppcheck clang-tidy ## formatting, shellcheck, cppcheck, clang-tidy
+.PHONY: test-lint shellcheck cppcheck clang-tidy openapi-lint
+test-lint: format-check shellcheck cppcheck clang-tidy openapi-lint ## formatting, shellcheck, cppcheck, clang-tidy, redocly lint
+
+# redocly lint (@redocly/cli, pinned in tests/contract/package-lock.json,
+# installed into build/contract): 0 errors and 0 warnings.
+openapi-lint:
+	@scripts/deps.sh lint
+	@tests/contract/lint.sh
 
 shellcheck:
 	@scripts/deps.sh build lint
