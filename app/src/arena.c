@@ -62,6 +62,23 @@ char *arena_strndup(arena_t *a, const char *src, size_t n)
     return p;
 }
 
+arena_mark_t arena_mark(const arena_t *a)
+{
+    return (arena_mark_t){a->head, a->head != NULL ? a->head->used : 0};
+}
+
+void arena_rewind(arena_t *a, arena_mark_t m)
+{
+    /* Blocks form a stack: the ones above the marked block are newer. */
+    while (a->head != m.block) {
+        arena_block_t *b = a->head;
+        a->head = b->next;
+        free(b);
+    }
+    if (a->head != NULL)
+        a->head->used = m.used;
+}
+
 void arena_reset(arena_t *a)
 {
     arena_block_t *b = a->head;

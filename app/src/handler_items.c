@@ -469,10 +469,15 @@ static void on_patch_read(store_op_t *op, const store_result_t *res)
     store_submit(ex->worker->store, &ex->op);
 }
 
+/* One attempt: read, merge, validate, compare-and-swap. What the previous
+ * attempt allocated (the stored data's parse, the merge, the validated copy:
+ * several times the patch for a large one) is freed first, so a request's
+ * memory does not grow with its retries. */
 static void patch_read(exchange_t *ex)
 {
     int64_t id = ex->op.id;
 
+    arena_rewind(&ex->arena, ex->patch_mark);
     prepare_op(ex, STORE_OP_GET, on_patch_read);
     ex->op.id = id;
     store_submit(ex->worker->store, &ex->op);
@@ -505,6 +510,9 @@ static void patch_item(exchange_t *ex, int64_t id, bool id_ok)
     patch = parse_body(ex);
     if (patch == NULL)
         return;
+    /* The parsed patch stays; the pre-check's merge below is freed with the
+     * first attempt's rewind. */
+    ex->patch_mark = arena_mark(&ex->arena);
     /* What can be judged without the item is judged first (422 before 404). */
     if (patch->type != JSON_OBJECT) {
         errs.errors[errs.n++] =

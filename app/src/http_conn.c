@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #define READ_CHUNK       16384
+#define OUT_CACHE_MAX    (8 * 1024) /* larger response buffers are freed */
 #define OUT_HIGH_WATER   (256 * 1024)
 #define LINGER_MS        2000
 #define LINGER_MAX_BYTES (1024 * 1024)
@@ -112,7 +113,6 @@ void conn_accept(worker_t *w, int fd)
     c->tlist = TL_NONE;
     c->readable = true; /* try at once: the request often came with the handshake */
     c->writable = true;
-    arena_init(&c->ex.arena, 4096);
     http_scan_init(&c->scan);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (loop_add(w->loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->h) != IA_OK) {
@@ -131,6 +131,67 @@ void conn_accept(worker_t *w, int fd)
     conn_run(c);
 }
 
+/* ---- per-worker caches of what idle connections gave back ---- */
+
+static void cache_put_buf(buf_t *cache, size_t *n, buf_t *b, size_t max_cap)
+{
+    if (b->data != NULL && b->cap <= max_cap && *n < CONN_CACHE_MAX) {
+        cache[(*n)++] = *b;
+        *b = (buf_t){0};
+        return;
+    }
+    buf_release(b);
+}
+
+static void cache_get_buf(buf_t *cache, size_t *n, buf_t *b)
+{
+    if (b->data == NULL && *n > 0) {
+        *b = cache[--*n];
+        b->len = 0;
+    }
+}
+
+/* The exchange for the request now beginning; taken on first use. */
+static exchange_t *conn_exchange(conn_t *c)
+{
+    worker_t *w = c->w;
+
+    if (c->ex != NULL)
+        return c->ex;
+    if (w->n_ex_cache > 0) {
+        c->ex = w->ex_cache[--w->n_ex_cache];
+    } else {
+        c->ex = ia_calloc(1, sizeof(*c->ex));
+        arena_init(&c->ex->arena, 4096);
+    }
+    return c->ex;
+}
+
+static void exchange_destroy(exchange_t *ex)
+{
+    buf_release(&ex->resp_headers);
+    arena_free(&ex->arena);
+    free(ex);
+}
+
+/* Gives the connection's exchange back to the worker (the cache keeps its
+ * arena's first block and its header buffer). */
+static void exchange_free(conn_t *c)
+{
+    worker_t *w = c->w;
+    exchange_t *ex = c->ex;
+
+    if (ex == NULL)
+        return;
+    c->ex = NULL;
+    if (w->n_ex_cache < CONN_CACHE_MAX && ex->resp_headers.cap <= OUT_CACHE_MAX) {
+        arena_reset(&ex->arena);
+        w->ex_cache[w->n_ex_cache++] = ex;
+        return;
+    }
+    exchange_destroy(ex);
+}
+
 static void conn_free(conn_t *c)
 {
     worker_t *w = c->w;
@@ -144,8 +205,7 @@ static void conn_free(conn_t *c)
     buf_release(&c->in);
     buf_release(&c->out);
     buf_release(&c->body);
-    buf_release(&c->ex.resp_headers);
-    arena_free(&c->ex.arena);
+    exchange_free(c);
     free(c);
 }
 
@@ -170,10 +230,45 @@ static void conn_close(conn_t *c)
     }
 }
 
+/* Returns the buffers and exchange of a connection that is idle or only
+ * lingering. Runs after the poll, when no handler or database callback can
+ * still refer to them; the connection may have taken a new request since it
+ * was queued. */
+static void conn_trim(conn_t *c)
+{
+    bool idle = c->state == CONN_READ_HEAD && c->in.len == 0 && c->out_off == c->out.len;
+
+    c->trim_queued = false;
+    if (c->dead || !(idle || c->state == CONN_LINGER))
+        return;
+    cache_put_buf(c->w->in_cache, &c->w->n_in_cache, &c->in, READ_CHUNK);
+    cache_put_buf(c->w->out_cache, &c->w->n_out_cache, &c->out, OUT_CACHE_MAX);
+    c->out_off = 0;
+    buf_release(&c->body);
+    exchange_free(c);
+}
+
+static void conn_queue_trim(conn_t *c)
+{
+    if (c->trim_queued)
+        return;
+    c->trim_queued = true;
+    c->next_trim = c->w->idle_trim;
+    c->w->idle_trim = c;
+}
+
 void conn_reap(worker_t *w)
 {
-    conn_t *c = w->graveyard;
+    conn_t *c = w->idle_trim;
 
+    /* Before the graveyard: a queued connection may be in it. */
+    w->idle_trim = NULL;
+    while (c != NULL) {
+        conn_t *next = c->next_trim;
+        conn_trim(c);
+        c = next;
+    }
+    c = w->graveyard;
     w->graveyard = NULL;
     while (c != NULL) {
         conn_t *next = c->next_dead;
@@ -194,6 +289,7 @@ static void conn_start_linger(conn_t *c)
     c->state = CONN_LINGER;
     c->in.len = 0;
     tl_set(c, TL_LINGER);
+    conn_queue_trim(c);
 }
 
 static void linger_read(conn_t *c)
@@ -245,7 +341,8 @@ static ssize_t conn_read(conn_t *c)
     size_t room;
 
     if (c->state == CONN_READ_HEAD) {
-        buf_reserve(&c->in, READ_CHUNK);
+        cache_get_buf(c->w->in_cache, &c->w->n_in_cache, &c->in);
+        buf_reserve(&c->in, READ_CHUNK - 1); /* a capacity of exactly READ_CHUNK */
     }
     room = c->in.cap > c->in.len + 1 ? c->in.cap - c->in.len - 1 : 0;
     if (room == 0)
@@ -318,8 +415,10 @@ static uint64_t rng_next(worker_t *w)
 
 static void exchange_begin(conn_t *c, bool parsed)
 {
-    exchange_t *ex = &c->ex;
+    exchange_t *ex = conn_exchange(c);
     static const char hex[] = "0123456789abcdef";
+
+    cache_get_buf(c->w->out_cache, &c->w->n_out_cache, &c->out);
 
     ex->conn = c;
     ex->worker = c->w;
@@ -362,12 +461,12 @@ static void conn_fail(conn_t *c, int status, const char *detail)
     if (c->state != CONN_READ_BODY)
         exchange_begin(c, false);
     c->close_after = true;
-    http_problem(&c->ex, status, NULL, detail);
+    http_problem(c->ex, status, NULL, detail);
 }
 
 static void dispatch(conn_t *c)
 {
-    exchange_t *ex = &c->ex;
+    exchange_t *ex = c->ex;
 
     c->state = CONN_WAIT_APP;
     tl_set(c, TL_NONE);
@@ -428,7 +527,7 @@ static bool media_type_is(slice_t ct, const char *want)
  */
 static bool precheck(conn_t *c)
 {
-    exchange_t *ex = &c->ex;
+    exchange_t *ex = c->ex;
     const http_request_t *req = &ex->req;
     const config_t *cfg = c->w->srv->cfg;
     bool has_body = req->chunked || (req->has_content_length && req->content_length > 0);
@@ -478,9 +577,20 @@ static bool precheck(conn_t *c)
         http_problem(ex, 405, NULL, "method not allowed on this resource");
         return false;
     }
+    /* Only POST /v1/items and PUT/PATCH /v1/items/{id} take a body. Any
+     * other request that announces one is refused before a byte of it is
+     * read, so nobody can make the service buffer content it never asked
+     * for (see docs/decisions.md); the connection then closes, its rest
+     * discarded by the linger. */
     bool wants_json = req->method == HTTP_POST || req->method == HTTP_PUT;
-    if ((wants_json || req->method == HTTP_PATCH) &&
-        (ex->route.id == ROUTE_ITEMS || ex->route.id == ROUTE_ITEM)) {
+    bool takes_body = (wants_json || req->method == HTTP_PATCH) &&
+                      (ex->route.id == ROUTE_ITEMS || ex->route.id == ROUTE_ITEM);
+    if (!takes_body) {
+        if (has_body) {
+            http_problem(ex, 413, NULL, "this method and resource take no request body");
+            return false;
+        }
+    } else {
         if (req->has_content_length && req->content_length > (uint64_t)cfg->max_body_bytes) {
             http_problem(ex, 413, NULL, "request body larger than MAX_BODY_BYTES");
             return false;
@@ -492,9 +602,6 @@ static bool precheck(conn_t *c)
             http_problem(ex, 415, NULL, detail);
             return false;
         }
-    } else if (req->has_content_length && req->content_length > (uint64_t)cfg->max_body_bytes) {
-        http_problem(ex, 413, NULL, "request body larger than MAX_BODY_BYTES");
-        return false;
     }
     c->close_after = false;
     return true;
@@ -516,19 +623,19 @@ static int process_head(conn_t *c)
         conn_fail(c, err.status, err.detail);
         return PROGRESS;
     }
-    rc = http_parse_head(c->in.data + c->scan.skip, c->scan.head_end - c->scan.skip, &c->ex.req,
-                         &err);
+    rc = http_parse_head(c->in.data + c->scan.skip, c->scan.head_end - c->scan.skip,
+                         &conn_exchange(c)->req, &err);
     if (rc != HTTP_PARSE_DONE) {
         conn_fail(c, err.status, err.detail);
         return PROGRESS;
     }
     exchange_begin(c, true);
-    router_match(c->ex.req.path, &c->ex.route);
+    router_match(c->ex->req.path, &c->ex->route);
     c->body_start = c->scan.head_end;
     c->request_end = c->scan.head_end;
     if (!precheck(c))
         return PROGRESS;
-    const http_request_t *req = &c->ex.req;
+    const http_request_t *req = &c->ex->req;
     if (req->chunked || (req->has_content_length && req->content_length > 0)) {
         /* Reserve the body's room now, so `in` does not move again while
          * the request's slices live; if this reservation moved it, parse
@@ -543,9 +650,9 @@ static int process_head(conn_t *c)
         }
         if (c->in.data != before) {
             if (http_parse_head(c->in.data + c->scan.skip, c->scan.head_end - c->scan.skip,
-                                &c->ex.req, &err) != HTTP_PARSE_DONE)
+                                &c->ex->req, &err) != HTTP_PARSE_DONE)
                 ia_fatal("a parsed head no longer parses");
-            router_match(c->ex.req.path, &c->ex.route);
+            router_match(c->ex->req.path, &c->ex->route);
         }
         c->state = CONN_READ_BODY;
         c->sent_continue = false;
@@ -563,12 +670,12 @@ static int process_head(conn_t *c)
 
 static int process_body(conn_t *c)
 {
-    const http_request_t *req = &c->ex.req;
+    const http_request_t *req = &c->ex->req;
 
     if (!req->chunked) {
         if (c->in.len - c->body_start < req->content_length)
             return NEED_MORE;
-        c->ex.body = (slice_t){c->in.data + c->body_start, req->content_length};
+        c->ex->body = (slice_t){c->in.data + c->body_start, req->content_length};
         c->request_end = c->body_start + req->content_length;
         dispatch(c);
         return PROGRESS;
@@ -583,12 +690,12 @@ static int process_body(conn_t *c)
     c->in.len -= used;
     if (rc == HTTP_PARSE_FAIL) {
         c->close_after = true;
-        http_problem(&c->ex, err.status, NULL, err.detail);
+        http_problem(c->ex, err.status, NULL, err.detail);
         return PROGRESS;
     }
     if (rc == HTTP_PARSE_AGAIN)
         return NEED_MORE;
-    c->ex.body = (slice_t){c->body.data ? c->body.data : "", c->body.len};
+    c->ex->body = (slice_t){c->body.data ? c->body.data : "", c->body.len};
     c->request_end = c->body_start;
     dispatch(c);
     return PROGRESS;
@@ -670,8 +777,7 @@ static void conn_run(conn_t *c)
         }
         if (c->served_one)
             tl_set(c, TL_IDLE);
-        if (c->in.cap > READ_CHUNK * 2)
-            buf_release(&c->in);
+        conn_queue_trim(c);
     }
 }
 
@@ -773,7 +879,7 @@ void conn_teardown(worker_t *w)
 {
     conn_t *c;
 
-    conn_reap(w);
+    conn_reap(w); /* also empties the idle_trim list */
     c = w->all;
     w->all = NULL;
     while (c != NULL) {
@@ -784,4 +890,10 @@ void conn_teardown(worker_t *w)
         conn_free(c);
         c = next;
     }
+    while (w->n_ex_cache > 0)
+        exchange_destroy(w->ex_cache[--w->n_ex_cache]);
+    while (w->n_in_cache > 0)
+        buf_release(&w->in_cache[--w->n_in_cache]);
+    while (w->n_out_cache > 0)
+        buf_release(&w->out_cache[--w->n_out_cache]);
 }

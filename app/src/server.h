@@ -23,6 +23,11 @@
 
 typedef struct worker worker_t;
 typedef struct conn conn_t;
+typedef struct exchange exchange_t;
+
+/* Idle connections give their buffers back; a worker keeps this many of
+ * each kind for the next request, so keep-alive traffic skips malloc. */
+#define CONN_CACHE_MAX 32
 
 typedef enum { PHASE_RUNNING, PHASE_DRAINING, PHASE_STOPPING } server_phase_t;
 
@@ -79,7 +84,14 @@ struct worker {
     metrics_shard_t *metrics;
     tnode_t timers[TL_COUNT];
     int64_t timer_ms[TL_COUNT];
-    conn_t *graveyard;   /* closed this iteration, freed after the poll */
+    conn_t *graveyard; /* closed this iteration, freed after the poll */
+    conn_t *idle_trim; /* went idle this iteration: buffers given back after the poll */
+    exchange_t *ex_cache[CONN_CACHE_MAX];
+    size_t n_ex_cache;
+    buf_t in_cache[CONN_CACHE_MAX]; /* read buffers of READ_CHUNK bytes */
+    size_t n_in_cache;
+    buf_t out_cache[CONN_CACHE_MAX]; /* small response buffers */
+    size_t n_out_cache;
     conn_t *all;         /* every live connection, for teardown */
     store_op_t purge_op; /* periodic idempotency-key cleanup */
     bool purge_busy;
@@ -90,8 +102,10 @@ struct worker {
 };
 
 /* The exchange: one request and its response. A connection handles one at a
- * time (pipelined requests wait in the input buffer), so it is embedded. */
-typedef struct exchange {
+ * time (pipelined requests wait in the input buffer); it is allocated when a
+ * request's first byte arrives and freed once the connection is idle, so an
+ * idle keep-alive connection costs only its conn_t. */
+struct exchange {
     conn_t *conn;
     worker_t *worker;
     http_request_t req;
@@ -111,6 +125,7 @@ typedef struct exchange {
     store_op_t op;
     item_input_t input;
     const void *patch;
+    arena_mark_t patch_mark; /* each PATCH attempt starts from here */
     int attempts;
     int n_if_match;
     bool if_match_star;
@@ -118,7 +133,7 @@ typedef struct exchange {
     char idem_scope[33];
     char idem_hash[65];
     const char *idem_key;
-} exchange_t;
+};
 
 typedef enum {
     CONN_READ_HEAD,
@@ -153,9 +168,11 @@ struct conn {
     bool readable, writable, peer_eof, in_dispatch, close_after, served_one, sent_continue;
     bool peer_rdhup; /* the peer's FIN is queued: read until EOF */
     bool dead;
+    bool trim_queued; /* on the worker's idle_trim list */
+    conn_t *next_trim;
     char remote[48];
 
-    exchange_t ex;
+    exchange_t *ex; /* owned; NULL while idle */
 };
 
 int server_run(const config_t *cfg, store_t *store, const char *version, const char *revision);

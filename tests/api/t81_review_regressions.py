@@ -149,5 +149,77 @@ class DuplicateKeyOffsetTest(ServerTestCase):
                                  "malformed JSON at byte %d: duplicate key in object" % offset)
 
 
+class BodyNobodyAskedForTest(ServerTestCase):
+    """Bug: a body on a route or method that takes none (GET/HEAD/DELETE
+    anywhere, /healthz, /readyz, /metrics) was buffered whole, up to
+    MAX_BODY_BYTES per connection, before the request was answered, and on
+    /healthz without any key: 300 such connections held 69-156 MiB. Such a
+    request is now refused with 413 before a byte of the body is read, and
+    the connection closes (docs/decisions.md)."""
+
+    AUTH = "Authorization: Bearer %s\r\n" % KEY1
+
+    def send(self, head, body=b""):
+        data = (head + "\r\n").encode("latin-1") + body
+        return self.srv.raw_request(data, method=head.split(" ", 1)[0])
+
+    def assertRefused(self, head, body=b"x" * 10):
+        r, closed = self.send(head, body)
+        self.assertProblem(r, 413, blank=True)
+        self.assertEqual(r.json()["detail"], "this method and resource take no request body")
+        self.assertEqual((r.header("Connection") or "").lower(), "close", r)
+        self.assertTrue(closed, "the connection stays open after a refused body")
+
+    def test_no_body_routes_refuse_a_declared_body(self):
+        item = self.create("target")
+        path = "/v1/items/%d" % item["id"]
+        cases = [
+            "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n",
+            "GET /readyz HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n",
+            "GET /metrics HTTP/1.1\r\nHost: t\r\n" + self.AUTH + "Content-Length: 10\r\n",
+            "GET %s HTTP/1.1\r\nHost: t\r\n%sContent-Length: 10\r\n" % (path, self.AUTH),
+            "GET /v1/items HTTP/1.1\r\nHost: t\r\n%sContent-Length: 10\r\n" % self.AUTH,
+            "DELETE %s HTTP/1.1\r\nHost: t\r\n%sContent-Length: 10\r\n" % (path, self.AUTH),
+        ]
+        for head in cases:
+            with self.subTest(head=head.split("\r\n")[0]):
+                self.assertRefused(head)
+        # The DELETE was refused, not performed.
+        self.assertEqual(self.req("GET", path).status, 200)
+
+    def test_a_chunked_body_is_refused_too(self):
+        self.assertRefused("GET /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n",
+                           b"5\r\nhello\r\n0\r\n\r\n")
+
+    def test_a_body_larger_than_the_limit_is_refused_the_same_way(self):
+        # Content-Length far above MAX_BODY_BYTES: nothing is read either way.
+        self.assertRefused("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n",
+                           b"x" * 65536)
+
+    def test_head_with_a_body_gets_a_head_response(self):
+        r, closed = self.send("HEAD /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n", b"abc")
+        self.assertEqual(r.status, 413, r)
+        self.assertEqual(r.body, b"")
+        self.assertTrue(closed)
+
+    def test_the_documented_order_still_holds(self):
+        # 401 before the body policy on a keyed route, 405 before it on a
+        # wrong method: the client learns the more fundamental problem.
+        r, _ = self.send("GET /v1/items/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n",
+                         b"x" * 10)
+        self.assertProblem(r, 401)
+        r, _ = self.send("POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n",
+                         b"x" * 10)
+        self.assertProblem(r, 405)
+
+    def test_an_empty_body_is_no_body(self):
+        r, closed = self.send("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n")
+        self.assertEqual(r.status, 200, r)
+        self.assertFalse(closed)
+
+    def test_write_routes_still_take_bodies(self):
+        self.create("still works")
+
+
 if __name__ == "__main__":
     unittest.main()
