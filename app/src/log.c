@@ -146,6 +146,12 @@ void log_msg_str(log_level_t level, const char *msg, const char *key, const char
     }
 }
 
+void log_refusal(const char *msg, const char *error)
+{
+    log_msg_str(LOG_ERROR, msg, "error", error);
+    fprintf(stderr, "items-api: %s: %s\n", msg, error);
+}
+
 void log_thread_done(void)
 {
     log_flush();

@@ -50,6 +50,10 @@ void log_thread_done(void);
 /* One-liners for the common shapes. */
 void log_msg(log_level_t level, const char *msg);
 void log_msg_str(log_level_t level, const char *msg, const char *key, const char *val);
+/* A refusal to start (bad configuration, unreachable database, port taken):
+ * logged at error level, and repeated as plain text on stderr so that a run
+ * whose stdout is discarded still says why. error must hold no secret. */
+void log_refusal(const char *msg, const char *error);
 
 static inline bool log_enabled(log_level_t level)
 {

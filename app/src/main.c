@@ -36,7 +36,7 @@ static int load_config(config_t *cfg)
     err_t err = {{0}};
 
     if (config_load(cfg, &err) != IA_OK) {
-        log_msg_str(LOG_ERROR, "invalid configuration; refusing to start", "error", err.msg);
+        log_refusal("invalid configuration; refusing to start", err.msg);
         return IA_ERR;
     }
     log_min_level = cfg->log_level;
@@ -54,7 +54,7 @@ static int cmd_serve(void)
     if (load_config(&cfg) != IA_OK)
         return 1;
     if (store_open(&store, &cfg, &err) != IA_OK) {
-        log_msg_str(LOG_ERROR, "cannot open the database; refusing to start", "error", err.msg);
+        log_refusal("cannot open the database; refusing to start", err.msg);
         config_free(&cfg);
         return 1;
     }
@@ -74,7 +74,7 @@ static int cmd_migrate(void)
     if (load_config(&cfg) != IA_OK)
         return 1;
     if (store_migrate_only(&cfg, &err) != IA_OK) {
-        log_msg_str(LOG_ERROR, "migration failed", "error", err.msg);
+        log_refusal("migration failed", err.msg);
         rc = 1;
     } else {
         log_msg_str(LOG_INFO, "migrations up to date", "database", cfg.db_redacted);

@@ -388,7 +388,7 @@ int server_run(const config_t *cfg, store_t *store, const char *version, const c
     nofile_raise(cfg);
     srv.listen_fd = listen_open(cfg, &err);
     if (srv.listen_fd < 0) {
-        log_msg_str(LOG_ERROR, "cannot listen", "error", err.msg);
+        log_refusal("cannot listen; refusing to start", err.msg);
         return 1;
     }
     srv.n_workers = (size_t)cfg->worker_threads;
@@ -407,7 +407,7 @@ int server_run(const config_t *cfg, store_t *store, const char *version, const c
      * then let the workers serve (they wait at the gate until then). */
     if (cfg->sandbox) {
         if (sandbox_enter(&err) != IA_OK) {
-            log_msg_str(LOG_ERROR, "cannot enter the sandbox", "error", err.msg);
+            log_refusal("cannot enter the sandbox; refusing to start", err.msg);
             return 1;
         }
     } else {

@@ -8,8 +8,10 @@ import threading
 import time
 import unittest
 
-from harness import (BIN, KEY1, Database, ServerTestCase, base_env, only_backend,
-                     parse_log_lines, scratch_dir)
+import socket
+
+from harness import (BIN, KEY1, Database, ServerTestCase, base_env, closed_port, free_port,
+                     only_backend, parse_log_lines, scratch_dir)
 
 
 class _LockHolder:
@@ -219,6 +221,53 @@ class BodyNobodyAskedForTest(ServerTestCase):
 
     def test_write_routes_still_take_bodies(self):
         self.create("still works")
+
+
+class RefusalOnStderrTest(unittest.TestCase):
+    """Papercut: a refusal to start was written only as a JSON line on
+    stdout, so a run whose stdout is discarded (or shipped to a collector)
+    showed nothing at the terminal. It is now repeated on stderr."""
+
+    def start(self, env, args=("serve",)):
+        full = {"PORT": free_port(), "BIND_ADDRESS": "127.0.0.1", "API_KEYS": KEY1,
+                "DB_STARTUP_TIMEOUT_SECONDS": "1",
+                "DATABASE_URL": "sqlite:" + os.path.join(scratch_dir("refusal"), "x.db")}
+        full.update(env)
+        return subprocess.run([BIN] + list(args), env=base_env(full), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+
+    def assertRefusedOnStderr(self, r, *words):
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"^items-api: .*refusing to start: ", r.stderr)
+        for w in words:
+            self.assertIn(w, r.stderr)
+        self.assertNotIn(KEY1, r.stderr)
+
+    def test_bad_configuration(self):
+        self.assertRefusedOnStderr(self.start({"PORT": "70000"}), "PORT", "65535")
+        self.assertRefusedOnStderr(self.start({"API_KEYS": None}), "API_KEYS")
+
+    def test_unreachable_database(self):
+        url = "postgres://items:hunter2secret@127.0.0.1:%d/items" % closed_port()
+        r = self.start({"DATABASE_URL": url})
+        self.assertRefusedOnStderr(r, "DATABASE_URL", "within 1s")
+        self.assertNotIn("hunter2secret", r.stderr)
+
+    def test_port_already_taken(self):
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)
+            r = self.start({"PORT": s.getsockname()[1]})
+        self.assertRefusedOnStderr(r, "cannot listen")
+
+    def test_failed_migration_command(self):
+        path = os.path.join(scratch_dir("refusal"), "not-a-db")
+        with open(path, "w") as f:
+            f.write("this is not a SQLite database file, just text " * 100)
+        r = self.start({"DATABASE_URL": "sqlite:" + path}, args=("migrate",))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"^items-api: migration failed: ")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ curl -fs "http://127.0.0.1:$port/healthz" >/dev/null || fail "make run did not s
 KEY=$(sed -n 's/^  API key: //p' "$work/run.out")
 [[ $KEY =~ ^dev-[0-9a-f]{48}$ ]] || fail "make run printed no API key"
 ok "make run serves on 127.0.0.1 and prints a fresh key"
+grep -q '^PORT=18080 make run ' README.md || fail "the quick start does not show how to pick another port"
+grep -q "URL:     http://127.0.0.1:$port\$" "$work/run.out" || fail "PORT=$port make run did not announce port $port"
+ok "PORT=N make run, as the quick start shows, serves on port N"
 [[ $(grep -c -- "$KEY" "$work/run.out") -eq 2 ]] || fail "the key is printed more than once"
 ok "the key is printed once (plus the example curl line)"
 
