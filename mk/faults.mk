@@ -2,18 +2,17 @@
 # a throwaway PostgreSQL, real HTTP over loopback. Needs root for the
 # nftables test (skipped with a notice otherwise).
 #
-#   make test-faults                      every test (about 2 minutes)
+#   make test-faults                      every test (about 3 minutes)
 #   tests/faults/run.sh db_drop vectors   some of them
 #   tests/faults/run.sh held_bodies idle_conns patch_memory
 #                                         memory under unwanted bodies, idle
 #                                         keep-alive connections and PATCH
-#                                         retries (issue 10; run by name until
-#                                         the fix is in, then in every run)
+#                                         retries (issue 10, ~1 minute)
 
 .PHONY: test-faults
 TEST_TARGETS += test-faults
 
-test-faults: ## DB restart/drop, pool exhaustion, slowloris, fd exhaustion, rate limit, HTTP vectors, sandbox
+test-faults: ## DB restart/drop, pool exhaustion, slowloris, fd exhaustion, rate limit, HTTP vectors, sandbox, memory
 	@scripts/deps.sh build test stack
 	@$(MAKE) --no-print-directory build/items-api build/test/items-api
 	@tests/faults/run.sh

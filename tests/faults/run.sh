@@ -15,7 +15,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 
-ALL_TESTS=(db_restart db_drop pool_exhaustion slow_clients fd_exhaustion rate_limit vectors sandbox)
+ALL_TESTS=(db_restart db_drop pool_exhaustion slow_clients fd_exhaustion rate_limit vectors sandbox
+    held_bodies idle_conns patch_memory)
 declare -A SCRIPT=(
     [db_restart]=tests/faults/test_db_restart.py
     [db_drop]=tests/faults/test_db_drop.py

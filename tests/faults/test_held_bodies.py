@@ -217,7 +217,8 @@ def run_case(c, name, method, path, key, chunked, backend):
         # read what it will read once its sockets' receive queues are empty
         # (or closed) and its RSS is steady.
         pending = pump(conns, data, len(data) - 1, deadline, need_answer=False)
-        while F.now() < min(deadline, F.now() + 15) and server_rx_queued(svc.port) > 0:
+        drain_by = min(deadline, F.now() + 15)
+        while F.now() < drain_by and server_rx_queued(svc.port) > 0:
             time.sleep(0.1)
         queued = server_rx_queued(svc.port)
         held = F.wait_rss_stable(svc.pid, timeout=5)
