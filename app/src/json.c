@@ -472,7 +472,7 @@ done:
         v->u.obj.members = arena_memdup(ps->a, members, n * sizeof(*members));
         v->u.obj.n = n;
         size_t dup = first_repeated_key(v);
-        if (dup != SIZE_MAX) {
+        if (dup != SIZE_MAX && key_at != NULL) { /* a repeat implies n >= 2 */
             const unsigned char *here = ps->p;
             ps->p = ps->start + key_at[dup];
             fail(ps, "duplicate key in object");
