@@ -17,7 +17,10 @@
 #      healthy percentage, checkpoints, auto-rollback on the deploy-guard
 #      alarms: the preferences come from Terraform's outputs) and wait for it
 #   7. smoke test through the load balancer: GET /healthz and an authenticated
-#      GET /v1/items, SMOKE_PASSES times in a row
+#      GET /v1/items, SMOKE_PASSES times in a row. The API key goes only to an
+#      https:// URL, or to http:// on a loopback address (a tunnel): a plain
+#      http:// URL elsewhere (SMOKE_URL, or the service_url the plan would
+#      give) is refused before anything changes
 #   8. on any failure after the apply started: apply the previous tag again, refresh
 #      (unless the group already rolled itself back), smoke test, and exit 1
 #
@@ -36,8 +39,10 @@
 #   --var-file FILE  extra terraform -var-file (repeatable)
 #   --plan-only      steps 1-3 only, read-only (terraform plan -lock=false, no
 #                    first-run repository): what pull requests run with the
-#                    plan role; the plan goes to the job summary and to
-#                    DEPLOY_PLAN_FILE when set; PLAN_REFRESH=false plans
+#                    plan role; the job summary gets the counts and the
+#                    addresses that change (it is public in a public
+#                    repository), the full plan goes only to DEPLOY_PLAN_FILE
+#                    when set; PLAN_REFRESH=false plans
 #                    without reading the live resources (-refresh=false)
 #
 # Environment:
@@ -49,7 +54,8 @@
 #   GITHUB_REPOSITORY                    when set, passed as -var github_repository
 #   TF_DIR                               Terraform root (default infrastructure/)
 #   TF_BACKEND_CONFIG                    extra space-separated -backend-config key=value pairs
-#   SMOKE_URL                            base URL for the smoke test (default: output service_url)
+#   SMOKE_URL                            base URL for the smoke test (default: output service_url);
+#                                        https://, or http:// to 127.0.0.0/8, localhost or [::1]
 #   SMOKE_API_KEY                        key for the authenticated read (default: the first key
 #                                        in the API-keys secret, read with the deploy role)
 #   SMOKE_ATTEMPTS (20), SMOKE_INTERVAL (6 s), SMOKE_PASSES (3)
@@ -412,6 +418,63 @@ refresh() {
     log "refresh $refresh_id: $refresh_result"
 }
 
+# key_url_ok URL: whether the smoke test may send an API key to URL: https://,
+# or http:// whose host is a loopback address (an SSH or Session Manager
+# tunnel). Anything else (plain http:// to another host, no scheme, which
+# curl would take as http) would put the key on the network in clear text.
+key_url_ok() {
+    local url=$1 lower host
+    lower=${url,,}
+    url_host "$url"
+    host=$url_host
+    [[ -n $host ]] || return 1
+    case $lower in
+    https://*) return 0 ;;
+    http://*) [[ $host == localhost || $host == "[::1]" || $host =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] ;;
+    *) return 1 ;;
+    esac
+}
+# url_host URL: sets url_host to URL's host in lower case (no user info, no
+# port); empty without a scheme.
+url_host() {
+    local rest authority
+    url_host=
+    [[ $1 == *://* ]] || return 0
+    rest=${1#*://}
+    authority=${rest%%[/?#]*}
+    authority=${authority##*@}
+    if [[ $authority == \[* ]]; then
+        url_host=${authority%%]*}]
+    else
+        url_host=${authority%%:*}
+    fi
+    url_host=${url_host,,}
+}
+# safe_url URL: scheme://host of URL, for messages (no user info, path or query).
+safe_url() {
+    url_host "$1"
+    if [[ -n $url_host ]]; then printf '%s://%s' "${1%%://*}" "$url_host"; else printf '%s' '<no scheme or host>'; fi
+}
+refuse_plain_http() {
+    die 2 "refusing to send an API key to $(safe_url "$1") ($2): plain HTTP to a host that is not loopback carries the key in clear text. Serve HTTPS (certificate_arn or domain_name; allow_plain_http = false), or set SMOKE_URL to an https:// URL or to http://127.0.0.1:PORT through a tunnel"
+}
+
+# planned_service_url: the service_url output the saved plan gives, empty
+# when it is unknown until the apply.
+planned_service_url() {
+    tf show -no-color -json "$work/tfplan" 2>/dev/null | python3 -c '
+import json, sys
+try:
+    plan = json.load(sys.stdin)
+except ValueError:
+    sys.exit(0)
+out = (plan.get("planned_values") or {}).get("outputs", {}).get("service_url") or {}
+value = out.get("value")
+if isinstance(value, str):
+    print(value)
+' || true
+}
+
 # The smoke test's API key, into a header file only curl reads.
 prepare_smoke_key() {
     local key=${SMOKE_API_KEY:-} arn
@@ -449,6 +512,10 @@ smoke() {
     smoke_base=${SMOKE_URL:-$(tf_out service_url)}
     [[ -n $smoke_base ]] || smoke_base="http://$(tf_out alb_dns_name)"
     smoke_base=${smoke_base%/}
+    if ! key_url_ok "$smoke_base"; then
+        log "refusing to send an API key to $(safe_url "$smoke_base"): plain HTTP to a host that is not loopback"
+        return 1
+    fi
     prepare_smoke_key || return 1
     for ((attempt = 1; attempt <= smoke_attempts; attempt++)); do
         h=$(http /healthz)
@@ -480,6 +547,9 @@ valid_tag "$tag" || die 2 "image tag '$tag' is not an immutable Docker tag (lett
 for tool in aws terraform curl python3; do
     command -v "$tool" >/dev/null || die 2 "$tool is not installed"
 done
+if [[ -n ${SMOKE_URL:-} ]] && ((plan_only == 0)); then
+    key_url_ok "$SMOKE_URL" || refuse_plain_http "$SMOKE_URL" "SMOKE_URL"
+fi
 
 group "preflight: tag $tag, region $region"
 account=$(aws sts get-caller-identity --query Account --output text) || die 2 "no AWS credentials"
@@ -566,24 +636,46 @@ fi
 # --- 4. plan -------------------------------------------------------------------------
 group "terraform plan (image_tag=$tag)"
 plan "$tag" || die 2 "terraform plan failed or was refused; nothing changed"
+if [[ -z ${SMOKE_URL:-} ]] && ((plan_only == 0)); then
+    # Where the smoke test will send the key: refused now, before the push
+    # and the apply, rather than after the release.
+    planned_url=$(planned_service_url)
+    [[ -n $planned_url ]] || planned_url=$(tf_out service_url)
+    if [[ -n $planned_url ]] && ! key_url_ok "$planned_url"; then
+        refuse_plain_http "$planned_url" "the stack's service_url"
+    fi
+fi
 endgroup
 
 if ((plan_only)); then
     tf show -no-color "$work/tfplan" >"$work/plan.txt" 2>&1 || cp "$work/plan.log" "$work/plan.txt"
     [[ -z ${DEPLOY_PLAN_FILE:-} ]] || cp "$work/plan.txt" "$DEPLOY_PLAN_FILE"
+    # The summary is public in a public repository: the counts and the
+    # addresses that change, never the plan itself (account id, policies,
+    # endpoints); the full plan goes only to DEPLOY_PLAN_FILE.
     if [[ -n $summary_file ]]; then
         {
             echo "### Terraform plan: image_tag \`$tag\`"
             echo
             echo "${plan_line:-?} Current release: \`${previous_tag:-none}\`."
             echo
-            echo "<details><summary>plan</summary>"
-            echo
-            echo '```'
-            head -c 60000 "$work/plan.txt"
-            echo '```'
-            echo
-            echo "</details>"
+            tf show -no-color -json "$work/tfplan" >"$work/plan.json" 2>/dev/null || echo '{}' >"$work/plan.json"
+            python3 - "$work/plan.json" <<'PY' || true
+import json, sys
+try:
+    changes = json.load(open(sys.argv[1])).get("resource_changes") or []
+except ValueError:
+    changes = []
+rows = [(c["address"], "/".join(c["change"]["actions"])) for c in changes
+        if c.get("change", {}).get("actions") not in (["no-op"], ["read"])]
+if rows:
+    print("| resource | change |")
+    print("| --- | --- |")
+    for address, actions in rows[:200]:
+        print(f"| `{address}` | {actions} |")
+    if len(rows) > 200:
+        print(f"\n{len(rows) - 200} more not listed.")
+PY
         } >>"$summary_file"
     fi
     summary_written=1

@@ -17,7 +17,8 @@
 # the same tag, smoke failure -> rollback, the group's own auto-rollback, a
 # refresh that hangs, an apply that fails half-way, refusals that change
 # nothing (tag latest, tag not in ECR, image from another revision, a failed
-# push, wrong account, a plan that destroys), waiting for somebody else's refresh, a
+# push, wrong account, a plan that destroys, an API key that would go over
+# plain HTTP), waiting for somebody else's refresh, a
 # manual rollback with --no-push, a failed first deploy (nothing to roll
 # back to), a first deploy whose ECR repository cannot be created, and
 # somebody else's refresh that outlasts REFRESH_TIMEOUT. Every failure and
@@ -158,6 +159,7 @@ run_deploy() {
     fi
 }
 out_has() { grep -qE -- "$2" "$work/out/$1.log"; }
+lacks() { ! grep -qE -- "$1" "$2"; }
 # current_image [DIR]: the tag the stack's state runs
 current_image() { terraform -chdir="${1:-$work/stack}" output -raw image 2>/dev/null | sed 's/.*://'; }
 deployed() { cat "$STUB_DIR/deployed-tag" 2>/dev/null || true; }
@@ -185,8 +187,8 @@ expect "first-deploy: refresh targets launch template version 1" 1 "$(refresh_fi
 expect "first-deploy: refresh keeps 100% healthy" 100 "$(refresh_field 1 'r["preferences"]["MinHealthyPercentage"]')"
 expect "first-deploy: refresh has auto-rollback" true "$(refresh_field 1 'r["preferences"]["AutoRollback"]')"
 expect "first-deploy: refresh rolls out image A" "$A" "$(refresh_field 1 'r["image"].rsplit(":", 1)[1]')"
-check "first-deploy: smoke test read /healthz" grep -q 'curl http://items-api-alb.test.invalid/healthz auth=no' "$STUB_DIR/calls.log"
-check "first-deploy: smoke test read /v1/items with a key" grep -q 'curl http://items-api-alb.test.invalid/v1/items?limit=1 auth=yes' "$STUB_DIR/calls.log"
+check "first-deploy: smoke test read /healthz" grep -q 'curl https://items-api-alb.test.invalid/healthz auth=no' "$STUB_DIR/calls.log"
+check "first-deploy: smoke test read /v1/items with a key" grep -q 'curl https://items-api-alb.test.invalid/v1/items?limit=1 auth=yes' "$STUB_DIR/calls.log"
 expect "first-deploy: the state runs A" "$A" "$(current_image)"
 check "first-deploy: summary says deployed, no previous tag" grep -q "none (first deploy)" "$work/out/first-deploy.summary"
 check "first-deploy: step outputs for the workflow" grep -qx "result=deployed $A" "$work/gh-output"
@@ -205,13 +207,20 @@ check "deploy: the smoke key is masked in GitHub logs" out_has deploy '^::add-ma
 DEPLOY_ENV=(DEPLOY_PLAN_FILE="$work/out/plan.txt" PLAN_REFRESH=false)
 run_deploy plan-only 0 --plan-only --tag "$C"
 check "plan-only: the plan changes the launch template" grep -q 'aws_launch_template.this' "$work/out/plan.txt"
-check "plan-only: the summary carries the plan" grep -q 'Terraform plan: image_tag' "$work/out/plan-only.summary"
+check "plan-only: the summary says what the plan does" grep -q 'Terraform plan: image_tag' "$work/out/plan-only.summary"
+check "plan-only: the summary lists the address that changes" grep -qxF "| \`aws_launch_template.this\` | update |" "$work/out/plan-only.summary"
+check "plan-only: the summary has no plan content (attributes, AMI, account)" \
+    lacks 'ami-12c6146b|user_data|123456789012|arn:aws:' "$work/out/plan-only.summary"
+check "plan-only: the full plan is in DEPLOY_PLAN_FILE only" grep -q 'ami-12c6146b\|user_data' "$work/out/plan.txt"
 expect "plan-only: nothing pushed" 0 "$(calls '^docker (login|push)')"
 expect "plan-only: no refresh" 0 "$(refreshes)"
 expect "plan-only: the state still runs B" "$B" "$(current_image)"
 
+# Through a tunnel: plain HTTP to a loopback address may carry the key.
+DEPLOY_ENV=(SMOKE_URL=http://127.0.0.1:18080)
 run_deploy redeploy-same-tag 0 --tag "$B"
 check "redeploy-same-tag: does not push an immutable tag again" out_has redeploy-same-tag 'not pushing again'
+check "redeploy-same-tag: the key went to the loopback SMOKE_URL" grep -q 'curl http://127.0.0.1:18080/v1/items?limit=1 auth=yes' "$STUB_DIR/calls.log"
 expect "redeploy-same-tag: no docker push" 0 "$(calls '^docker push')"
 check "redeploy-same-tag: plan has no changes" out_has redeploy-same-tag 'plan for .*: No changes'
 expect "redeploy-same-tag: the state runs B" "$B" "$(current_image)"
@@ -277,6 +286,25 @@ printf 'name = "items-api-renamed"\n' >"$work/rename.tfvars"
 run_deploy refuse-destroy 2 --tag "$B" --var-file "$work/rename.tfvars"
 check "refuse-destroy: refuses a plan that destroys" out_has refuse-destroy 'destroys [0-9]+ resource\(s\): refused'
 expect "refuse-destroy: the state still runs B" "$B" "$(current_image)"
+
+# HTTPS by default: an API key never goes over plain HTTP to a host that is
+# not loopback. Refused before anything changes (exit 2), whether the URL is
+# SMOKE_URL or the service_url the plan gives.
+for url in http://items-api-alb.test.invalid HTTP://items-api-alb.test.invalid "http://127.0.0.1@evil.example" \
+    http://localhost.evil.example http://127.0.0.1.nip.io items-api-alb.test.invalid; do
+    DEPLOY_ENV=(SMOKE_URL="$url")
+    run_deploy refuse-plain-http-url 2 --no-push --tag "$B"
+    check "refuse-plain-http-url: $url is refused, and why" out_has refuse-plain-http-url 'refusing to send an API key to .*plain HTTP'
+    expect "refuse-plain-http-url: $url: no request carried the key" 0 "$(calls 'auth=yes')"
+done
+check "refuse-plain-http-url: a summary says refused" grep -q '^### Deploy: refused (refusing to send an API key' "$work/out/refuse-plain-http-url.summary"
+printf 'plain_http = true\n' >"$work/plain-http.tfvars"
+run_deploy refuse-plain-http-stack 2 --no-push --tag "$B" --var-file "$work/plain-http.tfvars"
+check "refuse-plain-http-stack: refuses the stack's http:// service_url" out_has refuse-plain-http-stack "refusing to send an API key to http://items-api-alb.test.invalid \(the stack's service_url\)"
+expect "refuse-plain-http-stack: nothing applied, no refresh" 0 "$(refreshes)"
+expect "refuse-plain-http-stack: no request carried the key" 0 "$(calls 'auth=yes')"
+expect "refuse-plain-http-stack: the state still runs B" "$B" "$(current_image)"
+check "refuse-plain-http-stack: the state still serves https" test "$(terraform -chdir="$work/stack" output -raw service_url)" = https://items-api-alb.test.invalid
 
 add_image "items-api:$G" "$G"
 aws stub-seed-refresh items-api-app

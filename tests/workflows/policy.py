@@ -9,7 +9,9 @@ and local composite action:
   - actions/checkout never persists the token
   - every job has a timeout
   - jobs in the production environment share the deploy-production
-    concurrency group and are never cancelled
+    concurrency group, are never cancelled, and run only on main (their
+    `if:` requires github.ref == 'refs/heads/main'; the deploy role's trust
+    pins the branch too)
   - every job that deploys (runs scripts/deploy.sh without --plan-only) fits
     a rollback into its time limits: deploy.sh waits for instance refreshes
     at most 2 x REFRESH_TIMEOUT in all, and the rest takes at most
@@ -17,6 +19,10 @@ and local composite action:
     role-duration-seconds and <= timeout-minutes x 60
   - no `${{ github.event.* }}` or `${{ inputs.* }}` spliced into a run:
     script (script injection): such values go through env:
+  - jobs that plan (scripts/deploy.sh --plan-only) keep the full plan out of
+    public view: every artifact they upload is opt-in (an `if:` on the
+    repository variable PUBLISH_FULL_PLAN), and no run: script of theirs
+    writes to the job summary (deploy.sh writes only counts and addresses)
 
 Also writes every run: script to OUT_DIR (argv[1]) as a bash file, with each
 ${{ expression }} replaced by a shell variable, for shellcheck.
@@ -82,6 +88,18 @@ def budget_check(name, job_id, doc, job):
           f"{name}: job {job_id}: 2 x REFRESH_TIMEOUT {refresh} + {DEPLOY_MARGIN} = {need} s <= timeout-minutes {timeout} x 60")
 
 
+def plan_privacy_check(name, job_id, job):
+    steps = job.get("steps", []) or []
+    uploads = [s for s in steps if "actions/upload-artifact" in str(s.get("uses", ""))]
+    for s in uploads:
+        guard = str(s.get("if", ""))
+        check("vars.PUBLISH_FULL_PLAN" in guard,
+              f"{name}: job {job_id} (plans): artifact {(s.get('with') or {}).get('name', '?')} is uploaded only with PUBLISH_FULL_PLAN ({guard or 'no if:'})")
+    writers = [n for n, s in enumerate(steps, 1) if "GITHUB_STEP_SUMMARY" in str(s.get("run", ""))]
+    check(not writers,
+          f"{name}: job {job_id} (plans): no run: script writes the job summary ({', '.join(f'step {n}' for n in writers) or 'none'})")
+
+
 def steps_of(doc):
     """(job id or 'composite', job dict or None, step) for every step."""
     if "runs" in doc:
@@ -137,10 +155,17 @@ def main():
                     conc = job.get("concurrency") or {}
                     check(conc.get("group") == "deploy-production" and conc.get("cancel-in-progress") is False,
                           f"{name}: job {job_id} (production) locks deploy-production and is never cancelled")
+                    cond = re.sub(r"\s+", " ", str(job.get("if", "")))
+                    check("github.ref == 'refs/heads/main'" in cond and " || " not in cond,
+                          f"{name}: job {job_id} (production) runs only on main ({cond or 'no if:'})")
                 deploys = any("scripts/deploy.sh" in str(s.get("run", "")) and "--plan-only" not in str(s.get("run", ""))
                               for s in job.get("steps", []) or [])
                 if deploys:
                     budget_check(name, job_id, doc, job)
+                plans = any("scripts/deploy.sh" in str(s.get("run", "")) and "--plan-only" in str(s.get("run", ""))
+                            for s in job.get("steps", []) or [])
+                if plans:
+                    plan_privacy_check(name, job_id, job)
 
         for n, (job_id, job, step) in enumerate(steps_of(doc), 1):
             uses = str(step.get("uses", ""))

@@ -6,9 +6,12 @@
 #   2. pipeline policy (tests/workflows/policy.py): SHA pins, least
 #      privilege, OIDC only, timeouts, the production lock, no script injection
 #   3. shellcheck of every run: script in the workflows and local actions
-#      (extracted by policy.py) and of the delivery scripts kept in files
+#      (extracted by policy.py) and of the delivery scripts kept in files;
+#      image/build.sh's labels (tests/image/labels.sh: no credentials from
+#      the remote URL)
 #   4. the linters reject tests/workflows/fixtures/bad-workflow.yml (so a broken
-#      harness cannot pass), the policy its deploy job's time budget too
+#      harness cannot pass), the policy its deploy job's time budget and its
+#      plan job's public full plan too
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -41,10 +44,13 @@ grep -v '^  ok' "$out/policy.log" || true
 
 mapfile -t run_scripts < <(find "$out/run" -name '*.sh' | sort)
 scripts=(scripts/deploy.sh image/assemble-rootfs.sh image/assemble-in-debian.sh image/build.sh image/engine.sh
-    tests/image/run.sh tests/deploy/run.sh tests/deploy/stubs/docker tests/deploy/stubs/curl tests/workflows/run.sh)
+    tests/image/run.sh tests/image/labels.sh tests/deploy/run.sh tests/deploy/stubs/docker tests/deploy/stubs/curl tests/workflows/run.sh)
 echo "=== shellcheck: ${#run_scripts[@]} run: scripts from the workflows, ${#scripts[@]} delivery scripts"
 shellcheck -x "${scripts[@]}" || failed=1
 shellcheck "${run_scripts[@]}" || failed=1
+
+echo "=== image/build.sh labels (no build)"
+tests/image/labels.sh || failed=1
 
 echo "=== the linters reject a bad workflow"
 bad=tests/workflows/fixtures/bad-workflow.yml
@@ -64,6 +70,17 @@ if grep -q 'FAIL .*2 x REFRESH_TIMEOUT 4800 .* <= role-duration-seconds 7200' "$
     echo "  ok    the policy rejects a deploy whose rollback outlasts the session and the job"
 else
     echo "  FAIL  the policy accepted REFRESH_TIMEOUT 4800 with a 7200 s session and a 120 min job" && failed=1
+fi
+if grep -q 'FAIL .*job plan (plans): artifact terraform-plan is uploaded only with PUBLISH_FULL_PLAN' "$out/bad-policy.log" &&
+    grep -q 'FAIL .*job plan (plans): no run: script writes the job summary' "$out/bad-policy.log"; then
+    echo "  ok    the policy rejects a plan job that publishes the full plan"
+else
+    echo "  FAIL  the policy accepted a plan job that uploads the full plan and writes it to the summary" && failed=1
+fi
+if grep -q 'FAIL .*job deploy (production) runs only on main' "$out/bad-policy.log"; then
+    echo "  ok    the policy rejects a production job that any branch can run"
+else
+    echo "  FAIL  the policy accepted a production job without the main-branch condition" && failed=1
 fi
 if shellcheck "$out"/bad-run/*.sh >/dev/null 2>&1; then
     echo "  FAIL  shellcheck accepted the run: scripts of $bad" && failed=1

@@ -63,6 +63,12 @@ variable "tf_state_key" {
   type = string
 }
 
+variable "plain_http" {
+  description = "The stand-in for a stack with allow_plain_http = true and no certificate: service_url is http://."
+  type        = bool
+  default     = false
+}
+
 variable "smoke_api_key" {
   description = "The key the fake service accepts (stored in the API-keys secret, like the real stack)."
   type        = string
@@ -129,7 +135,7 @@ output "alb_dns_name" {
 }
 
 output "service_url" {
-  value = "http://${var.name}-alb.test.invalid"
+  value = "${var.plain_http ? "http" : "https"}://${var.name}-alb.test.invalid"
 }
 
 output "asg_name" {
