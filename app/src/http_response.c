@@ -1,12 +1,7 @@
-/*
- * Response serialization: status line, the headers every response carries
- * (Date, Content-Length, X-Request-Id, Connection when needed), the
- * handler's extra headers, and the body, appended to the connection's
- * output buffer in one go.
- */
-#include "conn_internal.h"
+#include "http_response.h"
 
 #include "timeutil.h"
+#include "worker.h"
 
 #include <string.h>
 
@@ -28,15 +23,14 @@ static bool status_has_body(int status)
 void http_respond(exchange_t *ex, int status, const char *content_type, const char *body,
                   size_t len)
 {
-    conn_t *c = ex->conn;
-    buf_t *o = &c->out;
+    buf_t *o = ex->out;
     const http_request_t *req = &ex->req;
 
     if (ex->responded)
         ia_fatal("second response to one request");
     ex->responded = true;
-    if (c->w->stopping || !req->keep_alive)
-        c->close_after = true;
+    if (ex->worker->stopping || !req->keep_alive)
+        ex->close_after = true;
     buf_reserve(o, 256 + ex->resp_headers.len + len);
     buf_append(o, "HTTP/1.1 ", 9);
     buf_put_i64(o, status);
@@ -57,7 +51,7 @@ void http_respond(exchange_t *ex, int status, const char *content_type, const ch
     buf_append(o, "\r\n", 2);
     if (ex->resp_headers.len)
         buf_append(o, ex->resp_headers.data, ex->resp_headers.len);
-    if (c->close_after)
+    if (ex->close_after)
         buf_append(o, "Connection: close\r\n", 19);
     else if (req->minor == 0)
         buf_append(o, "Connection: keep-alive\r\n", 24);
@@ -66,7 +60,7 @@ void http_respond(exchange_t *ex, int status, const char *content_type, const ch
         buf_append(o, body, len);
     ex->status = status;
     ex->resp_bytes = len;
-    conn_request_done(ex);
+    ex->done(ex);
 }
 
 static const char *problem_type(int status, const char *type, buf_t *tmp)

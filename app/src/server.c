@@ -13,9 +13,11 @@
 #include "server.h"
 
 #include "auth.h"
+#include "http_conn.h"
 #include "log.h"
 #include "sandbox.h"
 #include "timeutil.h"
+#include "worker.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -302,7 +304,7 @@ static worker_t *worker_new(server_t *srv, int index)
     w->listen_h.fn = on_listen;
     if (getrandom(&w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || w->rng == 0)
         w->rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)time_mono_ns() ^ (uint64_t)index;
-    timers_init(w);
+    conn_timers_init(w);
     if (loop_add(w->loop, srv->listen_fd, EPOLLIN | EPOLLEXCLUSIVE, &w->listen_h) != IA_OK)
         ia_fatal("cannot watch the listening socket");
     w->accepting = true;
