@@ -1,17 +1,14 @@
 /*
- * The connection state machine: read, scan and parse a request head, check
- * what can be checked before the body (key, method, media type, size), read
- * the body, dispatch, queue the response, repeat. Requests on a connection
- * are handled one at a time, so pipelined responses leave in order.
- *
- * Buffers: `in` holds the raw request; the parsed request's slices point
- * into it, so `in` is never reallocated between the end of the head and the
- * response (capacity for the body is reserved up front; chunked bodies are
- * decoded into `body` and their raw bytes dropped as they are decoded).
+ * The connection state machine: read, frame a request head (http_framer.c),
+ * admit it against its route before the body (policy.c), read the body,
+ * dispatch to the route's handler, queue the response, repeat. Requests on
+ * a connection are handled one at a time, so pipelined responses leave in
+ * order. The response comes back through the exchange's completion hook.
  */
 #include "http_conn.h"
 
 #include "exchange.h"
+#include "http_framer.h"
 #include "http_response.h"
 #include "log.h"
 #include "policy.h"
@@ -54,12 +51,8 @@ struct conn {
     conn_t *next_dead;
     conn_t *all_prev, *all_next;
 
-    buf_t in;
-    http_scan_t scan;
-    size_t body_start;  /* offset of the body in `in` */
-    size_t request_end; /* offset just past the current request in `in` */
-    http_chunked_t chunked;
-    size_t chunk_pos; /* raw chunked bytes consumed so far */
+    buf_t in;         /* raw requests; the current one's slices point here */
+    http_framer_t fr; /* where the current request begins and ends in `in` */
     buf_t body;       /* decoded chunked body */
 
     buf_t out;
@@ -158,7 +151,7 @@ void conn_accept(worker_t *w, int fd)
     c->tlist = TL_NONE;
     c->readable = true; /* try at once: the request often came with the handshake */
     c->writable = true;
-    http_scan_init(&c->scan);
+    http_framer_init(&c->fr);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (loop_add(w->loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->h) != IA_OK) {
         /* on_listen counted it open; conn_close never runs for it */
@@ -452,92 +445,54 @@ static void dispatch(conn_t *c)
 static int process_head(conn_t *c)
 {
     http_error_t err;
-    http_parse_rc_t rc;
     const config_t *cfg = c->w->srv->cfg;
+    http_frame_t fr = http_framer_head(&c->fr, &c->in, (size_t)cfg->max_header_bytes,
+                                       &conn_exchange(c)->req, &err);
 
-    rc = http_scan_head(&c->scan, c->in.data, c->in.len, (size_t)cfg->max_header_bytes, &err);
-    if (rc == HTTP_PARSE_AGAIN) {
-        if (c->in.len > c->scan.skip)
+    if (fr == FRAME_AGAIN) {
+        if (http_framer_started(&c->fr, &c->in))
             tl_set(c, TL_HEADER); /* a request has begun: its clock runs */
         return NEED_MORE;
     }
-    if (rc == HTTP_PARSE_FAIL) {
-        conn_fail(c, err.status, err.detail);
-        return PROGRESS;
-    }
-    rc = http_parse_head(c->in.data + c->scan.skip, c->scan.head_end - c->scan.skip,
-                         &conn_exchange(c)->req, &err);
-    if (rc != HTTP_PARSE_DONE) {
+    if (fr == FRAME_ERROR) {
         conn_fail(c, err.status, err.detail);
         return PROGRESS;
     }
     conn_begin(c, true);
-    c->body_start = c->scan.head_end;
-    c->request_end = c->scan.head_end;
     if (policy_admit(c->ex) != IA_OK)
         return PROGRESS;
-    const http_request_t *req = &c->ex->req;
-    if (req->chunked || (req->has_content_length && req->content_length > 0)) {
-        /* Reserve the body's room now, so `in` does not move again while
-         * the request's slices live; if this reservation moved it, parse
-         * the head again at its new address (the result is identical). */
-        const char *before = c->in.data;
-        if (req->chunked) {
-            buf_reserve(&c->in, READ_CHUNK);
-            http_chunked_init(&c->chunked, (uint64_t)cfg->max_body_bytes);
-            buf_clear(&c->body);
-        } else {
-            buf_reserve(&c->in, c->body_start + req->content_length + READ_CHUNK - c->in.len);
-        }
-        if (c->in.data != before) {
-            if (http_parse_head(c->in.data + c->scan.skip, c->scan.head_end - c->scan.skip,
-                                &c->ex->req, &err) != HTTP_PARSE_DONE)
-                ia_fatal("a parsed head no longer parses");
-            c->ex->route = routes_match(c->ex->req.path, &c->ex->route_param);
-        }
-        c->state = CONN_READ_BODY;
-        c->sent_continue = false;
-        tl_set(c, TL_BODY);
-        if (req->expect_continue && c->in.len == c->body_start) {
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            buf_append(&c->out, cont, sizeof(cont) - 1);
-            c->sent_continue = true;
-        }
+    http_request_t *req = &c->ex->req;
+    if (!http_framer_has_body(req)) {
+        dispatch(c);
         return PROGRESS;
     }
-    dispatch(c);
+    http_framer_body_begin(&c->fr, &c->in, req, &c->body, (uint64_t)cfg->max_body_bytes,
+                           READ_CHUNK);
+    /* The head may have been parsed again at a new address. */
+    c->ex->route = routes_match(req->path, &c->ex->route_param);
+    c->state = CONN_READ_BODY;
+    c->sent_continue = false;
+    tl_set(c, TL_BODY);
+    if (req->expect_continue && c->in.len == c->fr.body_start) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        buf_append(&c->out, cont, sizeof(cont) - 1);
+        c->sent_continue = true;
+    }
     return PROGRESS;
 }
 
 static int process_body(conn_t *c)
 {
-    const http_request_t *req = &c->ex->req;
-
-    if (!req->chunked) {
-        if (c->in.len - c->body_start < req->content_length)
-            return NEED_MORE;
-        c->ex->body = (slice_t){c->in.data + c->body_start, req->content_length};
-        c->request_end = c->body_start + req->content_length;
-        dispatch(c);
-        return PROGRESS;
-    }
     http_error_t err;
-    size_t used = 0;
-    http_parse_rc_t rc = http_chunked_feed(&c->chunked, c->in.data + c->body_start,
-                                           c->in.len - c->body_start, &used, &c->body, &err);
-    /* Drop the raw bytes just decoded; the head before them stays put. */
-    memmove(c->in.data + c->body_start, c->in.data + c->body_start + used,
-            c->in.len - c->body_start - used);
-    c->in.len -= used;
-    if (rc == HTTP_PARSE_FAIL) {
+    http_frame_t fr = http_framer_body(&c->fr, &c->in, &c->ex->req, &c->body, &c->ex->body, &err);
+
+    if (fr == FRAME_AGAIN)
+        return NEED_MORE;
+    if (fr == FRAME_ERROR) {
         c->ex->close_after = true;
         http_problem(c->ex, err.status, NULL, err.detail);
         return PROGRESS;
     }
-    if (rc == HTTP_PARSE_AGAIN)
-        return NEED_MORE;
-    c->ex->body = (slice_t){c->body.data ? c->body.data : "", c->body.len};
-    c->request_end = c->body_start;
     dispatch(c);
     return PROGRESS;
 }
@@ -661,10 +616,8 @@ static void conn_request_done(exchange_t *ex)
     if (ex->close_after) {
         c->state = CONN_CLOSING;
     } else {
-        buf_consume(&c->in, c->request_end);
-        http_scan_init(&c->scan);
+        http_framer_next(&c->fr, &c->in);
         c->state = CONN_READ_HEAD;
-        c->body_start = c->request_end = 0;
         buf_clear(&c->body);
         if (c->body.cap > READ_CHUNK * 4)
             buf_release(&c->body);
@@ -684,7 +637,7 @@ void conn_expire(worker_t *w, int64_t now_ms)
             conn_t *c = conn_of(head->next);
             if (c->deadline_ms > now_ms)
                 break;
-            if ((i == TL_HEADER && c->in.len > c->scan.skip) || i == TL_BODY) {
+            if ((i == TL_HEADER && http_framer_started(&c->fr, &c->in)) || i == TL_BODY) {
                 /* Queue a 408 without running the connection, send it once
                  * without waiting (a slow client gets no more time), close. */
                 c->in_dispatch = true;

@@ -10,6 +10,8 @@
 #include "exchange.h"
 #include "item.h"
 
+/* "Not Found" for 404; "Unknown" for a status this service never sends. */
+const char *http_status_reason(int status);
 /* Adds a header line to the response being built. */
 void http_add_header(exchange_t *ex, const char *name, const char *value, size_t len);
 /* Queues the one response to the request and runs ex->done. */
