@@ -121,7 +121,7 @@ static bool parse_if_match(exchange_t *ex, slice_t v, bool weak_ok_match, int *n
 {
     const char *p = v.ptr, *end = v.ptr + v.len;
     int n = 0;
-    bool any = false;
+    bool any = false, ok = false;
 
     *star = false;
     while (p < end) {
@@ -141,16 +141,16 @@ static bool parse_if_match(exchange_t *ex, slice_t v, bool weak_ok_match, int *n
             p += 2;
         }
         if (p >= end || *p != '"')
-            goto bad;
+            goto cleanup;
         const char *s = ++p;
         while (p < end && *p != '"') {
             unsigned char c = (unsigned char)*p;
             if (c < 0x21 || c == 0x7F)
-                goto bad;
+                goto cleanup;
             p++;
         }
         if (p >= end)
-            goto bad;
+            goto cleanup;
         int64_t ver;
         if ((!weak || weak_ok_match) && item_parse_id(s, (size_t)(p - s), &ver) == IA_OK &&
             n < STORE_MAX_IF_MATCH)
@@ -159,12 +159,14 @@ static bool parse_if_match(exchange_t *ex, slice_t v, bool weak_ok_match, int *n
         any = true;
     }
     if (!any)
-        goto bad;
+        goto cleanup;
     *n_out = n;
-    return true;
-bad:
-    http_problem(ex, 400, "invalid-header", "malformed entity-tag list in a conditional header");
-    return false;
+    ok = true;
+cleanup:
+    if (!ok)
+        http_problem(ex, 400, "invalid-header",
+                     "malformed entity-tag list in a conditional header");
+    return ok;
 }
 
 static bool match_list(int n, const int64_t *versions, int64_t version)

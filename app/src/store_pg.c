@@ -39,6 +39,7 @@ static int pg_open(store_t **out, const config_t *cfg, err_t *err)
 {
     pg_store_t *s = ia_calloc(1, sizeof(*s));
     PGconn *pg;
+    int rc = IA_ERR;
 
     s->base.be = &store_backend_pg;
     s->base.cfg = cfg;
@@ -46,10 +47,10 @@ static int pg_open(store_t **out, const config_t *cfg, err_t *err)
     pg_params_build(s, cfg);
     pg = pg_connect_startup(s, cfg, err);
     if (pg == NULL)
-        goto fail;
+        goto cleanup;
     if (pg_migrate(pg, err) != IA_OK) {
         PQfinish(pg);
-        goto fail;
+        goto cleanup;
     }
     PQfinish(pg);
     pthread_mutex_init(&s->mu, NULL);
@@ -59,11 +60,14 @@ static int pg_open(store_t **out, const config_t *cfg, err_t *err)
     s->n_workers = (int)cfg->worker_threads;
     s->workers = ia_calloc((size_t)s->n_workers, sizeof(*s->workers));
     *out = &s->base;
-    return IA_OK;
-fail:
-    pg_params_free(s);
-    free(s);
-    return IA_ERR;
+    s = NULL; /* the caller owns it now */
+    rc = IA_OK;
+cleanup:
+    if (s != NULL) {
+        pg_params_free(s);
+        free(s);
+    }
+    return rc;
 }
 
 static int pg_migrate_only(const config_t *cfg, err_t *err)

@@ -414,7 +414,7 @@ static void deliver(pg_worker_t *w, store_op_t *op, PGresult *r)
     if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
         res.status = classify(w, r);
         res.items = NULL;
-        goto done;
+        goto cleanup;
     }
     switch (op->kind) {
     case STORE_OP_GET:
@@ -467,7 +467,7 @@ static void deliver(pg_worker_t *w, store_op_t *op, PGresult *r)
     default:
         break;
     }
-done:
+cleanup:
     op->done(op, &res);
     free(many);
     PQclear(r);
