@@ -199,6 +199,15 @@ static void prepare_op(item_req_t *r, store_op_kind_t kind, store_done_fn done)
     r->op.arg = r;
 }
 
+/* Copies the validated item into the op (CREATE, REPLACE). */
+static void op_set_input(item_req_t *r)
+{
+    r->op.name = r->input.name;
+    r->op.name_len = r->input.name_len;
+    r->op.data = r->input.data;
+    r->op.data_len = r->input.data_len;
+}
+
 /* Copies If-Match into the op. A list with no usable tag can match nothing:
  * version 0 never exists, so the store answers 412 (or 404). */
 static void op_set_if_match(item_req_t *r)
@@ -333,10 +342,7 @@ static void create_item(item_req_t *r)
     if (body == NULL || !read_validated_body(r, body))
         return;
     prepare_op(r, STORE_OP_CREATE, on_create);
-    r->op.name = r->input.name;
-    r->op.name_len = r->input.name_len;
-    r->op.data = r->input.data;
-    r->op.data_len = r->input.data_len;
+    op_set_input(r);
     if (ex->req.has_idempotency_key) {
         auth_key_id(ex->worker->srv->cfg, ex->key_index, r->idem_scope);
         item_request_hash(&r->input, r->idem_hash);
@@ -418,10 +424,7 @@ static void replace_item(item_req_t *r, int64_t id, bool id_ok)
     }
     prepare_op(r, STORE_OP_REPLACE, on_replace);
     r->op.id = id;
-    r->op.name = r->input.name;
-    r->op.name_len = r->input.name_len;
-    r->op.data = r->input.data;
-    r->op.data_len = r->input.data_len;
+    op_set_input(r);
     op_set_if_match(r);
     store_submit(ex->worker->store, &r->op);
 }
@@ -508,10 +511,7 @@ static void on_patch_read(store_op_t *op, const store_result_t *res)
     int64_t version = it->version;
     prepare_op(r, STORE_OP_REPLACE, on_patch_replace);
     r->op.id = id;
-    r->op.name = r->input.name;
-    r->op.name_len = r->input.name_len;
-    r->op.data = r->input.data;
-    r->op.data_len = r->input.data_len;
+    op_set_input(r);
     r->op.n_if_match = 1;
     r->op.if_match[0] = version;
     store_submit(ex->worker->store, &r->op);

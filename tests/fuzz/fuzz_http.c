@@ -199,11 +199,6 @@ typedef struct {
     uint64_t max_body;
 } sim_cfg_t;
 
-typedef struct {
-    buf_t in;
-    buf_t *log;
-} sim_t;
-
 /* The bytes just past what has been delivered are poisoned: a window, not the
  * whole spare capacity, since inputs go in byte by byte. unpoison() must run
  * before anything changes the buffer. */
