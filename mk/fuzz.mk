@@ -22,7 +22,7 @@ FUZZ_CFLAGS   := -std=c17 -D_GNU_SOURCE -Iapp/src -Itests/fuzz -g -O1 -fno-omit-
                  $(FUZZ_SAN) -MMD -MP
 FUZZ_WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 FUZZ_APP_SRC  := $(addprefix app/src/,arena.c buf.c common.c json.c merge_patch.c item.c \
-                   http_parse.c cursor.c timeutil.c)
+                   http_parse.c http_framer.c cursor.c timeutil.c)
 FUZZ_APP_OBJ  := $(patsubst app/src/%.c,$(FUZZ_DIR)/obj/app/%.o,$(FUZZ_APP_SRC))
 FUZZ_COMMON_OBJ := $(FUZZ_DIR)/obj/fuzz_common.o
 FUZZ_BINS     := $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_HARNESSES))

@@ -506,29 +506,31 @@ static int check_pool(config_t *cfg, bool threads_set, err_t *err)
 int config_load(config_t *cfg, err_t *err)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc = IA_ERR;
 
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < IA_ARRAY_LEN(vars); i++) {
         if (load_var(cfg, &vars[i], err) != IA_OK)
-            goto fail;
+            goto cleanup;
     }
     if (getenv("WORKER_THREADS") == NULL || *getenv("WORKER_THREADS") == '\0')
         cfg->worker_threads = ncpu < 1 ? 1 : (ncpu > 64 ? 64 : ncpu);
     if (getenv("RATE_LIMIT_BURST") == NULL || *getenv("RATE_LIMIT_BURST") == '\0')
         cfg->rate_limit_burst = cfg->rate_limit_rps > 0 ? cfg->rate_limit_rps : 1;
     if (check_bind_address(cfg, err) != IA_OK)
-        goto fail;
+        goto cleanup;
     if (load_database(cfg, err) != IA_OK)
-        goto fail;
+        goto cleanup;
     if (load_keys(cfg, err) != IA_OK)
-        goto fail;
+        goto cleanup;
     if (check_pool(cfg, getenv("WORKER_THREADS") != NULL && *getenv("WORKER_THREADS") != '\0',
                    err) != IA_OK)
-        goto fail;
-    return IA_OK;
-fail:
-    config_free(cfg);
-    return IA_ERR;
+        goto cleanup;
+    rc = IA_OK;
+cleanup:
+    if (rc != IA_OK)
+        config_free(cfg);
+    return rc;
 }
 
 void config_free(config_t *cfg)

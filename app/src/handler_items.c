@@ -1,14 +1,17 @@
 /*
  * The items API. Checks run in the documented order: (key, method, media
- * type and size were checked in http_conn.c) syntax and validation
- * (400/422), then existence (404), then preconditions (412).
+ * type and size were checked by policy.c) syntax and validation (400/422),
+ * then existence (404), then preconditions (412).
  */
-#include "server.h"
+#include "handler_items.h"
 
 #include "auth.h"
 #include "cursor.h"
+#include "http_response.h"
 #include "merge_patch.h"
+#include "store.h"
 #include "timeutil.h"
+#include "worker.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +22,36 @@
  * writers on one item a PATCH needs about n rounds. Bounded by attempts and
  * by DB_STATEMENT_TIMEOUT_MS, then 503. */
 #define PATCH_MAX_ATTEMPTS 1000
+
+/*
+ * One items request's state, owned by the handler: allocated from the
+ * request's arena when the handler starts (before a PATCH takes its arena
+ * mark, so the retries' rewinds never free it) and gone with the arena when
+ * the response is queued. The store op points back here.
+ */
+typedef struct {
+    exchange_t *ex;
+    store_op_t op;
+    item_input_t input;
+    const json_value_t *patch;
+    arena_mark_t patch_mark; /* each PATCH attempt starts from here */
+    int attempts;
+    int n_if_match;
+    bool if_match_star;
+    int64_t if_match[STORE_MAX_IF_MATCH];
+    char idem_scope[33];
+    char idem_hash[65];
+    const char *idem_key;
+} item_req_t;
+
+static item_req_t *item_req_new(exchange_t *ex)
+{
+    item_req_t *r = arena_alloc(&ex->arena, sizeof(*r));
+
+    memset(r, 0, sizeof(*r));
+    r->ex = ex;
+    return r;
+}
 
 /* ---- helpers ---- */
 
@@ -88,7 +121,7 @@ static bool parse_if_match(exchange_t *ex, slice_t v, bool weak_ok_match, int *n
 {
     const char *p = v.ptr, *end = v.ptr + v.len;
     int n = 0;
-    bool any = false;
+    bool any = false, ok = false;
 
     *star = false;
     while (p < end) {
@@ -108,16 +141,16 @@ static bool parse_if_match(exchange_t *ex, slice_t v, bool weak_ok_match, int *n
             p += 2;
         }
         if (p >= end || *p != '"')
-            goto bad;
+            goto cleanup;
         const char *s = ++p;
         while (p < end && *p != '"') {
             unsigned char c = (unsigned char)*p;
             if (c < 0x21 || c == 0x7F)
-                goto bad;
+                goto cleanup;
             p++;
         }
         if (p >= end)
-            goto bad;
+            goto cleanup;
         int64_t ver;
         if ((!weak || weak_ok_match) && item_parse_id(s, (size_t)(p - s), &ver) == IA_OK &&
             n < STORE_MAX_IF_MATCH)
@@ -126,12 +159,14 @@ static bool parse_if_match(exchange_t *ex, slice_t v, bool weak_ok_match, int *n
         any = true;
     }
     if (!any)
-        goto bad;
+        goto cleanup;
     *n_out = n;
-    return true;
-bad:
-    http_problem(ex, 400, "invalid-header", "malformed entity-tag list in a conditional header");
-    return false;
+    ok = true;
+cleanup:
+    if (!ok)
+        http_problem(ex, 400, "invalid-header",
+                     "malformed entity-tag list in a conditional header");
+    return ok;
 }
 
 static bool match_list(int n, const int64_t *versions, int64_t version)
@@ -143,43 +178,55 @@ static bool match_list(int n, const int64_t *versions, int64_t version)
     return false;
 }
 
-/* Reads If-Match into ex. Returns false after answering 400. */
-static bool read_if_match(exchange_t *ex)
+/* Reads If-Match into r. Returns false after answering 400. */
+static bool read_if_match(item_req_t *r)
 {
-    ex->n_if_match = 0;
-    ex->if_match_star = false;
+    exchange_t *ex = r->ex;
+
+    r->n_if_match = 0;
+    r->if_match_star = false;
     if (!ex->req.has_if_match)
         return true;
-    return parse_if_match(ex, ex->req.if_match, false, &ex->n_if_match, ex->if_match,
-                          &ex->if_match_star);
+    return parse_if_match(ex, ex->req.if_match, false, &r->n_if_match, r->if_match,
+                          &r->if_match_star);
 }
 
-static void prepare_op(exchange_t *ex, store_op_kind_t kind, store_done_fn done)
+static void prepare_op(item_req_t *r, store_op_kind_t kind, store_done_fn done)
 {
-    memset(&ex->op, 0, sizeof(ex->op));
-    ex->op.kind = kind;
-    ex->op.done = done;
-    ex->op.arg = ex;
+    memset(&r->op, 0, sizeof(r->op));
+    r->op.kind = kind;
+    r->op.done = done;
+    r->op.arg = r;
+}
+
+/* Copies the validated item into the op (CREATE, REPLACE). */
+static void op_set_input(item_req_t *r)
+{
+    r->op.name = r->input.name;
+    r->op.name_len = r->input.name_len;
+    r->op.data = r->input.data;
+    r->op.data_len = r->input.data_len;
 }
 
 /* Copies If-Match into the op. A list with no usable tag can match nothing:
  * version 0 never exists, so the store answers 412 (or 404). */
-static void op_set_if_match(exchange_t *ex)
+static void op_set_if_match(item_req_t *r)
 {
-    if (!ex->req.has_if_match || ex->if_match_star)
+    if (!r->ex->req.has_if_match || r->if_match_star)
         return;
-    ex->op.n_if_match = ex->n_if_match > 0 ? ex->n_if_match : 1;
-    if (ex->n_if_match > 0)
-        memcpy(ex->op.if_match, ex->if_match, sizeof(int64_t) * (size_t)ex->n_if_match);
+    r->op.n_if_match = r->n_if_match > 0 ? r->n_if_match : 1;
+    if (r->n_if_match > 0)
+        memcpy(r->op.if_match, r->if_match, sizeof(int64_t) * (size_t)r->n_if_match);
     else
-        ex->op.if_match[0] = 0;
+        r->op.if_match[0] = 0;
 }
 
 /* ---- GET /v1/items ---- */
 
 static void on_list(store_op_t *op, const store_result_t *res)
 {
-    exchange_t *ex = op->arg;
+    item_req_t *r = op->arg;
+    exchange_t *ex = r->ex;
     buf_t *b = &ex->worker->scratch;
 
     if (res->status != STORE_OK) {
@@ -207,8 +254,9 @@ static void on_list(store_op_t *op, const store_result_t *res)
     http_respond(ex, 200, "application/json", b->data, b->len);
 }
 
-static void list_items(exchange_t *ex)
+static void list_items(item_req_t *r)
 {
+    exchange_t *ex = r->ex;
     slice_t v;
     int64_t limit = LIST_DEFAULT_LIMIT, after = 0;
     int n;
@@ -225,17 +273,18 @@ static void list_items(exchange_t *ex)
                      "cursor must be a next_cursor value returned by this API");
         return;
     }
-    prepare_op(ex, STORE_OP_LIST, on_list);
-    ex->op.after_id = after;
-    ex->op.limit = (int)limit;
-    store_submit(ex->worker->store, &ex->op);
+    prepare_op(r, STORE_OP_LIST, on_list);
+    r->op.after_id = after;
+    r->op.limit = (int)limit;
+    store_submit(ex->worker->store, &r->op);
 }
 
 /* ---- POST /v1/items ---- */
 
 static void on_create(store_op_t *op, const store_result_t *res)
 {
-    exchange_t *ex = op->arg;
+    item_req_t *r = op->arg;
+    exchange_t *ex = r->ex;
 
     if (res->status == STORE_OK) {
         respond_item(ex, 201, &res->items[0], true);
@@ -243,10 +292,10 @@ static void on_create(store_op_t *op, const store_result_t *res)
         /* The original response: same id, version 1, original times; name
          * and data equal the original's (the bodies are JSON-equivalent). */
         item_t it = res->items[0];
-        it.name = ex->input.name;
-        it.name_len = ex->input.name_len;
-        it.data = ex->input.data;
-        it.data_len = ex->input.data_len;
+        it.name = r->input.name;
+        it.name_len = r->input.name_len;
+        it.data = r->input.data;
+        it.data_len = r->input.data_len;
         http_add_header(ex, "Idempotent-Replayed", "true", 4);
         respond_item(ex, 201, &it, true);
     } else if (res->status == STORE_IDEMPOTENCY_MISMATCH) {
@@ -268,19 +317,20 @@ static bool idempotency_key_valid(slice_t k)
     return true;
 }
 
-static bool read_validated_body(exchange_t *ex, const json_value_t *body)
+static bool read_validated_body(item_req_t *r, const json_value_t *body)
 {
     item_errors_t errs;
 
-    if (item_validate(&ex->arena, body, &ex->input, &errs) != IA_OK) {
-        http_problem_fields(ex, &errs);
+    if (item_validate(&r->ex->arena, body, &r->input, &errs) != IA_OK) {
+        http_problem_fields(r->ex, &errs);
         return false;
     }
     return true;
 }
 
-static void create_item(exchange_t *ex)
+static void create_item(item_req_t *r)
 {
+    exchange_t *ex = r->ex;
     json_value_t *body;
 
     if (ex->req.has_idempotency_key && !idempotency_key_valid(ex->req.idempotency_key)) {
@@ -289,38 +339,38 @@ static void create_item(exchange_t *ex)
         return;
     }
     body = parse_body(ex);
-    if (body == NULL || !read_validated_body(ex, body))
+    if (body == NULL || !read_validated_body(r, body))
         return;
-    prepare_op(ex, STORE_OP_CREATE, on_create);
-    ex->op.name = ex->input.name;
-    ex->op.name_len = ex->input.name_len;
-    ex->op.data = ex->input.data;
-    ex->op.data_len = ex->input.data_len;
+    prepare_op(r, STORE_OP_CREATE, on_create);
+    op_set_input(r);
     if (ex->req.has_idempotency_key) {
-        auth_key_id(ex->worker->srv->cfg, ex->key_index, ex->idem_scope);
-        item_request_hash(&ex->input, ex->idem_hash);
-        ex->idem_key =
+        auth_key_id(ex->worker->srv->cfg, ex->key_index, r->idem_scope);
+        item_request_hash(&r->input, r->idem_hash);
+        r->idem_key =
             arena_strndup(&ex->arena, ex->req.idempotency_key.ptr, ex->req.idempotency_key.len);
-        ex->op.idem_scope = ex->idem_scope;
-        ex->op.idem_key = ex->idem_key;
-        ex->op.idem_hash = ex->idem_hash;
+        r->op.idem_scope = r->idem_scope;
+        r->op.idem_key = r->idem_key;
+        r->op.idem_hash = r->idem_hash;
     }
-    store_submit(ex->worker->store, &ex->op);
+    store_submit(ex->worker->store, &r->op);
 }
 
 void handle_items_collection(exchange_t *ex)
 {
+    item_req_t *r = item_req_new(ex);
+
     if (ex->req.method == HTTP_POST)
-        create_item(ex);
+        create_item(r);
     else
-        list_items(ex);
+        list_items(r);
 }
 
 /* ---- GET /v1/items/{id} ---- */
 
 static void on_get(store_op_t *op, const store_result_t *res)
 {
-    exchange_t *ex = op->arg;
+    item_req_t *r = op->arg;
+    exchange_t *ex = r->ex;
 
     if (res->status != STORE_OK) {
         respond_store_failure(ex, res->status);
@@ -349,7 +399,8 @@ static void on_get(store_op_t *op, const store_result_t *res)
 
 static void on_replace(store_op_t *op, const store_result_t *res)
 {
-    exchange_t *ex = op->arg;
+    item_req_t *r = op->arg;
+    exchange_t *ex = r->ex;
 
     if (res->status == STORE_OK)
         respond_item(ex, 200, &res->items[0], false);
@@ -357,36 +408,35 @@ static void on_replace(store_op_t *op, const store_result_t *res)
         respond_store_failure(ex, res->status);
 }
 
-static void replace_item(exchange_t *ex, int64_t id, bool id_ok)
+static void replace_item(item_req_t *r, int64_t id, bool id_ok)
 {
+    exchange_t *ex = r->ex;
     json_value_t *body;
 
-    if (!read_if_match(ex))
+    if (!read_if_match(r))
         return;
     body = parse_body(ex);
-    if (body == NULL || !read_validated_body(ex, body))
+    if (body == NULL || !read_validated_body(r, body))
         return;
     if (!id_ok) {
         http_problem(ex, 404, NULL, "no item with this id");
         return;
     }
-    prepare_op(ex, STORE_OP_REPLACE, on_replace);
-    ex->op.id = id;
-    ex->op.name = ex->input.name;
-    ex->op.name_len = ex->input.name_len;
-    ex->op.data = ex->input.data;
-    ex->op.data_len = ex->input.data_len;
-    op_set_if_match(ex);
-    store_submit(ex->worker->store, &ex->op);
+    prepare_op(r, STORE_OP_REPLACE, on_replace);
+    r->op.id = id;
+    op_set_input(r);
+    op_set_if_match(r);
+    store_submit(ex->worker->store, &r->op);
 }
 
 /* ---- PATCH /v1/items/{id}: read, merge, validate, compare-and-swap ---- */
 
-static void patch_read(exchange_t *ex);
+static void patch_read(item_req_t *r);
 
 static void on_patch_replace(store_op_t *op, const store_result_t *res)
 {
-    exchange_t *ex = op->arg;
+    item_req_t *r = op->arg;
+    exchange_t *ex = r->ex;
 
     if (res->status == STORE_OK) {
         respond_item(ex, 200, &res->items[0], false);
@@ -396,9 +446,9 @@ static void on_patch_replace(store_op_t *op, const store_result_t *res)
      * from the client that is a 412; without one, merge again on the new
      * version: a concurrent writer never loses an update silently. */
     if (res->status == STORE_PRECONDITION_FAILED && !ex->req.has_if_match &&
-        ++ex->attempts < PATCH_MAX_ATTEMPTS &&
+        ++r->attempts < PATCH_MAX_ATTEMPTS &&
         time_mono_ns() - ex->start_ns < ex->worker->srv->cfg->db_statement_timeout_ms * 1000000) {
-        patch_read(ex);
+        patch_read(r);
         return;
     }
     if (res->status == STORE_PRECONDITION_FAILED && !ex->req.has_if_match) {
@@ -428,20 +478,21 @@ static json_value_t *patch_merge(exchange_t *ex, const char *name, size_t name_l
 
 static void on_patch_read(store_op_t *op, const store_result_t *res)
 {
-    exchange_t *ex = op->arg;
+    item_req_t *r = op->arg;
+    exchange_t *ex = r->ex;
     const item_t *it;
     json_value_t *data_val, *merged;
     json_error_t jerr;
     item_errors_t errs;
-    int64_t id = ex->op.id;
+    int64_t id = r->op.id;
 
     if (res->status != STORE_OK) {
         respond_store_failure(ex, res->status);
         return;
     }
     it = &res->items[0];
-    if (ex->req.has_if_match && !ex->if_match_star &&
-        !match_list(ex->n_if_match, ex->if_match, it->version)) {
+    if (ex->req.has_if_match && !r->if_match_star &&
+        !match_list(r->n_if_match, r->if_match, it->version)) {
         respond_store_failure(ex, STORE_PRECONDITION_FAILED);
         return;
     }
@@ -452,35 +503,32 @@ static void on_patch_read(store_op_t *op, const store_result_t *res)
         return;
     }
     merged = patch_merge(ex, arena_memdup(&ex->arena, it->name, it->name_len), it->name_len,
-                         data_val, ex->patch);
-    if (item_validate(&ex->arena, merged, &ex->input, &errs) != IA_OK) {
+                         data_val, r->patch);
+    if (item_validate(&ex->arena, merged, &r->input, &errs) != IA_OK) {
         http_problem_fields(ex, &errs);
         return;
     }
     int64_t version = it->version;
-    prepare_op(ex, STORE_OP_REPLACE, on_patch_replace);
-    ex->op.id = id;
-    ex->op.name = ex->input.name;
-    ex->op.name_len = ex->input.name_len;
-    ex->op.data = ex->input.data;
-    ex->op.data_len = ex->input.data_len;
-    ex->op.n_if_match = 1;
-    ex->op.if_match[0] = version;
-    store_submit(ex->worker->store, &ex->op);
+    prepare_op(r, STORE_OP_REPLACE, on_patch_replace);
+    r->op.id = id;
+    op_set_input(r);
+    r->op.n_if_match = 1;
+    r->op.if_match[0] = version;
+    store_submit(ex->worker->store, &r->op);
 }
 
 /* One attempt: read, merge, validate, compare-and-swap. What the previous
  * attempt allocated (the stored data's parse, the merge, the validated copy:
  * several times the patch for a large one) is freed first, so a request's
  * memory does not grow with its retries. */
-static void patch_read(exchange_t *ex)
+static void patch_read(item_req_t *r)
 {
-    int64_t id = ex->op.id;
+    int64_t id = r->op.id;
 
-    arena_rewind(&ex->arena, ex->patch_mark);
-    prepare_op(ex, STORE_OP_GET, on_patch_read);
-    ex->op.id = id;
-    store_submit(ex->worker->store, &ex->op);
+    arena_rewind(&r->ex->arena, r->patch_mark);
+    prepare_op(r, STORE_OP_GET, on_patch_read);
+    r->op.id = id;
+    store_submit(r->ex->worker->store, &r->op);
 }
 
 /*
@@ -500,19 +548,20 @@ static void patch_prevalidate(exchange_t *ex, const json_value_t *patch, item_er
                         errs);
 }
 
-static void patch_item(exchange_t *ex, int64_t id, bool id_ok)
+static void patch_item(item_req_t *r, int64_t id, bool id_ok)
 {
+    exchange_t *ex = r->ex;
     json_value_t *patch;
     item_errors_t errs = {.n = 0};
 
-    if (!read_if_match(ex))
+    if (!read_if_match(r))
         return;
     patch = parse_body(ex);
     if (patch == NULL)
         return;
     /* The parsed patch stays; the pre-check's merge below is freed with the
      * first attempt's rewind. */
-    ex->patch_mark = arena_mark(&ex->arena);
+    r->patch_mark = arena_mark(&ex->arena);
     /* What can be judged without the item is judged first (422 before 404). */
     if (patch->type != JSON_OBJECT) {
         errs.errors[errs.n++] =
@@ -536,16 +585,17 @@ static void patch_item(exchange_t *ex, int64_t id, bool id_ok)
         http_problem(ex, 404, NULL, "no item with this id");
         return;
     }
-    ex->patch = patch;
-    ex->op.id = id;
-    patch_read(ex);
+    r->patch = patch;
+    r->op.id = id;
+    patch_read(r);
 }
 
 /* ---- DELETE /v1/items/{id} ---- */
 
 static void on_delete(store_op_t *op, const store_result_t *res)
 {
-    exchange_t *ex = op->arg;
+    item_req_t *r = op->arg;
+    exchange_t *ex = r->ex;
 
     if (res->status == STORE_OK)
         http_respond(ex, 204, NULL, NULL, 0);
@@ -555,32 +605,33 @@ static void on_delete(store_op_t *op, const store_result_t *res)
 
 void handle_item(exchange_t *ex)
 {
+    item_req_t *r = item_req_new(ex);
     int64_t id = 0;
-    bool id_ok = item_parse_id(ex->route.param.ptr, ex->route.param.len, &id) == IA_OK;
+    bool id_ok = item_parse_id(ex->route_param.ptr, ex->route_param.len, &id) == IA_OK;
 
     switch (ex->req.method) {
     case HTTP_PUT:
-        replace_item(ex, id, id_ok);
+        replace_item(r, id, id_ok);
         return;
     case HTTP_PATCH:
-        patch_item(ex, id, id_ok);
+        patch_item(r, id, id_ok);
         return;
     default:
         break;
     }
-    if (ex->req.method == HTTP_DELETE && !read_if_match(ex))
+    if (ex->req.method == HTTP_DELETE && !read_if_match(r))
         return;
     if (!id_ok) {
         http_problem(ex, 404, NULL, "no item with this id");
         return;
     }
     if (ex->req.method == HTTP_DELETE) {
-        prepare_op(ex, STORE_OP_DELETE, on_delete);
-        ex->op.id = id;
-        op_set_if_match(ex);
+        prepare_op(r, STORE_OP_DELETE, on_delete);
+        r->op.id = id;
+        op_set_if_match(r);
     } else {
-        prepare_op(ex, STORE_OP_GET, on_get);
-        ex->op.id = id;
+        prepare_op(r, STORE_OP_GET, on_get);
+        r->op.id = id;
     }
-    store_submit(ex->worker->store, &ex->op);
+    store_submit(ex->worker->store, &r->op);
 }

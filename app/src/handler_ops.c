@@ -1,5 +1,8 @@
 /* Operational endpoints: liveness, readiness, metrics. */
-#include "server.h"
+#include "handler_ops.h"
+
+#include "http_response.h"
+#include "worker.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,12 +38,15 @@ void handle_readyz(exchange_t *ex)
         http_problem_unavailable(ex, "draining: the process is shutting down");
         return;
     }
-    memset(&ex->op, 0, sizeof(ex->op));
-    ex->op.kind = STORE_OP_PING;
-    ex->op.timeout_ms = 1000;
-    ex->op.done = on_ping;
-    ex->op.arg = ex;
-    store_submit(ex->worker->store, &ex->op);
+    /* The op lives as long as the request: in its arena. */
+    store_op_t *op = arena_alloc(&ex->arena, sizeof(*op));
+
+    memset(op, 0, sizeof(*op));
+    op->kind = STORE_OP_PING;
+    op->timeout_ms = 1000;
+    op->done = on_ping;
+    op->arg = ex;
+    store_submit(ex->worker->store, op);
 }
 
 void handle_metrics(exchange_t *ex)
@@ -68,7 +74,7 @@ void handle_metrics(exchange_t *ex)
  * on a syscall outside the allowlist. */
 void handle_test_hook(exchange_t *ex)
 {
-    if (slice_eq(ex->route.param, "forbidden-syscall")) {
+    if (slice_eq(ex->route_param, "forbidden-syscall")) {
         /* ptrace is never needed by the service, so it is not allowed.
          * Unsandboxed, this call fails harmlessly (no such process). */
         long rc = syscall(SYS_ptrace, 3 /* PTRACE_PEEKUSER */, -1, 0, 0);

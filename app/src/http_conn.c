@@ -1,18 +1,18 @@
 /*
- * The connection state machine: read, scan and parse a request head, check
- * what can be checked before the body (key, method, media type, size), read
- * the body, dispatch, queue the response, repeat. Requests on a connection
- * are handled one at a time, so pipelined responses leave in order.
- *
- * Buffers: `in` holds the raw request; the parsed request's slices point
- * into it, so `in` is never reallocated between the end of the head and the
- * response (capacity for the body is reserved up front; chunked bodies are
- * decoded into `body` and their raw bytes dropped as they are decoded).
+ * The connection state machine: read, frame a request head (http_framer.c),
+ * admit it against its route before the body (policy.c), read the body,
+ * dispatch to the route's handler, queue the response, repeat. Requests on
+ * a connection are handled one at a time, so pipelined responses leave in
+ * order. The response comes back through the exchange's completion hook.
  */
-#include "conn_internal.h"
+#include "http_conn.h"
 
-#include "auth.h"
+#include "exchange.h"
+#include "http_framer.h"
+#include "http_response.h"
 #include "log.h"
+#include "policy.h"
+#include "routes.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -32,11 +32,49 @@
 
 enum { NEED_MORE, PROGRESS };
 
+typedef enum {
+    CONN_READ_HEAD,
+    CONN_READ_BODY,
+    CONN_WAIT_APP,
+    CONN_CLOSING, /* response queued; close once written */
+    CONN_LINGER,  /* write side shut; discarding input until EOF or timeout */
+} conn_state_t;
+
+struct conn {
+    loop_handler_t h; /* first: the epoll cookie */
+    int fd;
+    worker_t *w;
+    conn_state_t state;
+    tnode_t tnode;
+    tlist_id_t tlist;
+    int64_t deadline_ms;
+    conn_t *next_dead;
+    conn_t *all_prev, *all_next;
+
+    buf_t in;         /* raw requests; the current one's slices point here */
+    http_framer_t fr; /* where the current request begins and ends in `in` */
+    buf_t body;       /* decoded chunked body */
+
+    buf_t out;
+    size_t out_off;
+
+    /* in_dispatch: a handler is running; the completion hook must not run
+     * the connection again underneath it (conn_run resumes after). */
+    bool readable, writable, peer_eof, in_dispatch, served_one, sent_continue;
+    bool peer_rdhup; /* the peer's FIN is queued: read until EOF */
+    bool dead;
+    bool trim_queued; /* on the worker's idle_trim list */
+    conn_t *next_trim;
+    char remote[48];
+
+    exchange_t *ex; /* owned; NULL while idle */
+};
+
 static void conn_run(conn_t *c);
 
 /* ---- timer lists ---- */
 
-void timers_init(worker_t *w)
+void conn_timers_init(worker_t *w)
 {
     const config_t *cfg = w->srv->cfg;
 
@@ -113,7 +151,7 @@ void conn_accept(worker_t *w, int fd)
     c->tlist = TL_NONE;
     c->readable = true; /* try at once: the request often came with the handshake */
     c->writable = true;
-    http_scan_init(&c->scan);
+    http_framer_init(&c->fr);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (loop_add(w->loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->h) != IA_OK) {
         /* on_listen counted it open; conn_close never runs for it */
@@ -151,45 +189,27 @@ static void cache_get_buf(buf_t *cache, size_t *n, buf_t *b)
     }
 }
 
+static void conn_request_done(exchange_t *ex);
+
 /* The exchange for the request now beginning; taken on first use. */
 static exchange_t *conn_exchange(conn_t *c)
 {
-    worker_t *w = c->w;
-
-    if (c->ex != NULL)
-        return c->ex;
-    if (w->n_ex_cache > 0) {
-        c->ex = w->ex_cache[--w->n_ex_cache];
-    } else {
-        c->ex = ia_calloc(1, sizeof(*c->ex));
-        arena_init(&c->ex->arena, 4096);
+    if (c->ex == NULL) {
+        c->ex = exchange_get(c->w);
+        c->ex->out = &c->out;
+        c->ex->done = conn_request_done;
+        c->ex->owner = c;
     }
     return c->ex;
 }
 
-static void exchange_destroy(exchange_t *ex)
-{
-    buf_release(&ex->resp_headers);
-    arena_free(&ex->arena);
-    free(ex);
-}
-
-/* Gives the connection's exchange back to the worker (the cache keeps its
- * arena's first block and its header buffer). */
+/* Gives the connection's exchange back to the worker. */
 static void exchange_free(conn_t *c)
 {
-    worker_t *w = c->w;
-    exchange_t *ex = c->ex;
-
-    if (ex == NULL)
+    if (c->ex == NULL)
         return;
+    exchange_put(c->w, c->ex);
     c->ex = NULL;
-    if (w->n_ex_cache < CONN_CACHE_MAX && ex->resp_headers.cap <= OUT_CACHE_MAX) {
-        arena_reset(&ex->arena);
-        w->ex_cache[w->n_ex_cache++] = ex;
-        return;
-    }
-    exchange_destroy(ex);
 }
 
 static void conn_free(conn_t *c)
@@ -389,69 +409,15 @@ static void conn_on_event(loop_handler_t *h, uint32_t events)
 
 /* ---- requests ---- */
 
-static bool request_id_valid(slice_t v)
-{
-    if (v.len < 1 || v.len > 128)
-        return false;
-    for (size_t i = 0; i < v.len; i++) {
-        char ch = v.ptr[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == '-'))
-            return false;
-    }
-    return true;
-}
-
-static uint64_t rng_next(worker_t *w)
-{
-    /* xorshift64*: request ids need uniqueness, not secrecy. */
-    uint64_t x = w->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    w->rng = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static void exchange_begin(conn_t *c, bool parsed)
+/* Starts the exchange of the request now beginning; parsed false when its
+ * head did not parse (the exchange then answers an error). */
+static void conn_begin(conn_t *c, bool parsed)
 {
     exchange_t *ex = conn_exchange(c);
-    static const char hex[] = "0123456789abcdef";
 
     cache_get_buf(c->w->out_cache, &c->w->n_out_cache, &c->out);
-
-    ex->conn = c;
-    ex->worker = c->w;
-    ex->start_ns = time_mono_ns();
-    ex->status = 0;
-    ex->resp_bytes = 0;
-    ex->responded = false;
-    ex->key_index = -1;
-    ex->body = (slice_t){"", 0};
-    ex->attempts = 0;
-    ex->n_if_match = 0;
-    ex->if_match_star = false;
-    ex->idem_key = NULL;
-    ex->patch = NULL;
-    buf_clear(&ex->resp_headers);
-    if (!parsed) {
-        memset(&ex->req, 0, offsetof(http_request_t, headers));
-        ex->req.method = HTTP_OTHER;
-        ex->req.minor = 1;
-        router_match((slice_t){"", 0}, &ex->route);
-    }
-    if (parsed && ex->req.has_request_id && request_id_valid(ex->req.request_id)) {
-        memcpy(ex->request_id, ex->req.request_id.ptr, ex->req.request_id.len);
-        ex->request_id_len = ex->req.request_id.len;
-    } else {
-        uint64_t a = rng_next(c->w), b = ++c->w->req_seq ^ rng_next(c->w);
-        for (int i = 0; i < 16; i++) {
-            ex->request_id[i] = hex[(a >> (60 - 4 * i)) & 15];
-            ex->request_id[16 + i] = hex[(b >> (60 - 4 * i)) & 15];
-        }
-        ex->request_id_len = 32;
-    }
-    ex->request_id[ex->request_id_len] = '\0';
+    exchange_begin(ex, c->w, parsed);
+    ex->route = routes_match(parsed ? ex->req.path : (slice_t){"", 0}, &ex->route_param);
 }
 
 /* Answers a protocol error and closes: after a framing error nothing that
@@ -459,11 +425,12 @@ static void exchange_begin(conn_t *c, bool parsed)
 static void conn_fail(conn_t *c, int status, const char *detail)
 {
     if (c->state != CONN_READ_BODY)
-        exchange_begin(c, false);
-    c->close_after = true;
+        conn_begin(c, false);
+    c->ex->close_after = true;
     http_problem(c->ex, status, NULL, detail);
 }
 
+/* Runs the route's handler (policy_admit has seen the route has one). */
 static void dispatch(conn_t *c)
 {
     exchange_t *ex = c->ex;
@@ -471,232 +438,61 @@ static void dispatch(conn_t *c)
     c->state = CONN_WAIT_APP;
     tl_set(c, TL_NONE);
     c->in_dispatch = true;
-    switch (ex->route.id) {
-    case ROUTE_HEALTHZ:
-        handle_healthz(ex);
-        break;
-    case ROUTE_READYZ:
-        handle_readyz(ex);
-        break;
-    case ROUTE_METRICS:
-        handle_metrics(ex);
-        break;
-    case ROUTE_ITEMS:
-        handle_items_collection(ex);
-        break;
-    case ROUTE_ITEM:
-        handle_item(ex);
-        break;
-#ifdef IA_TEST_HOOKS
-    case ROUTE_TEST_HOOK:
-        handle_test_hook(ex);
-        break;
-#endif
-    default:
-        http_problem(ex, 404, NULL, "no such resource");
-        break;
-    }
+    ex->route->handler(ex);
     c->in_dispatch = false;
-}
-
-static bool media_type_is(slice_t ct, const char *want)
-{
-    size_t n = strlen(want), i;
-
-    if (ct.len < n || strncasecmp(ct.ptr, want, n) != 0)
-        return false;
-    /* Parameters may follow; only charset=utf-8 (any case, optional quotes). */
-    for (i = n; i < ct.len && (ct.ptr[i] == ' ' || ct.ptr[i] == '\t'); i++)
-        ;
-    if (i == ct.len)
-        return true;
-    if (ct.ptr[i] != ';')
-        return false;
-    slice_t rest = {ct.ptr + i + 1, ct.len - i - 1};
-    while (rest.len && (*rest.ptr == ' ' || *rest.ptr == '\t')) {
-        rest.ptr++;
-        rest.len--;
-    }
-    return slice_case_eq(rest, "charset=utf-8") || slice_case_eq(rest, "charset=\"utf-8\"");
-}
-
-/*
- * Everything decidable from the head, in the documented order: key (401),
- * rate limit (429), method (405), unknown path (404), media type (415),
- * declared size (413). Returns false after answering.
- */
-static bool precheck(conn_t *c)
-{
-    exchange_t *ex = c->ex;
-    const http_request_t *req = &ex->req;
-    const config_t *cfg = c->w->srv->cfg;
-    bool has_body = req->chunked || (req->has_content_length && req->content_length > 0);
-
-    /* If we answer before reading a body, the connection cannot be reused. */
-    c->close_after = has_body;
-    if (ex->route.needs_key) {
-        ex->key_index = auth_check(cfg, req);
-        if (ex->key_index < 0) {
-            http_add_header(ex, "WWW-Authenticate", "Bearer realm=\"items-api\"", 24);
-            http_problem(ex, 401, NULL,
-                         ex->key_index == AUTH_MISSING
-                             ? "an API key is required (Authorization: Bearer <key> or X-API-Key)"
-                             : "the API key is not valid");
-            return false;
-        }
-        if (c->w->srv->ratelimit != NULL) {
-            ratelimit_decision_t d;
-            char v[64];
-            int n;
-            ratelimit_take(c->w->srv->ratelimit, ex->key_index, time_mono_ms(), &d);
-            n = snprintf(v, sizeof(v), "%lld", (long long)d.limit);
-            http_add_header(ex, "RateLimit-Limit", v, (size_t)n);
-            n = snprintf(v, sizeof(v), "%lld", (long long)d.remaining);
-            http_add_header(ex, "RateLimit-Remaining", v, (size_t)n);
-            n = snprintf(v, sizeof(v), "%lld", (long long)d.reset_s);
-            http_add_header(ex, "RateLimit-Reset", v, (size_t)n);
-            if (!d.allowed) {
-                n = snprintf(v, sizeof(v), "%lld", (long long)d.retry_after);
-                http_add_header(ex, "Retry-After", v, (size_t)n);
-                metrics_shard_t *m = c->w->metrics;
-                atomic_store_explicit(&m->rate_limited,
-                                      atomic_load_explicit(&m->rate_limited, memory_order_relaxed) +
-                                          1,
-                                      memory_order_relaxed);
-                http_problem(ex, 429, NULL, "rate limit exceeded for this API key");
-                return false;
-            }
-        }
-    }
-    if (ex->route.id == ROUTE_NOT_FOUND) {
-        http_problem(ex, 404, NULL, "no such resource");
-        return false;
-    }
-    if (!router_allows(&ex->route, req->method)) {
-        http_add_header(ex, "Allow", ex->route.allow, strlen(ex->route.allow));
-        http_problem(ex, 405, NULL, "method not allowed on this resource");
-        return false;
-    }
-    /* Only POST /v1/items and PUT/PATCH /v1/items/{id} take a body. Any
-     * other request that announces one is refused before a byte of it is
-     * read, so nobody can make the service buffer content it never asked
-     * for (see docs/decisions.md); the connection then closes, its rest
-     * discarded by the linger. */
-    bool wants_json = req->method == HTTP_POST || req->method == HTTP_PUT;
-    bool takes_body = (wants_json || req->method == HTTP_PATCH) &&
-                      (ex->route.id == ROUTE_ITEMS || ex->route.id == ROUTE_ITEM);
-    if (!takes_body) {
-        if (has_body) {
-            http_problem(ex, 413, NULL, "this method and resource take no request body");
-            return false;
-        }
-    } else {
-        if (req->has_content_length && req->content_length > (uint64_t)cfg->max_body_bytes) {
-            http_problem(ex, 413, NULL, "request body larger than MAX_BODY_BYTES");
-            return false;
-        }
-        const char *want = wants_json ? "application/json" : "application/merge-patch+json";
-        if (!req->has_content_type || !media_type_is(req->content_type, want)) {
-            char detail[96];
-            snprintf(detail, sizeof(detail), "Content-Type must be %s", want);
-            http_problem(ex, 415, NULL, detail);
-            return false;
-        }
-    }
-    c->close_after = false;
-    return true;
 }
 
 static int process_head(conn_t *c)
 {
     http_error_t err;
-    http_parse_rc_t rc;
     const config_t *cfg = c->w->srv->cfg;
+    http_frame_t fr = http_framer_head(&c->fr, &c->in, (size_t)cfg->max_header_bytes,
+                                       &conn_exchange(c)->req, &err);
 
-    rc = http_scan_head(&c->scan, c->in.data, c->in.len, (size_t)cfg->max_header_bytes, &err);
-    if (rc == HTTP_PARSE_AGAIN) {
-        if (c->in.len > c->scan.skip)
+    if (fr == FRAME_AGAIN) {
+        if (http_framer_started(&c->fr, &c->in))
             tl_set(c, TL_HEADER); /* a request has begun: its clock runs */
         return NEED_MORE;
     }
-    if (rc == HTTP_PARSE_FAIL) {
+    if (fr == FRAME_ERROR) {
         conn_fail(c, err.status, err.detail);
         return PROGRESS;
     }
-    rc = http_parse_head(c->in.data + c->scan.skip, c->scan.head_end - c->scan.skip,
-                         &conn_exchange(c)->req, &err);
-    if (rc != HTTP_PARSE_DONE) {
-        conn_fail(c, err.status, err.detail);
+    conn_begin(c, true);
+    if (policy_admit(c->ex) != IA_OK)
+        return PROGRESS;
+    http_request_t *req = &c->ex->req;
+    if (!http_framer_has_body(req)) {
+        dispatch(c);
         return PROGRESS;
     }
-    exchange_begin(c, true);
-    router_match(c->ex->req.path, &c->ex->route);
-    c->body_start = c->scan.head_end;
-    c->request_end = c->scan.head_end;
-    if (!precheck(c))
-        return PROGRESS;
-    const http_request_t *req = &c->ex->req;
-    if (req->chunked || (req->has_content_length && req->content_length > 0)) {
-        /* Reserve the body's room now, so `in` does not move again while
-         * the request's slices live; if this reservation moved it, parse
-         * the head again at its new address (the result is identical). */
-        const char *before = c->in.data;
-        if (req->chunked) {
-            buf_reserve(&c->in, READ_CHUNK);
-            http_chunked_init(&c->chunked, (uint64_t)cfg->max_body_bytes);
-            buf_clear(&c->body);
-        } else {
-            buf_reserve(&c->in, c->body_start + req->content_length + READ_CHUNK - c->in.len);
-        }
-        if (c->in.data != before) {
-            if (http_parse_head(c->in.data + c->scan.skip, c->scan.head_end - c->scan.skip,
-                                &c->ex->req, &err) != HTTP_PARSE_DONE)
-                ia_fatal("a parsed head no longer parses");
-            router_match(c->ex->req.path, &c->ex->route);
-        }
-        c->state = CONN_READ_BODY;
-        c->sent_continue = false;
-        tl_set(c, TL_BODY);
-        if (req->expect_continue && c->in.len == c->body_start) {
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            buf_append(&c->out, cont, sizeof(cont) - 1);
-            c->sent_continue = true;
-        }
-        return PROGRESS;
+    http_framer_body_begin(&c->fr, &c->in, req, &c->body, (uint64_t)cfg->max_body_bytes,
+                           READ_CHUNK);
+    /* The head may have been parsed again at a new address. */
+    c->ex->route = routes_match(req->path, &c->ex->route_param);
+    c->state = CONN_READ_BODY;
+    c->sent_continue = false;
+    tl_set(c, TL_BODY);
+    if (req->expect_continue && c->in.len == c->fr.body_start) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        buf_append(&c->out, cont, sizeof(cont) - 1);
+        c->sent_continue = true;
     }
-    dispatch(c);
     return PROGRESS;
 }
 
 static int process_body(conn_t *c)
 {
-    const http_request_t *req = &c->ex->req;
-
-    if (!req->chunked) {
-        if (c->in.len - c->body_start < req->content_length)
-            return NEED_MORE;
-        c->ex->body = (slice_t){c->in.data + c->body_start, req->content_length};
-        c->request_end = c->body_start + req->content_length;
-        dispatch(c);
-        return PROGRESS;
-    }
     http_error_t err;
-    size_t used = 0;
-    http_parse_rc_t rc = http_chunked_feed(&c->chunked, c->in.data + c->body_start,
-                                           c->in.len - c->body_start, &used, &c->body, &err);
-    /* Drop the raw bytes just decoded; the head before them stays put. */
-    memmove(c->in.data + c->body_start, c->in.data + c->body_start + used,
-            c->in.len - c->body_start - used);
-    c->in.len -= used;
-    if (rc == HTTP_PARSE_FAIL) {
-        c->close_after = true;
+    http_frame_t fr = http_framer_body(&c->fr, &c->in, &c->ex->req, &c->body, &c->ex->body, &err);
+
+    if (fr == FRAME_AGAIN)
+        return NEED_MORE;
+    if (fr == FRAME_ERROR) {
+        c->ex->close_after = true;
         http_problem(c->ex, err.status, NULL, err.detail);
         return PROGRESS;
     }
-    if (rc == HTTP_PARSE_AGAIN)
-        return NEED_MORE;
-    c->ex->body = (slice_t){c->body.data ? c->body.data : "", c->body.len};
-    c->request_end = c->body_start;
     dispatch(c);
     return PROGRESS;
 }
@@ -781,17 +577,17 @@ static void conn_run(conn_t *c)
     }
 }
 
-/* Called by http_respond once the response is queued. */
-void conn_request_done(exchange_t *ex)
+/* The exchange's completion hook: the response is queued in c->out. */
+static void conn_request_done(exchange_t *ex)
 {
-    conn_t *c = ex->conn;
+    conn_t *c = ex->owner;
     worker_t *w = c->w;
     int64_t dur = time_mono_ns() - ex->start_ns;
 
-    metrics_observe(w->metrics, ex->req.method, ex->route.id, ex->status, dur);
+    metrics_observe(w->metrics, ex->req.method, ex->route->id, ex->status, dur);
     if (w->srv->cfg->access_log) {
         log_level_t lvl =
-            (ex->route.id == ROUTE_HEALTHZ || ex->route.id == ROUTE_READYZ) && ex->status < 500
+            (ex->route->id == ROUTE_HEALTHZ || ex->route->id == ROUTE_READYZ) && ex->status < 500
                 ? LOG_DEBUG
                 : LOG_INFO;
         log_line_t l;
@@ -799,7 +595,7 @@ void conn_request_done(exchange_t *ex)
             log_strn(&l, "request_id", ex->request_id, ex->request_id_len);
             log_strn(&l, "method", ex->req.method_str.ptr ? ex->req.method_str.ptr : "",
                      ex->req.method_str.len);
-            log_str(&l, "route", router_label(ex->route.id));
+            log_str(&l, "route", router_label(ex->route->id));
             log_int(&l, "status", ex->status);
             log_double(&l, "duration_ms", (double)dur / 1e6);
             log_int(&l, "bytes", (int64_t)ex->resp_bytes);
@@ -817,13 +613,11 @@ void conn_request_done(exchange_t *ex)
     }
     arena_reset(&ex->arena);
     c->served_one = true;
-    if (c->close_after) {
+    if (ex->close_after) {
         c->state = CONN_CLOSING;
     } else {
-        buf_consume(&c->in, c->request_end);
-        http_scan_init(&c->scan);
+        http_framer_next(&c->fr, &c->in);
         c->state = CONN_READ_HEAD;
-        c->body_start = c->request_end = 0;
         buf_clear(&c->body);
         if (c->body.cap > READ_CHUNK * 4)
             buf_release(&c->body);
@@ -843,7 +637,7 @@ void conn_expire(worker_t *w, int64_t now_ms)
             conn_t *c = conn_of(head->next);
             if (c->deadline_ms > now_ms)
                 break;
-            if ((i == TL_HEADER && c->in.len > c->scan.skip) || i == TL_BODY) {
+            if ((i == TL_HEADER && http_framer_started(&c->fr, &c->in)) || i == TL_BODY) {
                 /* Queue a 408 without running the connection, send it once
                  * without waiting (a slow client gets no more time), close. */
                 c->in_dispatch = true;
@@ -890,8 +684,7 @@ void conn_teardown(worker_t *w)
         conn_free(c);
         c = next;
     }
-    while (w->n_ex_cache > 0)
-        exchange_destroy(w->ex_cache[--w->n_ex_cache]);
+    exchange_cache_drain(w);
     while (w->n_in_cache > 0)
         buf_release(&w->in_cache[--w->n_in_cache]);
     while (w->n_out_cache > 0)

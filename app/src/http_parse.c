@@ -487,7 +487,7 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
             if (h >= 0) {
                 if (++c->size_digits > CHUNK_MAX_DIGITS) {
                     rc = fail(err, 400, "chunk size too long");
-                    goto out;
+                    goto cleanup;
                 }
                 c->chunk_left = c->chunk_left * 16 + (uint64_t)h;
                 i++;
@@ -495,7 +495,7 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
             }
             if (c->size_digits == 0) {
                 rc = fail(err, 400, "malformed chunk size");
-                goto out;
+                goto cleanup;
             }
             if (ch == ';') {
                 c->state = CH_EXT;
@@ -506,7 +506,7 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
                 i++;
             } else {
                 rc = fail(err, 400, "malformed chunk size");
-                goto out;
+                goto cleanup;
             }
             break;
         }
@@ -516,14 +516,14 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
                 c->state = CH_SIZE_LF;
             } else if (!is_field_char(ch) || ch >= 0x80 || ++c->line_len > CHUNK_MAX_EXT) {
                 rc = fail(err, 400, "malformed chunk extension");
-                goto out;
+                goto cleanup;
             }
             i++;
             break;
         case CH_SIZE_LF:
             if (ch != '\n') {
                 rc = fail(err, 400, "malformed chunk size line");
-                goto out;
+                goto cleanup;
             }
             i++;
             if (c->chunk_left == 0) {
@@ -531,7 +531,7 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
             } else {
                 if (body->len + c->chunk_left > c->max_body) {
                     rc = fail(err, 413, "request body too large");
-                    goto out;
+                    goto cleanup;
                 }
                 c->state = CH_DATA;
             }
@@ -552,7 +552,7 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
         case CH_DATA_CR:
             if (ch != '\r') {
                 rc = fail(err, 400, "chunk data not followed by CRLF");
-                goto out;
+                goto cleanup;
             }
             c->state = CH_DATA_LF;
             i++;
@@ -560,7 +560,7 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
         case CH_DATA_LF:
             if (ch != '\n') {
                 rc = fail(err, 400, "chunk data not followed by CRLF");
-                goto out;
+                goto cleanup;
             }
             c->state = CH_SIZE;
             i++;
@@ -573,7 +573,7 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
             }
             if (!is_tchar(ch)) {
                 rc = fail(err, 400, "malformed trailer field");
-                goto out;
+                goto cleanup;
             }
             c->state = CH_TRAILER_LN;
             c->line_len = 0;
@@ -587,24 +587,24 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
                     c->in_name = false;
                 } else if (!is_tchar(ch)) {
                     rc = fail(err, 400, "malformed trailer field");
-                    goto out;
+                    goto cleanup;
                 }
             } else if (ch == '\r') {
                 c->state = CH_TRAILER_LF;
             } else if (!is_field_char(ch)) {
                 rc = fail(err, 400, "control character in a trailer field");
-                goto out;
+                goto cleanup;
             }
             if (++c->trailer_bytes > CHUNK_MAX_TRAILER) {
                 rc = fail(err, 431, "trailer section too large");
-                goto out;
+                goto cleanup;
             }
             i++;
             break;
         case CH_TRAILER_LF:
             if (ch != '\n') {
                 rc = fail(err, 400, "malformed trailer field");
-                goto out;
+                goto cleanup;
             }
             c->state = CH_TRAILER;
             i++;
@@ -612,7 +612,7 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
         case CH_FINAL_LF:
             if (ch != '\n') {
                 rc = fail(err, 400, "malformed end of chunked body");
-                goto out;
+                goto cleanup;
             }
             c->state = CH_DONE;
             i++;
@@ -623,61 +623,9 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
     }
     if (c->state == CH_DONE)
         rc = HTTP_PARSE_DONE;
-out:
+cleanup:
     *used = i;
     return rc;
-}
-
-const char *http_status_reason(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 204:
-        return "No Content";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 412:
-        return "Precondition Failed";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 417:
-        return "Expectation Failed";
-    case 422:
-        return "Unprocessable Content";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Unknown";
-    }
 }
 
 int http_query_param(slice_t query, const char *name, slice_t *value)

@@ -124,7 +124,6 @@ http_parse_rc_t http_chunked_feed(http_chunked_t *c, const char *in, size_t len,
                                   buf_t *body, http_error_t *err);
 
 const char *http_method_name(http_method_t m);
-const char *http_status_reason(int status);
 
 /* Finds a query parameter (raw, not percent-decoded). Returns the number of
  * occurrences; *value is the first one. */

@@ -1,12 +1,7 @@
-/*
- * Response serialization: status line, the headers every response carries
- * (Date, Content-Length, X-Request-Id, Connection when needed), the
- * handler's extra headers, and the body, appended to the connection's
- * output buffer in one go.
- */
-#include "conn_internal.h"
+#include "http_response.h"
 
 #include "timeutil.h"
+#include "worker.h"
 
 #include <string.h>
 
@@ -20,6 +15,58 @@ void http_add_header(exchange_t *ex, const char *name, const char *value, size_t
     buf_append(h, "\r\n", 2);
 }
 
+const char *http_status_reason(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
+    }
+}
+
 static bool status_has_body(int status)
 {
     return status != 204 && status != 304 && status >= 200;
@@ -28,15 +75,14 @@ static bool status_has_body(int status)
 void http_respond(exchange_t *ex, int status, const char *content_type, const char *body,
                   size_t len)
 {
-    conn_t *c = ex->conn;
-    buf_t *o = &c->out;
+    buf_t *o = ex->out;
     const http_request_t *req = &ex->req;
 
     if (ex->responded)
         ia_fatal("second response to one request");
     ex->responded = true;
-    if (c->w->stopping || !req->keep_alive)
-        c->close_after = true;
+    if (ex->worker->stopping || !req->keep_alive)
+        ex->close_after = true;
     buf_reserve(o, 256 + ex->resp_headers.len + len);
     buf_append(o, "HTTP/1.1 ", 9);
     buf_put_i64(o, status);
@@ -57,7 +103,7 @@ void http_respond(exchange_t *ex, int status, const char *content_type, const ch
     buf_append(o, "\r\n", 2);
     if (ex->resp_headers.len)
         buf_append(o, ex->resp_headers.data, ex->resp_headers.len);
-    if (c->close_after)
+    if (ex->close_after)
         buf_append(o, "Connection: close\r\n", 19);
     else if (req->minor == 0)
         buf_append(o, "Connection: keep-alive\r\n", 24);
@@ -66,7 +112,7 @@ void http_respond(exchange_t *ex, int status, const char *content_type, const ch
         buf_append(o, body, len);
     ex->status = status;
     ex->resp_bytes = len;
-    conn_request_done(ex);
+    ex->done(ex);
 }
 
 static const char *problem_type(int status, const char *type, buf_t *tmp)

@@ -368,12 +368,12 @@ static bool parse_array(parser_t *ps, json_value_t *v)
     if (ps->p < ps->end && *ps->p == ']') {
         ps->p++;
         ok = true;
-        goto done;
+        goto cleanup;
     }
     for (;;) {
         json_value_t *item = parse_value(ps);
         if (item == NULL)
-            goto done;
+            goto cleanup;
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
             items = ia_realloc(items, cap * sizeof(*items));
@@ -383,7 +383,7 @@ static bool parse_array(parser_t *ps, json_value_t *v)
         skip_ws(ps);
         if (ps->p >= ps->end) {
             fail(ps, "unterminated array");
-            goto done;
+            goto cleanup;
         }
         if (*ps->p == ',') {
             ps->p++;
@@ -395,9 +395,9 @@ static bool parse_array(parser_t *ps, json_value_t *v)
             break;
         }
         fail(ps, "expected ',' or ']'");
-        goto done;
+        goto cleanup;
     }
-done:
+cleanup:
     if (ok) {
         v->u.arr.items = arena_memdup(ps->a, items, n * sizeof(*items));
         v->u.arr.n = n;
@@ -418,7 +418,7 @@ static bool parse_object(parser_t *ps, json_value_t *v)
     if (ps->p < ps->end && *ps->p == '}') {
         ps->p++;
         ok = true;
-        goto done;
+        goto cleanup;
     }
     for (;;) {
         json_member_t m;
@@ -427,21 +427,21 @@ static bool parse_object(parser_t *ps, json_value_t *v)
         skip_ws(ps);
         if (ps->p >= ps->end || *ps->p != '"') {
             fail(ps, "expected a string key");
-            goto done;
+            goto cleanup;
         }
         size_t at = (size_t)(ps->p - ps->start);
         if (!parse_string(ps, &m.key, &m.key_len, &nul))
-            goto done;
+            goto cleanup;
         v->has_nul |= nul;
         skip_ws(ps);
         if (ps->p >= ps->end || *ps->p != ':') {
             fail(ps, "expected ':'");
-            goto done;
+            goto cleanup;
         }
         ps->p++;
         m.value = parse_value(ps);
         if (m.value == NULL)
-            goto done;
+            goto cleanup;
         v->has_nul |= m.value->has_nul;
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
@@ -453,7 +453,7 @@ static bool parse_object(parser_t *ps, json_value_t *v)
         skip_ws(ps);
         if (ps->p >= ps->end) {
             fail(ps, "unterminated object");
-            goto done;
+            goto cleanup;
         }
         if (*ps->p == ',') {
             ps->p++;
@@ -465,9 +465,9 @@ static bool parse_object(parser_t *ps, json_value_t *v)
             break;
         }
         fail(ps, "expected ',' or '}'");
-        goto done;
+        goto cleanup;
     }
-done:
+cleanup:
     if (ok) {
         v->u.obj.members = arena_memdup(ps->a, members, n * sizeof(*members));
         v->u.obj.n = n;

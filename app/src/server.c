@@ -13,9 +13,11 @@
 #include "server.h"
 
 #include "auth.h"
+#include "http_conn.h"
 #include "log.h"
 #include "sandbox.h"
 #include "timeutil.h"
+#include "worker.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -67,45 +69,47 @@ static int listen_open(const config_t *cfg, err_t *err)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    int fd = -1, one = 1;
+    int fd = -1, one = 1, ret = -1, parsed;
 
     memset(&ss, 0, sizeof(ss));
     if (strchr(cfg->bind_address, ':') != NULL) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
         a->sin6_family = AF_INET6;
         a->sin6_port = htons((uint16_t)cfg->port);
-        if (inet_pton(AF_INET6, cfg->bind_address, &a->sin6_addr) != 1)
-            goto bad_addr;
+        parsed = inet_pton(AF_INET6, cfg->bind_address, &a->sin6_addr);
         len = sizeof(*a);
     } else {
         struct sockaddr_in *a = (struct sockaddr_in *)&ss;
         a->sin_family = AF_INET;
         a->sin_port = htons((uint16_t)cfg->port);
-        if (inet_pton(AF_INET, cfg->bind_address, &a->sin_addr) != 1)
-            goto bad_addr;
+        parsed = inet_pton(AF_INET, cfg->bind_address, &a->sin_addr);
         len = sizeof(*a);
+    }
+    if (parsed != 1) {
+        err_set(err, "BIND_ADDRESS: \"%s\" is not a numeric IP address", cfg->bind_address);
+        goto cleanup;
     }
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         err_set(err, "socket: %s", strerror(errno));
-        return -1;
+        goto cleanup;
     }
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
         err_set(err, "PORT/BIND_ADDRESS: cannot bind %s:%lld: %s", cfg->bind_address,
                 (long long)cfg->port, strerror(errno));
-        close(fd);
-        return -1;
+        goto cleanup;
     }
     if (listen(fd, 4096) != 0) {
         err_set(err, "listen: %s", strerror(errno));
-        close(fd);
-        return -1;
+        goto cleanup;
     }
-    return fd;
-bad_addr:
-    err_set(err, "BIND_ADDRESS: \"%s\" is not a numeric IP address", cfg->bind_address);
-    return -1;
+    ret = fd;
+    fd = -1; /* the caller owns it now */
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    return ret;
 }
 
 /* The listener is level-triggered: with no descriptor to accept into, it
@@ -302,7 +306,7 @@ static worker_t *worker_new(server_t *srv, int index)
     w->listen_h.fn = on_listen;
     if (getrandom(&w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || w->rng == 0)
         w->rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)time_mono_ns() ^ (uint64_t)index;
-    timers_init(w);
+    conn_timers_init(w);
     if (loop_add(w->loop, srv->listen_fd, EPOLLIN | EPOLLEXCLUSIVE, &w->listen_h) != IA_OK)
         ia_fatal("cannot watch the listening socket");
     w->accepting = true;

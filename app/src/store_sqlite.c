@@ -306,27 +306,31 @@ static int open_db(const config_t *cfg, sqlite3 **out, err_t *err)
 static int sqlite_open(store_t **out, const config_t *cfg, err_t *err)
 {
     sqlite_store_t *s = ia_calloc(1, sizeof(*s));
+    int rc = IA_ERR;
 
     s->base.be = &store_backend_sqlite;
     s->base.cfg = cfg;
     if (open_db(cfg, &s->db, err) != IA_OK)
-        goto fail;
+        goto cleanup;
     for (int i = 0; i < Q_COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) !=
             SQLITE_OK) {
             err_set(err, "sqlite: cannot prepare statement: %s", sqlite3_errmsg(s->db));
-            goto fail;
+            goto cleanup;
         }
     }
     pthread_mutex_init(&s->mu, NULL);
     *out = &s->base;
-    return IA_OK;
-fail:
-    for (int i = 0; i < Q_COUNT; i++)
-        sqlite3_finalize(s->q[i]);
-    sqlite3_close(s->db);
-    free(s);
-    return IA_ERR;
+    s = NULL; /* the caller owns it now */
+    rc = IA_OK;
+cleanup:
+    if (s != NULL) {
+        for (int i = 0; i < Q_COUNT; i++)
+            sqlite3_finalize(s->q[i]);
+        sqlite3_close(s->db);
+        free(s);
+    }
+    return rc;
 }
 
 static int sqlite_migrate_only(const config_t *cfg, err_t *err)
@@ -466,7 +470,7 @@ static store_status_t op_create(sqlite_store_t *s, store_op_t *op, store_result_
         }
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
-            goto out;
+            goto cleanup;
     }
     sqlite3_stmt *st = s->q[Q_INSERT];
     sqlite3_bind_text(st, 1, op->name, (int)op->name_len, SQLITE_STATIC);
@@ -478,7 +482,7 @@ static store_status_t op_create(sqlite_store_t *s, store_op_t *op, store_result_
     sqlite3_reset(st);
     if (rc != SQLITE_ROW) {
         status = classify(s, rc, "insert");
-        goto out;
+        goto cleanup;
     }
     it->name = op->name;
     it->name_len = op->name_len;
@@ -496,7 +500,7 @@ static store_status_t op_create(sqlite_store_t *s, store_op_t *op, store_result_
         if ((rc = step_done(st)) != SQLITE_OK)
             status = classify(s, rc, "idempotency insert");
     }
-out:
+cleanup:
     if (txn) {
         if (status == STORE_OK || status == STORE_REPLAYED ||
             status == STORE_IDEMPOTENCY_MISMATCH) {

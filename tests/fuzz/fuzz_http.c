@@ -2,10 +2,10 @@
  * libFuzzer harness: the HTTP/1.1 request parser (http_parse.h).
  *
  * The input is what a client writes on one connection: pipelined requests,
- * bodies (Content-Length or chunked), garbage. A small simulator replays it
- * the way http_conn.c consumes a socket (scan the head incrementally, parse
- * it, read or de-chunk the body, drop the request, go on with the rest) and
- * logs what the server would see. Checked:
+ * bodies (Content-Length or chunked), garbage. It is fed, piece by piece,
+ * to the framer http_conn.c uses (http_framer.c: scan the head
+ * incrementally, parse it, read or de-chunk the body, drop the request, go
+ * on with the rest), and what the server would see is logged. Checked:
  *
  *   - framing does not depend on segmentation: the input delivered at once,
  *     byte by byte, and in pseudo-random pieces gives the same requests,
@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "common.h"
 #include "fuzz_common.h"
+#include "http_framer.h"
 #include "http_parse.h"
 
 #include <sanitizer/asan_interface.h>
@@ -198,11 +199,6 @@ typedef struct {
     uint64_t max_body;
 } sim_cfg_t;
 
-typedef struct {
-    buf_t in;
-    buf_t *log;
-} sim_t;
-
 /* The bytes just past what has been delivered are poisoned: a window, not the
  * whole spare capacity, since inputs go in byte by byte. unpoison() must run
  * before anything changes the buffer. */
@@ -241,145 +237,163 @@ static void log_slice(buf_t *log, const char *label, slice_t s)
     buf_printf(log, " %s=%zu:%08x", label, s.len, s.len ? fnv(s.ptr, s.len) : 0);
 }
 
-enum { ST_HEAD, ST_BODY_CL, ST_BODY_CHUNKED, ST_STOP };
+enum { ST_HEAD, ST_BODY, ST_STOP };
 
 /* The request is complete: close, or drop it and look for the next one. */
-static int next_request(const http_request_t *req, buf_t *in, size_t end, http_scan_t *sc,
-                        buf_t *log)
+static int next_request(const http_request_t *req, http_framer_t *fr, buf_t *in, buf_t *log)
 {
     if (!req->keep_alive) {
         buf_printf(log, "close (no keep-alive)\n");
         return ST_STOP;
     }
     unpoison(in);
-    buf_consume(in, end);
+    http_framer_next(fr, in);
     poison_tail(in);
-    http_scan_init(sc);
     return ST_HEAD;
 }
 
+/* A head the framer accepted: the scan's invariants, then the head parsed
+ * again from an exact-size copy (an over-read is an ASan report) and
+ * checked against the grammar and against what the framer parsed. */
+static void check_head(const http_framer_t *fr, const buf_t *in, const sim_cfg_t *cfg,
+                       const http_request_t *req, http_request_t *copy)
+{
+    const http_scan_t *sc = &fr->scan;
+    http_error_t err;
+
+    FUZZ_CHECK(sc->head_end <= in->len && sc->head_end >= sc->skip + 4 && sc->skip <= in->len,
+               "head_end %zu skip %zu len %zu", sc->head_end, sc->skip, in->len);
+    FUZZ_CHECK(memcmp(in->data + sc->head_end - 4, "\r\n\r\n", 4) == 0,
+               "the head does not end with CRLF CRLF");
+    size_t hlen = sc->head_end - sc->skip;
+    FUZZ_CHECK(hlen <= cfg->max_header, "a %zu-byte head passed the scan with max_header_bytes %zu",
+               hlen, cfg->max_header);
+    for (size_t i = 0; i < sc->skip; i += 2)
+        FUZZ_CHECK(in->data[i] == '\r' && in->data[i + 1] == '\n',
+                   "skipped bytes are not empty lines");
+    FUZZ_CHECK(fr->body_start == sc->head_end && fr->request_end == sc->head_end,
+               "the body does not start where the head ends");
+    char *head = malloc(hlen);
+    if (head == NULL)
+        abort();
+    memcpy(head, in->data + sc->skip, hlen);
+    memset(&err, 0, sizeof(err));
+    FUZZ_CHECK(http_parse_head(head, hlen, copy, &err) == HTTP_PARSE_DONE,
+               "a head the framer parsed fails on its copy (%d)", err.status);
+    check_request(copy, head, hlen);
+    FUZZ_CHECK(copy->method == req->method && copy->minor == req->minor &&
+                   copy->has_content_length == req->has_content_length &&
+                   copy->content_length == req->content_length && copy->chunked == req->chunked &&
+                   copy->keep_alive == req->keep_alive && copy->n_headers == req->n_headers &&
+                   copy->target.len == req->target.len &&
+                   memcmp(copy->target.ptr, req->target.ptr, req->target.len) == 0,
+               "the framer and the copy parse differently");
+    free(head);
+}
+
 /* Feeds data[0..len) in pieces ending at cuts[0..ncuts) (the last is len)
- * and logs what the server sees. */
+ * to the framer http_conn.c uses (http_framer.h), and logs what the server
+ * sees. Like the server, a body is refused when its Content-Length is over
+ * max_body; unlike it, every request may have one (routes are not modelled). */
 static void sim_run(const char *data, size_t len, const size_t *cuts, size_t ncuts,
                     const sim_cfg_t *cfg, buf_t *log)
 {
     buf_t in = {0}, body = {0};
-    http_scan_t sc;
+    http_framer_t fr;
     http_error_t err;
-    http_request_t *req = malloc(sizeof(*req));
-    char *head = NULL; /* exact-size copy of the current head; req points into it */
-    http_chunked_t ch;
-    size_t fed = 0, k = 0, prev_scanned = 0, body_start = 0, nreq = 0;
+    http_request_t *req = malloc(sizeof(*req)), *copy = malloc(sizeof(*copy));
+    size_t fed = 0, k = 0, prev_scanned = 0, nreq = 0;
     int st = ST_HEAD;
 
-    if (req == NULL)
+    if (req == NULL || copy == NULL)
         abort();
-    http_scan_init(&sc);
+    http_framer_init(&fr);
     while (st != ST_STOP) {
         bool progress = false;
 
         if (st == ST_HEAD && in.len > 0) {
             memset(&err, 0, sizeof(err));
-            http_parse_rc_t rc = http_scan_head(&sc, in.data, in.len, cfg->max_header, &err);
-            FUZZ_CHECK(sc.scanned <= in.len && sc.scanned >= prev_scanned,
-                       "scanned %zu (was %zu) for %zu buffered bytes", sc.scanned, prev_scanned,
+            http_frame_t rc = http_framer_head(&fr, &in, cfg->max_header, req, &err);
+            const http_scan_t *sc = &fr.scan;
+            FUZZ_CHECK(sc->scanned <= in.len && sc->scanned >= prev_scanned,
+                       "scanned %zu (was %zu) for %zu buffered bytes", sc->scanned, prev_scanned,
                        in.len);
-            FUZZ_CHECK(sc.skip <= sc.scanned || rc == HTTP_PARSE_FAIL, "skip %zu > scanned %zu",
-                       sc.skip, sc.scanned);
-            prev_scanned = sc.scanned;
-            if (rc == HTTP_PARSE_FAIL) {
-                check_error(&err, scan_statuses);
-                buf_printf(log, "scan-error %d\n", err.status);
+            FUZZ_CHECK(sc->skip <= sc->scanned || rc == FRAME_ERROR, "skip %zu > scanned %zu",
+                       sc->skip, sc->scanned);
+            FUZZ_CHECK(rc == FRAME_AGAIN || rc == FRAME_HEAD || rc == FRAME_ERROR,
+                       "http_framer_head returned %d", rc);
+            prev_scanned = sc->scanned;
+            if (rc == FRAME_ERROR) {
+                /* The scan sets head_end only once it has found the head. */
+                bool parsing = sc->head_end != 0;
+                check_error(&err, parsing ? parse_statuses : scan_statuses);
+                buf_printf(log, "%s-error %d\n", parsing ? "parse" : "scan", err.status);
                 st = ST_STOP;
                 break;
             }
-            if (rc == HTTP_PARSE_DONE) {
-                FUZZ_CHECK(sc.head_end <= in.len && sc.head_end >= sc.skip + 4 && sc.skip <= in.len,
-                           "head_end %zu skip %zu len %zu", sc.head_end, sc.skip, in.len);
-                FUZZ_CHECK(memcmp(in.data + sc.head_end - 4, "\r\n\r\n", 4) == 0,
-                           "the head does not end with CRLF CRLF");
-                size_t hlen = sc.head_end - sc.skip;
-                FUZZ_CHECK(hlen <= cfg->max_header,
-                           "a %zu-byte head passed the scan with max_header_bytes %zu", hlen,
-                           cfg->max_header);
-                for (size_t i = 0; i < sc.skip; i += 2)
-                    FUZZ_CHECK(in.data[i] == '\r' && in.data[i + 1] == '\n',
-                               "skipped bytes are not empty lines");
-                free(head);
-                head = malloc(hlen);
-                if (head == NULL)
-                    abort();
-                memcpy(head, in.data + sc.skip, hlen);
-                memset(&err, 0, sizeof(err));
-                rc = http_parse_head(head, hlen, req, &err);
-                if (rc != HTTP_PARSE_DONE) {
-                    FUZZ_CHECK(rc == HTTP_PARSE_FAIL, "http_parse_head returned %d", rc);
-                    check_error(&err, parse_statuses);
-                    buf_printf(log, "parse-error %d\n", err.status);
-                    st = ST_STOP;
-                    break;
-                }
-                check_request(req, head, hlen);
+            if (rc == FRAME_HEAD) {
+                check_head(&fr, &in, cfg, req, copy);
                 nreq++;
                 buf_printf(log, "request %zu skip=%zu head=%zu m=%d minor=%d cl=%d:%llu te=%d",
-                           nreq, sc.skip, hlen, req->method, req->minor, req->has_content_length,
-                           (unsigned long long)req->content_length, req->chunked);
+                           nreq, sc->skip, sc->head_end - sc->skip, req->method, req->minor,
+                           req->has_content_length, (unsigned long long)req->content_length,
+                           req->chunked);
                 buf_printf(log, " ka=%d 100=%d nh=%zu", req->keep_alive, req->expect_continue,
                            req->n_headers);
                 log_slice(log, "target", req->target);
                 log_slice(log, "host", req->host);
                 buf_putc(log, '\n');
-                body_start = sc.head_end;
                 if (req->has_content_length && req->content_length > cfg->max_body) {
                     buf_printf(log, "413 by Content-Length\n");
                     st = ST_STOP;
                     break;
                 }
-                if (req->chunked) {
-                    http_chunked_init(&ch, cfg->max_body);
-                    body.len = 0;
-                    st = ST_BODY_CHUNKED;
+                if (http_framer_has_body(req)) {
+                    unpoison(&in);
+                    http_framer_body_begin(&fr, &in, req, &body, cfg->max_body, 64);
+                    poison_tail(&in);
+                    st = ST_BODY;
                 } else {
-                    st = ST_BODY_CL;
+                    buf_printf(log, "body 0:%08x\n", fnv("", 0));
+                    st = next_request(req, &fr, &in, log);
+                    prev_scanned = 0;
                 }
-                progress = true;
-            }
-        } else if (st == ST_BODY_CL) {
-            if (in.len - body_start >= req->content_length) {
-                buf_printf(log, "body %llu:%08x\n", (unsigned long long)req->content_length,
-                           fnv(in.data + body_start, (size_t)req->content_length));
-                st = next_request(req, &in, body_start + (size_t)req->content_length, &sc, log);
-                prev_scanned = 0;
                 progress = st != ST_STOP;
             }
-        } else if (st == ST_BODY_CHUNKED) {
-            size_t avail = in.len - body_start, used = 12345;
-            size_t before = body.len;
+        } else if (st == ST_BODY) {
+            size_t avail = in.len - fr.body_start, before = body.len;
+            slice_t b = {NULL, 0};
             memset(&err, 0, sizeof(err));
-            http_parse_rc_t rc =
-                http_chunked_feed(&ch, in.data + body_start, avail, &used, &body, &err);
-            FUZZ_CHECK(used <= avail, "chunked decoder used %zu of %zu bytes", used, avail);
-            FUZZ_CHECK(body.len >= before && body.len - before <= used,
-                       "decoded %zu bytes from %zu", body.len - before, used);
-            FUZZ_CHECK(body.len <= cfg->max_body, "decoded %zu bytes, max_body %llu", body.len,
-                       (unsigned long long)cfg->max_body);
-            /* Like http_conn.c: drop the decoded raw bytes, keep the head. */
             unpoison(&in);
-            memmove(in.data + body_start, in.data + body_start + used, avail - used);
-            in.len -= used;
+            http_frame_t rc = http_framer_body(&fr, &in, req, &body, &b, &err);
             poison_tail(&in);
-            if (rc == HTTP_PARSE_FAIL) {
+            if (req->chunked) {
+                size_t used = avail - (in.len - fr.body_start);
+                FUZZ_CHECK(in.len - fr.body_start <= avail, "the framer grew the raw body");
+                FUZZ_CHECK(body.len >= before && body.len - before <= used,
+                           "decoded %zu bytes from %zu", body.len - before, used);
+                FUZZ_CHECK(body.len <= cfg->max_body, "decoded %zu bytes, max_body %llu", body.len,
+                           (unsigned long long)cfg->max_body);
+                if (rc == FRAME_AGAIN)
+                    FUZZ_CHECK(used == avail, "AGAIN after using %zu of %zu bytes", used, avail);
+            }
+            if (rc == FRAME_ERROR) {
+                FUZZ_CHECK(req->chunked, "a Content-Length body failed");
                 check_error(&err, chunk_statuses);
                 buf_printf(log, "chunked-error %d\n", err.status);
                 st = ST_STOP;
-            } else if (rc == HTTP_PARSE_AGAIN) {
-                FUZZ_CHECK(used == avail, "AGAIN after using %zu of %zu bytes", used, avail);
-            } else {
-                FUZZ_CHECK(rc == HTTP_PARSE_DONE, "http_chunked_feed returned %d", rc);
-                buf_printf(log, "chunked body %zu:%08x\n", body.len, fnv(body.data, body.len));
-                st = next_request(req, &in, body_start, &sc, log);
+            } else if (rc == FRAME_BODY) {
+                FUZZ_CHECK(req->chunked ? b.len == body.len : b.len == req->content_length,
+                           "body of %zu bytes", b.len);
+                FUZZ_CHECK(fr.request_end <= in.len, "request_end %zu past %zu buffered bytes",
+                           fr.request_end, in.len);
+                buf_printf(log, "%sbody %zu:%08x\n", req->chunked ? "chunked " : "", b.len,
+                           fnv(b.ptr, b.len));
+                st = next_request(req, &fr, &in, log);
                 prev_scanned = 0;
                 progress = st != ST_STOP;
+            } else {
+                FUZZ_CHECK(rc == FRAME_AGAIN, "http_framer_body returned %d", rc);
             }
         }
         if (st == ST_STOP)
@@ -401,8 +415,8 @@ static void sim_run(const char *data, size_t len, const size_t *cuts, size_t ncu
     unpoison(&in);
     buf_release(&in);
     buf_release(&body);
-    free(head);
     free(req);
+    free(copy);
 }
 
 /* Logs with error statuses reduced to "error": which violation is reported

@@ -6,7 +6,7 @@
  */
 #include "unit.h"
 
-#include "server.h"
+#include "http_conn.h"
 
 #include <errno.h>
 #include <fcntl.h>

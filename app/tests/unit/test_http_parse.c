@@ -7,6 +7,7 @@
 #include "unit.h"
 
 #include "http_parse.h"
+#include "http_response.h"
 
 #define SIMPLE "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
 

@@ -1,5 +1,5 @@
 /*
- * store.c, store_sqlite.c, store_pg.c: the storage interface on a real
+ * store.c, store_sqlite.c, store_pg*.c: the storage interface on a real
  * database. The same tests run on SQLite (a file in a temporary directory;
  * calls complete synchronously) and, when ITEMS_TEST_PG_URL names a
  * database, on PostgreSQL (asynchronous: driven by an event loop here as a
