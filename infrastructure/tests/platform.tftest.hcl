@@ -1,4 +1,4 @@
-# Network, secrets, registry and monitoring modules.
+# Network, secrets, registry, monitoring and WAF modules.
 
 mock_provider "aws" {
   source = "./tests/mocks"
@@ -203,4 +203,51 @@ run "monitoring_uses_the_service_metrics" {
     condition     = output.deploy_guard_alarm_names == ["items-api-target-5xx", "items-api-unhealthy-hosts"]
     error_message = "Target 5xx and unhealthy hosts guard deployments"
   }
+}
+
+run "network_rejects_a_small_vpc_or_a_single_az" {
+  command = plan
+
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    name     = "items-api"
+    vpc_cidr = "10.0.0.0/24"
+    az_count = 1
+  }
+
+  expect_failures = [var.vpc_cidr, var.az_count]
+}
+
+run "registry_keeps_rollback_targets" {
+  command = plan
+
+  module {
+    source = "./modules/registry"
+  }
+
+  variables {
+    name        = "items-api"
+    keep_images = 3
+  }
+
+  expect_failures = [var.keep_images]
+}
+
+run "waf_rejects_a_rate_limit_below_the_minimum" {
+  command = plan
+
+  module {
+    source = "./modules/waf"
+  }
+
+  variables {
+    name                     = "items-api"
+    scope                    = "REGIONAL"
+    rate_limit_per_5_minutes = 5
+  }
+
+  expect_failures = [var.rate_limit_per_5_minutes]
 }
