@@ -170,7 +170,7 @@ run "monitoring_uses_the_service_metrics" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.app_db_errors.namespace == "ItemsApi" && aws_cloudwatch_metric_alarm.app_db_errors.metric_name == "DbErrors" && aws_cloudwatch_metric_alarm.app_db_errors.dimensions == tomap({ Service = "items-api" })
+    condition     = aws_cloudwatch_metric_alarm.this["app_db_errors"].namespace == "ItemsApi" && aws_cloudwatch_metric_alarm.this["app_db_errors"].metric_name == "DbErrors" && aws_cloudwatch_metric_alarm.this["app_db_errors"].dimensions == tomap({ Service = "items-api" })
     error_message = "An alarm watches the service's EMF metric DbErrors (namespace ItemsApi, Service=items-api)"
   }
 
@@ -180,23 +180,36 @@ run "monitoring_uses_the_service_metrics" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.unhealthy_hosts.dimensions.TargetGroup == "targetgroup/items-api-app/73e2d6bc24d8a067" && aws_cloudwatch_metric_alarm.p99_latency.extended_statistic == "p99"
+    condition     = aws_cloudwatch_metric_alarm.this["unhealthy_hosts"].dimensions.TargetGroup == "targetgroup/items-api-app/73e2d6bc24d8a067" && aws_cloudwatch_metric_alarm.this["p99_latency"].extended_statistic == "p99"
     error_message = "Target group alarms use the right dimensions and p99"
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.in_service.threshold == 2 && aws_cloudwatch_metric_alarm.in_service.comparison_operator == "LessThanThreshold"
+    condition     = aws_cloudwatch_metric_alarm.this["in_service"].threshold == 2 && aws_cloudwatch_metric_alarm.this["in_service"].comparison_operator == "LessThanThreshold"
     error_message = "Fewer in-service instances than the minimum raise an alarm"
   }
 
   assert {
-    condition     = alltrue([for a in [aws_cloudwatch_metric_alarm.alb_5xx, aws_cloudwatch_metric_alarm.db_cpu, aws_cloudwatch_metric_alarm.db_free_storage, aws_cloudwatch_metric_alarm.db_connections, aws_cloudwatch_metric_alarm.app_error_rate] : contains(a.alarm_actions, aws_sns_topic.alarms.arn)])
+    condition     = alltrue([for a in aws_cloudwatch_metric_alarm.this : contains(a.alarm_actions, aws_sns_topic.alarms.arn) && contains(a.ok_actions, aws_sns_topic.alarms.arn)])
     error_message = "Alarms notify the SNS topic"
   }
 
   assert {
     condition     = aws_sns_topic_subscription.email[0].protocol == "email" && aws_sns_topic_subscription.email[0].endpoint == "oncall@example.com"
     error_message = "The optional e-mail subscription"
+  }
+
+  assert {
+    condition = sort(values(output.alarm_names)) == sort([
+      "items-api-alb-5xx", "items-api-target-5xx", "items-api-unhealthy-hosts", "items-api-p99-latency", "items-api-in-service-instances",
+      "items-api-db-cpu", "items-api-db-free-storage", "items-api-db-connections", "items-api-app-db-errors", "items-api-app-5xx-rate",
+    ])
+    error_message = "The alarm names stay what the runbooks, the rollback guard and existing deployments know"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.this["app_5xx_rate"].metric_query) == 3 && aws_cloudwatch_metric_alarm.this["app_5xx_rate"].namespace == null && aws_cloudwatch_metric_alarm.this["db_free_storage"].threshold == 5 * 1024 * 1024 * 1024
+    error_message = "The 5xx rate is a metric math alarm; the free storage threshold is in bytes"
   }
 
   assert {
