@@ -127,7 +127,7 @@ variable "enable_flow_logs" {
 ################################################################################
 
 variable "alb_ingress_cidrs" {
-  description = "IPv4 CIDRs allowed to reach the ALB on 80/443 (ignored when CloudFront is enabled: then only CloudFront may)."
+  description = "IPv4 CIDRs (at least one) allowed to reach the ALB on 80/443 (ignored when CloudFront is enabled: then only CloudFront may)."
   type        = list(string)
   default     = ["0.0.0.0/0"]
 }
@@ -177,7 +177,7 @@ variable "route53_zone_id" {
 }
 
 variable "ssl_policy" {
-  description = "TLS policy of the HTTPS listener."
+  description = "TLS policy of the HTTPS listener: a TLS 1.2+ policy (ELBSecurityPolicy-TLS13-* or ELBSecurityPolicy-FS-1-2-*)."
   type        = string
   default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 }
@@ -229,19 +229,19 @@ variable "force_destroy_buckets" {
 ################################################################################
 
 variable "readiness_path" {
-  description = "Path the instance bootstrap polls before it lets the instance into service (checks the database)."
+  description = "Absolute path (such as /readyz) the instance bootstrap polls before it lets the instance into service (checks the database)."
   type        = string
   default     = "/readyz"
 }
 
 variable "log_level" {
-  description = "LOG_LEVEL of the service."
+  description = "LOG_LEVEL of the service: debug, info, warn or error."
   type        = string
   default     = "info"
 }
 
 variable "db_pool_size" {
-  description = "DB_POOL_SIZE: database connections per instance; the rule on asg_max_size keeps the fleet's total within the database's max_connections (db_max_connections)."
+  description = "DB_POOL_SIZE: database connections per instance (1-100); the rule on asg_max_size keeps the fleet's total within the database's max_connections (db_max_connections)."
   type        = number
   default     = 8
 }
@@ -290,7 +290,7 @@ variable "root_volume_size_gb" {
 }
 
 variable "container_memory_mb" {
-  description = "Memory limit of the container in MiB (leave room for the OS and Docker: about 75% of the instance)."
+  description = "Memory limit of the container in MiB, at least 128 (leave room for the OS and Docker: about 75% of the instance)."
   type        = number
   default     = 1536
 }
@@ -602,7 +602,7 @@ variable "secret_recovery_window_days" {
 ################################################################################
 
 variable "ecr_keep_images" {
-  description = "Number of recent images kept in ECR (rollback targets)."
+  description = "Number of recent images kept in ECR (rollback targets), at least 5."
   type        = number
   default     = 30
 }
@@ -699,7 +699,7 @@ variable "enable_waf" {
 }
 
 variable "waf_rate_limit_per_5_minutes" {
-  description = "Requests one IP may send in 5 minutes before WAF blocks it."
+  description = "Requests one IP may send in 5 minutes before WAF blocks it (at least 10, the AWS WAF minimum)."
   type        = number
   default     = 2000
 }
@@ -709,12 +709,12 @@ variable "waf_rate_limit_per_5_minutes" {
 ################################################################################
 
 variable "github_repository" {
-  description = "GitHub repository (owner/name) whose workflows may assume the deploy and plan roles."
+  description = "GitHub repository (owner/name, no wildcards) whose workflows may assume the deploy and plan roles."
   type        = string
 }
 
 variable "github_environment" {
-  description = "GitHub deployment environment (with required reviewers / branch rules) whose jobs may assume the deploy role."
+  description = "GitHub deployment environment (with required reviewers / branch rules) whose jobs may assume the deploy role: a plain name, no wildcards."
   type        = string
   default     = "production"
 }
