@@ -205,14 +205,7 @@ module "monitoring" {
   asg_min_size            = var.asg_min_size
   db_instance_identifier  = module.database.identifier
 
-  alb_5xx_threshold              = var.alarm_thresholds.alb_5xx_per_minute
-  target_5xx_threshold           = var.alarm_thresholds.target_5xx_per_minute
-  p99_latency_threshold_seconds  = var.alarm_thresholds.p99_latency_seconds
-  db_cpu_threshold               = var.alarm_thresholds.db_cpu_percent
-  db_free_storage_threshold_gb   = var.alarm_thresholds.db_free_storage_gb
-  db_connections_threshold       = var.alarm_thresholds.db_connections
-  db_errors_threshold            = var.alarm_thresholds.app_db_errors_per_minute
-  app_5xx_rate_threshold_percent = var.alarm_thresholds.app_5xx_rate_percent
+  alarm_thresholds = var.alarm_thresholds
 }
 
 module "user_data" {

@@ -96,22 +96,12 @@ variable "vpc_cidr" {
   description = "IPv4 CIDR of the VPC (/16 to /20)."
   type        = string
   default     = "10.0.0.0/16"
-
-  validation {
-    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 20, false)
-    error_message = "vpc_cidr must be a valid IPv4 CIDR from /16 to /20: smaller VPCs leave no room for three subnet tiers per AZ."
-  }
 }
 
 variable "az_count" {
   description = "Number of availability zones (2 to 4)."
   type        = number
   default     = 2
-
-  validation {
-    condition     = var.az_count >= 2 && var.az_count <= 4 && floor(var.az_count) == var.az_count
-    error_message = "az_count must be 2, 3 or 4: a single AZ does not survive an AZ outage, and the ALB and RDS need two."
-  }
 }
 
 variable "one_nat_gateway_per_az" {
@@ -137,14 +127,9 @@ variable "enable_flow_logs" {
 ################################################################################
 
 variable "alb_ingress_cidrs" {
-  description = "IPv4 CIDRs allowed to reach the ALB on 80/443 (ignored when CloudFront is enabled: then only CloudFront may)."
+  description = "IPv4 CIDRs (at least one) allowed to reach the ALB on 80/443 (ignored when CloudFront is enabled: then only CloudFront may)."
   type        = list(string)
   default     = ["0.0.0.0/0"]
-
-  validation {
-    condition     = length(var.alb_ingress_cidrs) > 0 && alltrue([for c in var.alb_ingress_cidrs : can(cidrhost(c, 0))])
-    error_message = "alb_ingress_cidrs must be a non-empty list of IPv4 CIDRs such as 203.0.113.0/24."
-  }
 }
 
 variable "certificate_arn" {
@@ -192,25 +177,15 @@ variable "route53_zone_id" {
 }
 
 variable "ssl_policy" {
-  description = "TLS policy of the HTTPS listener."
+  description = "TLS policy of the HTTPS listener: a TLS 1.2+ policy (ELBSecurityPolicy-TLS13-* or ELBSecurityPolicy-FS-1-2-*)."
   type        = string
   default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-
-  validation {
-    condition     = startswith(var.ssl_policy, "ELBSecurityPolicy-TLS13-") || startswith(var.ssl_policy, "ELBSecurityPolicy-FS-1-2-")
-    error_message = "ssl_policy must be a TLS 1.2+ policy (ELBSecurityPolicy-TLS13-* or ELBSecurityPolicy-FS-1-2-*): older policies allow TLS 1.0/1.1 and weak ciphers."
-  }
 }
 
 variable "alb_desync_mitigation_mode" {
   description = "ALB HTTP desync mitigation: strictest (reject every non-RFC-compliant request), defensive or monitor."
   type        = string
   default     = "strictest"
-
-  validation {
-    condition     = contains(["strictest", "defensive", "monitor"], var.alb_desync_mitigation_mode)
-    error_message = "alb_desync_mitigation_mode must be strictest, defensive or monitor."
-  }
 }
 
 variable "alb_access_logs_enabled" {
@@ -254,36 +229,21 @@ variable "force_destroy_buckets" {
 ################################################################################
 
 variable "readiness_path" {
-  description = "Path the instance bootstrap polls before it lets the instance into service (checks the database)."
+  description = "Absolute path (such as /readyz) the instance bootstrap polls before it lets the instance into service (checks the database)."
   type        = string
   default     = "/readyz"
-
-  validation {
-    condition     = can(regex("^/[A-Za-z0-9/_.-]*$", var.readiness_path))
-    error_message = "readiness_path must be an absolute URL path starting with / (letters, digits, / _ . - only), such as /readyz."
-  }
 }
 
 variable "log_level" {
-  description = "LOG_LEVEL of the service."
+  description = "LOG_LEVEL of the service: debug, info, warn or error."
   type        = string
   default     = "info"
-
-  validation {
-    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
-    error_message = "log_level must be debug, info, warn or error."
-  }
 }
 
 variable "db_pool_size" {
-  description = "DB_POOL_SIZE: database connections per instance; the rule on asg_max_size keeps the fleet's total within the database's max_connections (db_max_connections)."
+  description = "DB_POOL_SIZE: database connections per instance (1-100); the rule on asg_max_size keeps the fleet's total within the database's max_connections (db_max_connections)."
   type        = number
   default     = 8
-
-  validation {
-    condition     = var.db_pool_size >= 1 && var.db_pool_size <= 100
-    error_message = "db_pool_size must be 1-100."
-  }
 }
 
 ################################################################################
@@ -330,14 +290,9 @@ variable "root_volume_size_gb" {
 }
 
 variable "container_memory_mb" {
-  description = "Memory limit of the container in MiB (leave room for the OS and Docker: about 75% of the instance)."
+  description = "Memory limit of the container in MiB, at least 128 (leave room for the OS and Docker: about 75% of the instance)."
   type        = number
   default     = 1536
-
-  validation {
-    condition     = var.container_memory_mb >= 128
-    error_message = "container_memory_mb must be at least 128."
-  }
 }
 
 variable "asg_min_size" {
@@ -483,11 +438,6 @@ variable "db_engine_version" {
   description = "PostgreSQL version (15 or newer): a major such as \"16\" follows the latest minor."
   type        = string
   default     = "16"
-
-  validation {
-    condition     = can(regex("^[0-9]+(\\.[0-9]+)?$", var.db_engine_version)) && try(tonumber(split(".", var.db_engine_version)[0]) >= 15, false)
-    error_message = "db_engine_version must be PostgreSQL 15 or newer (\"16\" or \"16.4\")."
-  }
 }
 
 variable "db_instance_class" {
@@ -652,14 +602,9 @@ variable "secret_recovery_window_days" {
 ################################################################################
 
 variable "ecr_keep_images" {
-  description = "Number of recent images kept in ECR (rollback targets)."
+  description = "Number of recent images kept in ECR (rollback targets), at least 5."
   type        = number
   default     = 30
-
-  validation {
-    condition     = var.ecr_keep_images >= 5
-    error_message = "ecr_keep_images must be at least 5 so rollback targets are never expired."
-  }
 }
 
 ################################################################################
@@ -754,14 +699,9 @@ variable "enable_waf" {
 }
 
 variable "waf_rate_limit_per_5_minutes" {
-  description = "Requests one IP may send in 5 minutes before WAF blocks it."
+  description = "Requests one IP may send in 5 minutes before WAF blocks it (at least 10, the AWS WAF minimum)."
   type        = number
   default     = 2000
-
-  validation {
-    condition     = var.waf_rate_limit_per_5_minutes >= 10
-    error_message = "waf_rate_limit_per_5_minutes must be at least 10 (the AWS WAF minimum)."
-  }
 }
 
 ################################################################################
@@ -769,24 +709,14 @@ variable "waf_rate_limit_per_5_minutes" {
 ################################################################################
 
 variable "github_repository" {
-  description = "GitHub repository (owner/name) whose workflows may assume the deploy and plan roles."
+  description = "GitHub repository (owner/name, no wildcards) whose workflows may assume the deploy and plan roles."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$", var.github_repository))
-    error_message = "github_repository must be owner/name without wildcards: a wildcard would let other repositories deploy into this account."
-  }
 }
 
 variable "github_environment" {
-  description = "GitHub deployment environment (with required reviewers / branch rules) whose jobs may assume the deploy role."
+  description = "GitHub deployment environment (with required reviewers / branch rules) whose jobs may assume the deploy role: a plain name, no wildcards."
   type        = string
   default     = "production"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9._-]+$", var.github_environment))
-    error_message = "github_environment must be a plain name without wildcards."
-  }
 }
 
 variable "github_deploy_branch" {

@@ -1,4 +1,4 @@
-# Network, secrets, registry and monitoring modules.
+# Network, secrets, registry, monitoring and WAF modules.
 
 mock_provider "aws" {
   source = "./tests/mocks"
@@ -170,7 +170,7 @@ run "monitoring_uses_the_service_metrics" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.app_db_errors.namespace == "ItemsApi" && aws_cloudwatch_metric_alarm.app_db_errors.metric_name == "DbErrors" && aws_cloudwatch_metric_alarm.app_db_errors.dimensions == tomap({ Service = "items-api" })
+    condition     = aws_cloudwatch_metric_alarm.this["app_db_errors"].namespace == "ItemsApi" && aws_cloudwatch_metric_alarm.this["app_db_errors"].metric_name == "DbErrors" && aws_cloudwatch_metric_alarm.this["app_db_errors"].dimensions == tomap({ Service = "items-api" })
     error_message = "An alarm watches the service's EMF metric DbErrors (namespace ItemsApi, Service=items-api)"
   }
 
@@ -180,17 +180,17 @@ run "monitoring_uses_the_service_metrics" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.unhealthy_hosts.dimensions.TargetGroup == "targetgroup/items-api-app/73e2d6bc24d8a067" && aws_cloudwatch_metric_alarm.p99_latency.extended_statistic == "p99"
+    condition     = aws_cloudwatch_metric_alarm.this["unhealthy_hosts"].dimensions.TargetGroup == "targetgroup/items-api-app/73e2d6bc24d8a067" && aws_cloudwatch_metric_alarm.this["p99_latency"].extended_statistic == "p99"
     error_message = "Target group alarms use the right dimensions and p99"
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.in_service.threshold == 2 && aws_cloudwatch_metric_alarm.in_service.comparison_operator == "LessThanThreshold"
+    condition     = aws_cloudwatch_metric_alarm.this["in_service"].threshold == 2 && aws_cloudwatch_metric_alarm.this["in_service"].comparison_operator == "LessThanThreshold"
     error_message = "Fewer in-service instances than the minimum raise an alarm"
   }
 
   assert {
-    condition     = alltrue([for a in [aws_cloudwatch_metric_alarm.alb_5xx, aws_cloudwatch_metric_alarm.db_cpu, aws_cloudwatch_metric_alarm.db_free_storage, aws_cloudwatch_metric_alarm.db_connections, aws_cloudwatch_metric_alarm.app_error_rate] : contains(a.alarm_actions, aws_sns_topic.alarms.arn)])
+    condition     = alltrue([for a in aws_cloudwatch_metric_alarm.this : contains(a.alarm_actions, aws_sns_topic.alarms.arn) && contains(a.ok_actions, aws_sns_topic.alarms.arn)])
     error_message = "Alarms notify the SNS topic"
   }
 
@@ -200,7 +200,67 @@ run "monitoring_uses_the_service_metrics" {
   }
 
   assert {
+    condition = sort(values(output.alarm_names)) == sort([
+      "items-api-alb-5xx", "items-api-target-5xx", "items-api-unhealthy-hosts", "items-api-p99-latency", "items-api-in-service-instances",
+      "items-api-db-cpu", "items-api-db-free-storage", "items-api-db-connections", "items-api-app-db-errors", "items-api-app-5xx-rate",
+    ])
+    error_message = "The alarm names stay what the runbooks, the rollback guard and existing deployments know"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.this["app_5xx_rate"].metric_query) == 3 && aws_cloudwatch_metric_alarm.this["app_5xx_rate"].namespace == null && aws_cloudwatch_metric_alarm.this["db_free_storage"].threshold == 5 * 1024 * 1024 * 1024
+    error_message = "The 5xx rate is a metric math alarm; the free storage threshold is in bytes"
+  }
+
+  assert {
     condition     = output.deploy_guard_alarm_names == ["items-api-target-5xx", "items-api-unhealthy-hosts"]
     error_message = "Target 5xx and unhealthy hosts guard deployments"
   }
+}
+
+run "network_rejects_a_small_vpc_or_a_single_az" {
+  command = plan
+
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    name     = "items-api"
+    vpc_cidr = "10.0.0.0/24"
+    az_count = 1
+  }
+
+  expect_failures = [var.vpc_cidr, var.az_count]
+}
+
+run "registry_keeps_rollback_targets" {
+  command = plan
+
+  module {
+    source = "./modules/registry"
+  }
+
+  variables {
+    name        = "items-api"
+    keep_images = 3
+  }
+
+  expect_failures = [var.keep_images]
+}
+
+run "waf_rejects_a_rate_limit_below_the_minimum" {
+  command = plan
+
+  module {
+    source = "./modules/waf"
+  }
+
+  variables {
+    name                     = "items-api"
+    scope                    = "REGIONAL"
+    rate_limit_per_5_minutes = 5
+  }
+
+  expect_failures = [var.rate_limit_per_5_minutes]
 }

@@ -137,3 +137,17 @@ run "rejects_invalid_cidr" {
 
   expect_failures = [var.alb_ingress_cidrs]
 }
+
+run "rejects_an_empty_cidr_list" {
+  command = plan
+
+  module {
+    source = "./modules/security_groups"
+  }
+
+  variables {
+    alb_ingress_cidrs = []
+  }
+
+  expect_failures = [var.alb_ingress_cidrs]
+}

@@ -9,8 +9,11 @@
 #   +  the generated variables/outputs reference in README.md is up to date
 #   +  scripts/github-oidc-subject.sh (the OIDC subject setup) against a stub gh
 #
-# Terraform's data dirs go to build/terraform/ (git-ignored); the working
-# tree only keeps the committed .terraform.lock.hcl files.
+# Terraform's data dirs go to build/terraform/ (git-ignored). Lock files are
+# committed only for the roots (infrastructure/ and bootstrap/): a child
+# module that needs a provider is validated against the root's lock file
+# (copied in for init and validate, -lockfile=readonly, removed after), so
+# it must accept the provider the root pins.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,14 +38,23 @@ validate() {
     name=$(realpath --relative-to="$infra" "$dir" | tr '/' '_')
     [[ $name == . ]] && name=root
     export TF_DATA_DIR=$data/$name
-    if ! terraform -chdir="$dir" init -backend=false -input=false -no-color >"$data/$name.init.log" 2>&1; then
+    local lock=() borrowed=
+    if [[ $dir == "$infra"/modules/* ]] && grep -q required_providers "$dir"/*.tf; then
+        cp "$infra/.terraform.lock.hcl" "$dir/.terraform.lock.hcl"
+        borrowed=$dir/.terraform.lock.hcl
+        lock=(-lockfile=readonly)
+    fi
+    local rc=0 out=
+    if ! terraform -chdir="$dir" init -backend=false -input=false -no-color "${lock[@]}" >"$data/$name.init.log" 2>&1; then
         cat "$data/$name.init.log" >&2
-        return 1
-    fi
-    if ! out=$(terraform -chdir="$dir" validate -no-color 2>&1); then
+        rc=1
+    elif ! out=$(terraform -chdir="$dir" validate -no-color 2>&1); then
         printf '%s\n' "$out" >&2
-        return 1
+        rc=1
     fi
+    # validate reads the lock file too, so it goes only now
+    [[ -z $borrowed ]] || rm -f "$borrowed"
+    ((rc == 0)) || return 1
     echo "  $(realpath --relative-to="$root" "$dir"): $(head -n 1 <<<"$out")"
 }
 export -f validate

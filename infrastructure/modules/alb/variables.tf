@@ -135,12 +135,12 @@ variable "ssl_policy" {
 
   validation {
     condition     = startswith(var.ssl_policy, "ELBSecurityPolicy-TLS13-") || startswith(var.ssl_policy, "ELBSecurityPolicy-FS-1-2-")
-    error_message = "ssl_policy must allow TLS 1.2+ only (ELBSecurityPolicy-TLS13-* or ELBSecurityPolicy-FS-1-2-*)."
+    error_message = "ssl_policy must be a TLS 1.2+ policy (ELBSecurityPolicy-TLS13-* or ELBSecurityPolicy-FS-1-2-*): older policies allow TLS 1.0/1.1 and weak ciphers."
   }
 }
 
 variable "desync_mitigation_mode" {
-  description = "How the ALB treats requests that may be HTTP desync attacks: monitor, defensive or strictest."
+  description = "ALB HTTP desync mitigation: strictest (reject every non-RFC-compliant request), defensive or monitor."
   type        = string
   default     = "strictest"
 

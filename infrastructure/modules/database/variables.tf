@@ -18,7 +18,7 @@ variable "engine_version" {
   type        = string
 
   validation {
-    condition     = can(regex("^[0-9]+(\\.[0-9]+)?$", var.engine_version)) && tonumber(split(".", var.engine_version)[0]) >= 15
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?$", var.engine_version)) && try(tonumber(split(".", var.engine_version)[0]) >= 15, false)
     error_message = "engine_version must be PostgreSQL 15 or newer, written as \"16\" or \"16.4\"."
   }
 }

@@ -9,7 +9,7 @@ variable "github_repository" {
 
   validation {
     condition     = can(regex("^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$", var.github_repository))
-    error_message = "github_repository must be owner/name without wildcards: a wildcard would let other repositories deploy to this account."
+    error_message = "github_repository must be owner/name without wildcards: a wildcard would let other repositories deploy into this account."
   }
 }
 

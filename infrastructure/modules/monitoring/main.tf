@@ -72,230 +72,266 @@ resource "aws_sns_topic_subscription" "email" {
 }
 
 ################################################################################
-# Load balancer and targets
+# Alarms: one entry per alarm, one resource for them all. The key is the
+# purpose (output alarm_names); the alarm name is <name>-<suffix>, which
+# deploy_guard_alarm_names, the instance refresh and the runbooks refer to.
+# Attributes left out of an entry are null (not sent).
 ################################################################################
 
-resource "aws_cloudwatch_metric_alarm" "alb_5xx" {
-  alarm_name          = "${var.name}-alb-5xx"
-  alarm_description   = "The load balancer itself answers 5xx (no healthy target, target connection errors)."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "HTTPCode_ELB_5XX_Count"
-  dimensions          = local.alb_dimensions
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 3
-  threshold           = var.alb_5xx_threshold
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+locals {
+  alarms = {
+    # Load balancer and targets
+    alb_5xx = {
+      suffix              = "alb-5xx"
+      description         = "The load balancer itself answers 5xx (no healthy target, target connection errors)."
+      namespace           = "AWS/ApplicationELB"
+      metric_name         = "HTTPCode_ELB_5XX_Count"
+      dimensions          = local.alb_dimensions
+      statistic           = "Sum"
+      period              = 60
+      evaluation_periods  = 5
+      datapoints_to_alarm = 3
+      threshold           = var.alarm_thresholds.alb_5xx_per_minute
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    target_5xx = {
+      suffix              = "target-5xx"
+      description         = "The service answers 5xx. Also rolls back an instance refresh."
+      namespace           = "AWS/ApplicationELB"
+      metric_name         = "HTTPCode_Target_5XX_Count"
+      dimensions          = local.tg_dimensions
+      statistic           = "Sum"
+      period              = 60
+      evaluation_periods  = 3
+      datapoints_to_alarm = 2
+      threshold           = var.alarm_thresholds.target_5xx_per_minute
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    unhealthy_hosts = {
+      suffix              = "unhealthy-hosts"
+      description         = "At least one target fails the /healthz check. Also rolls back an instance refresh."
+      namespace           = "AWS/ApplicationELB"
+      metric_name         = "UnHealthyHostCount"
+      dimensions          = local.tg_dimensions
+      statistic           = "Maximum"
+      period              = 60
+      evaluation_periods  = 3
+      threshold           = 0
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    p99_latency = {
+      suffix              = "p99-latency"
+      description         = "p99 target response time above ${var.alarm_thresholds.p99_latency_seconds}s."
+      namespace           = "AWS/ApplicationELB"
+      metric_name         = "TargetResponseTime"
+      dimensions          = local.tg_dimensions
+      extended_statistic  = "p99"
+      period              = 60
+      evaluation_periods  = 5
+      datapoints_to_alarm = 4
+      threshold           = var.alarm_thresholds.p99_latency_seconds
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
 
-  tags = var.tags
-}
+    # Auto Scaling group
+    in_service = {
+      suffix              = "in-service-instances"
+      description         = "Fewer in-service instances than the group's minimum (${var.asg_min_size})."
+      namespace           = "AWS/AutoScaling"
+      metric_name         = "GroupInServiceInstances"
+      dimensions          = { AutoScalingGroupName = var.asg_name }
+      statistic           = "Minimum"
+      period              = 60
+      evaluation_periods  = 5
+      threshold           = var.asg_min_size
+      comparison_operator = "LessThanThreshold"
+      treat_missing_data  = "breaching"
+    }
 
-resource "aws_cloudwatch_metric_alarm" "target_5xx" {
-  alarm_name          = "${var.name}-target-5xx"
-  alarm_description   = "The service answers 5xx. Also rolls back an instance refresh."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "HTTPCode_Target_5XX_Count"
-  dimensions          = local.tg_dimensions
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 3
-  datapoints_to_alarm = 2
-  threshold           = var.target_5xx_threshold
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+    # Database
+    db_cpu = {
+      suffix              = "db-cpu"
+      description         = "Database CPU above ${var.alarm_thresholds.db_cpu_percent}% for 10 minutes."
+      namespace           = "AWS/RDS"
+      metric_name         = "CPUUtilization"
+      dimensions          = local.db_dimensions
+      statistic           = "Average"
+      period              = 300
+      evaluation_periods  = 2
+      threshold           = var.alarm_thresholds.db_cpu_percent
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "missing"
+    }
+    db_free_storage = {
+      suffix              = "db-free-storage"
+      description         = "Less than ${var.alarm_thresholds.db_free_storage_gb} GiB of database storage left."
+      namespace           = "AWS/RDS"
+      metric_name         = "FreeStorageSpace"
+      dimensions          = local.db_dimensions
+      statistic           = "Minimum"
+      period              = 300
+      evaluation_periods  = 1
+      threshold           = var.alarm_thresholds.db_free_storage_gb * 1024 * 1024 * 1024
+      comparison_operator = "LessThanThreshold"
+      treat_missing_data  = "missing"
+    }
+    db_connections = {
+      suffix              = "db-connections"
+      description         = "More than ${var.alarm_thresholds.db_connections} database connections (pool size x instances is the expected ceiling)."
+      namespace           = "AWS/RDS"
+      metric_name         = "DatabaseConnections"
+      dimensions          = local.db_dimensions
+      statistic           = "Maximum"
+      period              = 300
+      evaluation_periods  = 2
+      threshold           = var.alarm_thresholds.db_connections
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "missing"
+    }
 
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "unhealthy_hosts" {
-  alarm_name          = "${var.name}-unhealthy-hosts"
-  alarm_description   = "At least one target fails the /healthz check. Also rolls back an instance refresh."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "UnHealthyHostCount"
-  dimensions          = local.tg_dimensions
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 3
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "p99_latency" {
-  alarm_name          = "${var.name}-p99-latency"
-  alarm_description   = "p99 target response time above ${var.p99_latency_threshold_seconds}s."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "TargetResponseTime"
-  dimensions          = local.tg_dimensions
-  extended_statistic  = "p99"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 4
-  threshold           = var.p99_latency_threshold_seconds
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-################################################################################
-# Auto Scaling group
-################################################################################
-
-resource "aws_cloudwatch_metric_alarm" "in_service" {
-  alarm_name          = "${var.name}-in-service-instances"
-  alarm_description   = "Fewer in-service instances than the group's minimum (${var.asg_min_size})."
-  namespace           = "AWS/AutoScaling"
-  metric_name         = "GroupInServiceInstances"
-  dimensions          = { AutoScalingGroupName = var.asg_name }
-  statistic           = "Minimum"
-  period              = 60
-  evaluation_periods  = 5
-  threshold           = var.asg_min_size
-  comparison_operator = "LessThanThreshold"
-  treat_missing_data  = "breaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-################################################################################
-# Database
-################################################################################
-
-resource "aws_cloudwatch_metric_alarm" "db_cpu" {
-  alarm_name          = "${var.name}-db-cpu"
-  alarm_description   = "Database CPU above ${var.db_cpu_threshold}% for 10 minutes."
-  namespace           = "AWS/RDS"
-  metric_name         = "CPUUtilization"
-  dimensions          = local.db_dimensions
-  statistic           = "Average"
-  period              = 300
-  evaluation_periods  = 2
-  threshold           = var.db_cpu_threshold
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "missing"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "db_free_storage" {
-  alarm_name          = "${var.name}-db-free-storage"
-  alarm_description   = "Less than ${var.db_free_storage_threshold_gb} GiB of database storage left."
-  namespace           = "AWS/RDS"
-  metric_name         = "FreeStorageSpace"
-  dimensions          = local.db_dimensions
-  statistic           = "Minimum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = var.db_free_storage_threshold_gb * 1024 * 1024 * 1024
-  comparison_operator = "LessThanThreshold"
-  treat_missing_data  = "missing"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "db_connections" {
-  alarm_name          = "${var.name}-db-connections"
-  alarm_description   = "More than ${var.db_connections_threshold} database connections (pool size x instances is the expected ceiling)."
-  namespace           = "AWS/RDS"
-  metric_name         = "DatabaseConnections"
-  dimensions          = local.db_dimensions
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 2
-  threshold           = var.db_connections_threshold
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "missing"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-################################################################################
-# The service's own (EMF) metrics
-################################################################################
-
-resource "aws_cloudwatch_metric_alarm" "app_db_errors" {
-  alarm_name          = "${var.name}-app-db-errors"
-  alarm_description   = "The service reports database errors (EMF metric ${var.metrics_namespace}/DbErrors)."
-  namespace           = var.metrics_namespace
-  metric_name         = "DbErrors"
-  dimensions          = local.app_dimensions
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 3
-  threshold           = var.db_errors_threshold
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "app_error_rate" {
-  alarm_name          = "${var.name}-app-5xx-rate"
-  alarm_description   = "More than ${var.app_5xx_rate_threshold_percent}% of requests end in 5xx (EMF metrics Errors5xx / Requests)."
-  evaluation_periods  = 5
-  datapoints_to_alarm = 3
-  threshold           = var.app_5xx_rate_threshold_percent
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  metric_query {
-    id          = "rate"
-    expression  = "IF(requests > 0, 100 * errors / requests, 0)"
-    label       = "5xx rate (%)"
-    return_data = true
-  }
-
-  metric_query {
-    id = "errors"
-
-    metric {
-      namespace   = var.metrics_namespace
-      metric_name = "Errors5xx"
-      dimensions  = local.app_dimensions
-      stat        = "Sum"
-      period      = 60
+    # The service's own (EMF) metrics
+    app_db_errors = {
+      suffix              = "app-db-errors"
+      description         = "The service reports database errors (EMF metric ${var.metrics_namespace}/DbErrors)."
+      namespace           = var.metrics_namespace
+      metric_name         = "DbErrors"
+      dimensions          = local.app_dimensions
+      statistic           = "Sum"
+      period              = 60
+      evaluation_periods  = 5
+      datapoints_to_alarm = 3
+      threshold           = var.alarm_thresholds.app_db_errors_per_minute
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    # A metric math alarm: the rate expression over two EMF metrics.
+    app_5xx_rate = {
+      suffix              = "app-5xx-rate"
+      description         = "More than ${var.alarm_thresholds.app_5xx_rate_percent}% of requests end in 5xx (EMF metrics Errors5xx / Requests)."
+      evaluation_periods  = 5
+      datapoints_to_alarm = 3
+      threshold           = var.alarm_thresholds.app_5xx_rate_percent
+      comparison_operator = "GreaterThanThreshold"
+      treat_missing_data  = "notBreaching"
+      expression = {
+        id         = "rate"
+        expression = "IF(requests > 0, 100 * errors / requests, 0)"
+        label      = "5xx rate (%)"
+      }
+      metrics = {
+        errors   = { metric_name = "Errors5xx", dimensions = local.app_dimensions, stat = "Sum", period = 60 }
+        requests = { metric_name = "Requests", dimensions = local.app_dimensions, stat = "Sum", period = 60 }
+      }
     }
   }
 
-  metric_query {
-    id = "requests"
+  # The dashboard's alarm widget lists them in this order.
+  alarm_order = ["alb_5xx", "target_5xx", "unhealthy_hosts", "p99_latency", "in_service", "db_cpu", "db_free_storage", "db_connections", "app_db_errors", "app_5xx_rate"]
+}
 
-    metric {
-      namespace   = var.metrics_namespace
-      metric_name = "Requests"
-      dimensions  = local.app_dimensions
-      stat        = "Sum"
-      period      = 60
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarms
+
+  alarm_name          = "${var.name}-${each.value.suffix}"
+  alarm_description   = each.value.description
+  namespace           = try(each.value.namespace, null)
+  metric_name         = try(each.value.metric_name, null)
+  dimensions          = try(each.value.dimensions, null)
+  statistic           = try(each.value.statistic, null)
+  extended_statistic  = try(each.value.extended_statistic, null)
+  period              = try(each.value.period, null)
+  evaluation_periods  = each.value.evaluation_periods
+  datapoints_to_alarm = try(each.value.datapoints_to_alarm, null)
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison_operator
+  treat_missing_data  = each.value.treat_missing_data
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  dynamic "metric_query" {
+    for_each = try([each.value.expression], [])
+
+    content {
+      id          = metric_query.value.id
+      expression  = metric_query.value.expression
+      label       = metric_query.value.label
+      return_data = true
+    }
+  }
+
+  dynamic "metric_query" {
+    for_each = try(each.value.metrics, {})
+
+    content {
+      id = metric_query.key
+
+      metric {
+        namespace   = var.metrics_namespace
+        metric_name = metric_query.value.metric_name
+        dimensions  = metric_query.value.dimensions
+        stat        = metric_query.value.stat
+        period      = metric_query.value.period
+      }
     }
   }
 
   tags = var.tags
+}
+
+# The alarms were one resource each; these keep an existing deployment's
+# alarms (no destroy and re-create, no gap in the rollback guard).
+moved {
+  from = aws_cloudwatch_metric_alarm.alb_5xx
+  to   = aws_cloudwatch_metric_alarm.this["alb_5xx"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.target_5xx
+  to   = aws_cloudwatch_metric_alarm.this["target_5xx"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.unhealthy_hosts
+  to   = aws_cloudwatch_metric_alarm.this["unhealthy_hosts"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.p99_latency
+  to   = aws_cloudwatch_metric_alarm.this["p99_latency"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.in_service
+  to   = aws_cloudwatch_metric_alarm.this["in_service"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.db_cpu
+  to   = aws_cloudwatch_metric_alarm.this["db_cpu"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.db_free_storage
+  to   = aws_cloudwatch_metric_alarm.this["db_free_storage"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.db_connections
+  to   = aws_cloudwatch_metric_alarm.this["db_connections"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.app_db_errors
+  to   = aws_cloudwatch_metric_alarm.this["app_db_errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.app_error_rate
+  to   = aws_cloudwatch_metric_alarm.this["app_5xx_rate"]
 }
 
 ################################################################################
@@ -406,19 +442,8 @@ locals {
     {
       type = "alarm", x = 0, y = 18, width = 24, height = 4
       properties = {
-        title = "Alarms"
-        alarms = [
-          aws_cloudwatch_metric_alarm.alb_5xx.arn,
-          aws_cloudwatch_metric_alarm.target_5xx.arn,
-          aws_cloudwatch_metric_alarm.unhealthy_hosts.arn,
-          aws_cloudwatch_metric_alarm.p99_latency.arn,
-          aws_cloudwatch_metric_alarm.in_service.arn,
-          aws_cloudwatch_metric_alarm.db_cpu.arn,
-          aws_cloudwatch_metric_alarm.db_free_storage.arn,
-          aws_cloudwatch_metric_alarm.db_connections.arn,
-          aws_cloudwatch_metric_alarm.app_db_errors.arn,
-          aws_cloudwatch_metric_alarm.app_error_rate.arn,
-        ]
+        title  = "Alarms"
+        alarms = [for k in local.alarm_order : aws_cloudwatch_metric_alarm.this[k].arn]
       }
     },
   ]

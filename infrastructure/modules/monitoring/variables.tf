@@ -62,52 +62,19 @@ variable "db_instance_identifier" {
   type        = string
 }
 
-variable "alb_5xx_threshold" {
-  description = "ALB-generated 5xx per minute before alarming."
-  type        = number
-  default     = 10
-}
-
-variable "target_5xx_threshold" {
-  description = "Target 5xx per minute before alarming (and rolling back a refresh)."
-  type        = number
-  default     = 10
-}
-
-variable "p99_latency_threshold_seconds" {
-  description = "p99 target response time, in seconds, before alarming."
-  type        = number
-  default     = 1
-}
-
-variable "db_cpu_threshold" {
-  description = "Database CPU percentage before alarming."
-  type        = number
-  default     = 80
-}
-
-variable "db_free_storage_threshold_gb" {
-  description = "Free database storage, in GiB, below which to alarm."
-  type        = number
-  default     = 5
-}
-
-variable "db_connections_threshold" {
-  description = "Database connections before alarming."
-  type        = number
-  default     = 100
-}
-
-variable "db_errors_threshold" {
-  description = "Database errors per minute (service metric DbErrors) before alarming."
-  type        = number
-  default     = 5
-}
-
-variable "app_5xx_rate_threshold_percent" {
-  description = "Percentage of 5xx responses (service metrics) before alarming."
-  type        = number
-  default     = 5
+variable "alarm_thresholds" {
+  description = "Alarm thresholds; omitted keys keep their defaults."
+  type = object({
+    alb_5xx_per_minute       = optional(number, 10)  # ALB-generated 5xx per minute
+    target_5xx_per_minute    = optional(number, 10)  # target 5xx per minute (also rolls back a refresh)
+    p99_latency_seconds      = optional(number, 1)   # p99 target response time
+    db_cpu_percent           = optional(number, 80)  # database CPU
+    db_free_storage_gb       = optional(number, 5)   # free database storage, below which to alarm
+    db_connections           = optional(number, 100) # database connections
+    app_db_errors_per_minute = optional(number, 5)   # service metric DbErrors
+    app_5xx_rate_percent     = optional(number, 5)   # share of 5xx responses (service metrics)
+  })
+  default = {}
 }
 
 variable "tags" {

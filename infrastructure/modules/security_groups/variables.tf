@@ -29,8 +29,8 @@ variable "alb_ingress_cidrs" {
   type        = list(string)
 
   validation {
-    condition     = alltrue([for c in var.alb_ingress_cidrs : can(cidrhost(c, 0))])
-    error_message = "Every alb_ingress_cidrs entry must be an IPv4 CIDR such as 203.0.113.0/24."
+    condition     = length(var.alb_ingress_cidrs) > 0 && alltrue([for c in var.alb_ingress_cidrs : can(cidrhost(c, 0))])
+    error_message = "alb_ingress_cidrs must be a non-empty list of IPv4 CIDRs such as 203.0.113.0/24."
   }
 }
 

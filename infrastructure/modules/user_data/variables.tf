@@ -92,7 +92,7 @@ variable "readiness_path" {
 
   validation {
     condition     = can(regex("^/[A-Za-z0-9/_.-]*$", var.readiness_path))
-    error_message = "readiness_path must be an absolute URL path."
+    error_message = "readiness_path must be an absolute URL path starting with / (letters, digits, / _ . - only), such as /readyz."
   }
 }
 
@@ -155,8 +155,8 @@ variable "db_pool_size" {
   default     = 8
 
   validation {
-    condition     = var.db_pool_size >= 1 && floor(var.db_pool_size) == var.db_pool_size
-    error_message = "db_pool_size must be a positive whole number."
+    condition     = var.db_pool_size >= 1 && var.db_pool_size <= 100 && floor(var.db_pool_size) == var.db_pool_size
+    error_message = "db_pool_size must be a whole number from 1 to 100."
   }
 }
 
