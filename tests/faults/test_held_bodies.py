@@ -106,16 +106,8 @@ def response_complete(rx):
 
 def server_rx_queued(port):
     """Bytes received by the kernel on the server's side of port's
-    connections and not yet read by the service (/proc/net/tcp rx_queue)."""
-    want = ":%04X" % port
-    total = 0
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            if parts[1].endswith(want) and parts[3] == "01":
-                total += int(parts[4].split(":")[1], 16)
-    return total
+    connections and not yet read by the service."""
+    return sum(F.server_sockets(port))
 
 
 def open_conns(port, n):
