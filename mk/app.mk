@@ -102,7 +102,8 @@ run: build ## build and serve on http://127.0.0.1:8080 (SQLite, fresh dev key)
 	@scripts/run-dev.sh
 
 .PHONY: test-readme
-test-readme: build ## the README's application commands, run as written
+test-readme: build ## the README's application commands, run as written; docs/architecture.md's paths exist
 	@tests/readme/run.sh
+	@tests/readme/paths.sh
 
 TEST_TARGETS += test-unit test-readme
