@@ -24,7 +24,7 @@ TEST_ORDER := test-lint test-unit test-readme test-api+test-sanitize test-faults
 
 .PHONY: test help
 test: ## run every suite (see TEST_ORDER)
-	@scripts/run-suites.sh --order "$(TEST_ORDER)" --targets "$(TEST_TARGETS)"
+	@tests/lib/run-suites.sh --order "$(TEST_ORDER)" --targets "$(TEST_TARGETS)"
 
 help:
 	@grep -hE '^[a-z][a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Where the host is not Debian (GitHub's Ubuntu runners): build the binary and
 # assemble the image's root filesystem inside a debian:12 container, with the
-# same scripts as `make image` here (scripts/deps.sh, make build,
+# same scripts as `make image` here (tools/deps.sh, make build,
 # image/assemble-rootfs.sh). Leaves build/items-api and build/image/rootfs in
 # the working tree for image/build.sh.
 #
@@ -28,7 +28,7 @@ engine run --rm --volume "$root:/src" --workdir /src \
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends git ca-certificates make >/dev/null
         git config --global --add safe.directory /src
-        scripts/deps.sh build
+        tools/deps.sh build
         make --no-print-directory build
         owner=$(stat -c %u:%g /src)
         IMAGE_OWNER=$owner image/assemble-rootfs.sh build/items-api build/image/rootfs

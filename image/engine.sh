@@ -24,7 +24,7 @@ _engine_setup() {
         elif command -v podman >/dev/null 2>&1; then
             ENGINE=podman
         else
-            echo "engine.sh: neither a Docker daemon nor podman is available (scripts/deps.sh image)" >&2
+            echo "engine.sh: neither a Docker daemon nor podman is available (tools/deps.sh image)" >&2
             return 1
         fi
     fi

@@ -22,7 +22,7 @@ data "aws_ec2_managed_prefix_list" "cloudfront" {
 
 locals {
   # The one source of truth for the load balancer's numbers, shared with the
-  # local rehearsal (deploy/local generates its HAProxy config from it):
+  # local rehearsal (rehearsal/ generates its HAProxy config from it):
   # app port, health check, deregistration delay = DRAIN_SECONDS, idle
   # timeout, SHUTDOWN_TIMEOUT_SECONDS. The modules validate the values.
   lb_settings   = jsondecode(file("${path.module}/lb-settings.json"))

@@ -225,7 +225,7 @@ variable "force_destroy_buckets" {
 
 ################################################################################
 # Service (the load balancer numbers -- port, health check, drain and
-# shutdown times -- are in lb-settings.json, shared with deploy/local)
+# shutdown times -- are in lb-settings.json, shared with rehearsal/)
 ################################################################################
 
 variable "readiness_path" {

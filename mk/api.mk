@@ -17,7 +17,7 @@
 TEST_TARGETS += test-api test-sanitize
 
 test-api: ## API tests against build/items-api on SQLite and PostgreSQL
-	@scripts/deps.sh build test
+	@tools/deps.sh build test
 	@$(MAKE) --no-print-directory build
 	@ITEMS_API_BIN=build/items-api tests/api/run.sh sqlite postgres
 
@@ -25,7 +25,7 @@ test-api: ## API tests against build/items-api on SQLite and PostgreSQL
 # sanitized server runs with SANDBOX=off. run.sh fails the suite when any
 # server's stderr holds a sanitizer report.
 test-sanitize: ## API tests against the ASan/UBSan build on SQLite and PostgreSQL
-	@scripts/deps.sh build test
+	@tools/deps.sh build test
 	@$(MAKE) --no-print-directory build-asan
 	@ITEMS_API_BIN=build/asan/items-api SANDBOX=off \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -34,6 +34,6 @@ test-sanitize: ## API tests against the ASan/UBSan build on SQLite and PostgreSQ
 
 test-api-external: ## API tests on the external PostgreSQL in ITEMS_TEST_PG_URL (CI service container)
 	@test -n "$$ITEMS_TEST_PG_URL" || { echo "test-api-external: set ITEMS_TEST_PG_URL (postgres://user:pass@host:port/items)" >&2; exit 2; }
-	@scripts/deps.sh build test
+	@tools/deps.sh build test
 	@$(MAKE) --no-print-directory build
 	@ITEMS_API_BIN=build/items-api ITEMS_API_TEST_PG_URL="$$ITEMS_TEST_PG_URL" tests/api/run.sh postgres

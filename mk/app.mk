@@ -13,7 +13,7 @@ PG_INC    := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/pos
 APP_SRC   := $(sort $(wildcard app/src/*.c))
 LIB_SRC   := $(filter-out app/src/main.c,$(APP_SRC))
 GEN_SRC   := build/gen/migrations_data.c
-UNIT_SRC  := $(sort $(wildcard app/tests/unit/test_*.c))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wvla -Wpointer-arith -Wundef -Wnull-dereference -Wdouble-promotion
@@ -42,11 +42,11 @@ build-test: build/test/items-api
 build-asan: build/asan/items-api
 
 deps-build:
-	@scripts/deps.sh build
+	@tools/deps.sh build
 
-$(GEN_SRC): scripts/embed-migrations.sh $(wildcard app/migrations/*/*.sql)
+$(GEN_SRC): tools/embed-migrations.sh $(wildcard app/migrations/*/*.sql)
 	@mkdir -p $(dir $@)
-	scripts/embed-migrations.sh $@
+	tools/embed-migrations.sh $@
 
 # The generated source must exist before any object that includes its header.
 build/release/obj/%.o: %.c | $(GEN_SRC) deps-build
@@ -77,29 +77,29 @@ build/asan/items-api: $(call obj,asan,$(APP_SRC) $(GEN_SRC))
 	$(Q)$(CC) -fsanitize=address,undefined -o $@ $^ $(LIBS)
 
 # Unit tests: each test file links against every module but main.c.
-UNIT_BINS := $(patsubst app/tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
-build/asan/unit/%: app/tests/unit/%.c $(call obj,asan,$(LIB_SRC) $(GEN_SRC))
+UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
+build/asan/unit/%: tests/unit/%.c $(call obj,asan,$(LIB_SRC) $(GEN_SRC))
 	@mkdir -p $(dir $@)
 	@echo "  CC [unit] $<"
-	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) -Iapp/tests/unit -o $@ $^ $(LIBS) -lcmocka
+	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) -Itests/unit -o $@ $^ $(LIBS) -lcmocka
 
 test-unit: ## cmocka unit tests under ASan/UBSan
-	@scripts/deps.sh build test
+	@tools/deps.sh build test
 	@$(MAKE) --no-print-directory $(UNIT_BINS)
 	@tests/unit/run.sh $(UNIT_BINS)
 
-FORMAT_FILES = $(wildcard app/src/*.[ch] app/tests/unit/*.[ch] tests/fuzz/*.c)
+FORMAT_FILES = $(wildcard app/src/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
 format: ## apply clang-format
 	clang-format -i $(FORMAT_FILES)
 format-check:
-	@scripts/deps.sh lint
+	@tools/deps.sh lint
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 .PHONY: run
 run: build ## build and serve on http://127.0.0.1:8080 (SQLite, fresh dev key)
-	@scripts/run-dev.sh
+	@tools/run-dev.sh
 
 .PHONY: test-readme
 test-readme: build ## the README's application commands, run as written; docs/architecture.md's paths exist

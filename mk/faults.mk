@@ -13,6 +13,6 @@
 TEST_TARGETS += test-faults
 
 test-faults: ## DB restart/drop, pool exhaustion, slowloris, fd exhaustion, rate limit, HTTP vectors, sandbox, memory
-	@scripts/deps.sh build test stack
+	@tools/deps.sh build test stack
 	@$(MAKE) --no-print-directory build/items-api build/test/items-api
 	@tests/faults/run.sh

@@ -49,7 +49,7 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz_%.o $(FUZZ_COMMON_OBJ) $(FUZZ_APP_OBJ)
 
 .PHONY: fuzz fuzz-build fuzz-regress fuzz-ci fuzz-deps
 fuzz-deps:
-	@scripts/deps.sh fuzz build
+	@tools/deps.sh fuzz build
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -12,7 +12,7 @@ IMAGE_TAG ?= items-api:dev
 TEST_TARGETS += test-image
 
 image-rootfs: ## assemble the image's root filesystem from Debian packages (build/image/rootfs)
-	@scripts/deps.sh build image
+	@tools/deps.sh build image
 	@$(MAKE) --no-print-directory build/items-api
 	@image/assemble-rootfs.sh build/items-api build/image/rootfs
 
@@ -20,5 +20,5 @@ image: image-rootfs ## build the container image items-api:dev (podman, or docke
 	@image/build.sh $(IMAGE_TAG)
 
 test-image: image ## build the image and run it: SQLite volume, PostgreSQL, read-only, non-root, clean stop
-	@scripts/deps.sh test
+	@tools/deps.sh test
 	@tests/image/run.sh $(IMAGE_TAG)

@@ -21,10 +21,10 @@ test-infra-moto: ## Terraform apply/plan/destroy of the whole stack against moto
 	@infrastructure/tests/moto/run.sh
 
 test-bootstrap: ## Instance user_data: render, shellcheck, sandbox run with stubs
-	@scripts/deps.sh lint
+	@tools/deps.sh lint
 	@infrastructure/tests/user_data/run.sh
 
 docs: ## Render docs/architecture.svg and the infrastructure/README.md reference
-	@scripts/deps.sh docs
+	@tools/deps.sh docs
 	@dot -Tsvg docs/architecture.dot -o docs/architecture.svg
 	@python3 infrastructure/scripts/gen-reference.py

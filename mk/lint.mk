@@ -13,22 +13,22 @@ test-lint: format-check shellcheck cppcheck clang-tidy openapi-lint ## formattin
 # redocly lint (@redocly/cli, pinned in tests/contract/package-lock.json,
 # installed into build/contract): 0 errors and 0 warnings.
 openapi-lint:
-	@scripts/deps.sh lint
+	@tools/deps.sh lint
 	@tests/contract/lint.sh
 
 shellcheck:
-	@scripts/deps.sh build lint
+	@tools/deps.sh build lint
 	@files=$$(git ls-files '*.sh' .ci/run); echo "  shellcheck: $$(echo $$files | wc -w) files"; \
 	    shellcheck -x $$files
 
 cppcheck: $(GEN_SRC)
-	@scripts/deps.sh build lint
+	@tools/deps.sh build lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 -D_GNU_SOURCE -Iapp/src -Ibuild/gen --inline-suppr app/src
 
 # Two processes: the machine has two cores.
 clang-tidy: $(GEN_SRC)
-	@scripts/deps.sh build lint
+	@tools/deps.sh build lint
 	@printf '%s\n' app/src/*.c | xargs -P2 -n4 sh -c \
 	    'out=$$(clang-tidy --quiet -checks="$(TIDY_CHECKS)" --warnings-as-errors="*" "$$@" -- $(TIDY_FLAGS) 2>&1) \
 	     || { echo "$$out" | grep -v "warnings generated" ; exit 1; }' sh

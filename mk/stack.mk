@@ -23,31 +23,31 @@ INSTANCES ?= 3
 TEST_TARGETS += test-stack test-drills
 
 deps-stack:
-	@scripts/deps.sh build stack
+	@tools/deps.sh build stack
 
 stack: deps-stack ## bring up the local production rehearsal (INSTANCES=n, default 3)
 	@$(MAKE) --no-print-directory build
-	@deploy/local/stack.sh up $(INSTANCES)
+	@rehearsal/stack.sh up $(INSTANCES)
 
 stack-roll: deps-stack ## rolling update of every instance to a fresh build
 	@$(MAKE) --no-print-directory build
-	@deploy/local/stack.sh roll
+	@rehearsal/stack.sh roll
 
 stack-rollback: deps-stack ## rolling update back to the release before the last roll
-	@deploy/local/stack.sh rollback
+	@rehearsal/stack.sh rollback
 
 stack-status: ## the stack's instances and the balancer's view of them
-	@deploy/local/stack.sh status
+	@rehearsal/stack.sh status
 
 stack-snapshot: ## snapshot the stack's database (SNAPSHOT=name, default a timestamp)
-	@deploy/local/stack.sh snapshot $(SNAPSHOT)
+	@rehearsal/stack.sh snapshot $(SNAPSHOT)
 
 stack-restore: ## restore SNAPSHOT=name into a new database, roll the instances onto it
 	@test -n "$(SNAPSHOT)" || { echo "usage: make stack-restore SNAPSHOT=name" >&2; exit 2; }
-	@deploy/local/stack.sh restore $(SNAPSHOT)
+	@rehearsal/stack.sh restore $(SNAPSHOT)
 
 stack-down: ## tear the stack down
-	@deploy/local/stack.sh down
+	@rehearsal/stack.sh down
 
 drills: deps-stack ## failure drills under load, full length (build/drills/results.md)
 	@$(MAKE) --no-print-directory build

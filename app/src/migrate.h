@@ -1,6 +1,6 @@
 /*
  * Versioned schema migrations, embedded in the binary at build time
- * (scripts/embed-migrations.sh) and recorded in schema_migrations. Safe when
+ * (tools/embed-migrations.sh) and recorded in schema_migrations. Safe when
  * several instances start at once: PostgreSQL takes an advisory lock,
  * SQLite a write transaction.
  */

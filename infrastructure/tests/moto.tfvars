@@ -1,6 +1,6 @@
 # Variables for the emulator run (make test-infra-moto). Anyone can repeat it:
 #
-#   eval "$(../scripts/moto.sh start /tmp/moto)"     # from the repository root
+#   eval "$(../tests/lib/moto.sh start /tmp/moto)"     # from the repository root
 #   terraform plan -var-file=tests/moto.tfvars        # from infrastructure/
 #
 # Production defaults stay on where moto can emulate them (Multi-AZ, NAT per

@@ -21,8 +21,8 @@ infra=$(cd "$here/.." && pwd)
 root=$(cd "$infra/.." && pwd)
 started=$(date +%s)
 
-# shellcheck source-path=SCRIPTDIR source=../../scripts/tf-env.sh
-source "$root/scripts/tf-env.sh"
+# shellcheck source-path=SCRIPTDIR source=../../lib/tf-env.sh
+source "$root/lib/tf-env.sh"
 data=$root/build/terraform/data
 mkdir -p "$data"
 

@@ -73,7 +73,7 @@ def _validator_class(version):
         raise ValidatorUnavailable(
             "neither openapi-schema-validator (%s) nor jsonschema (%s) is importable: install "
             "one (pip install openapi-schema-validator, or Debian's python3-jsonschema via "
-            "scripts/deps.sh test)" % (why, e))
+            "tools/deps.sh test)" % (why, e))
     try:
         from importlib.metadata import version as dist_version
         jv = dist_version("jsonschema")

@@ -8,7 +8,7 @@ Environment (set by tests/api/run.sh; all optional when run by hand):
   ITEMS_API_TEST_OUT  directory for server logs and databases (default: a
                       fresh temporary directory)
   PG_URL, PG_PORT, PG_DIR, PG_BIN, PG_USER, PG_PASSWORD
-                      from tests/lib/pg.sh, for the postgres backend
+                      from lib/pg.sh, for the postgres backend
   SANDBOX, ASAN_OPTIONS, UBSAN_OPTIONS, LSAN_OPTIONS
                       passed through to the server
 
@@ -215,13 +215,13 @@ def psql(args):
 
 
 def pg_ctl(*args):
-    """pg_ctl_do from tests/lib/pg.sh against the test server. A test that
+    """pg_ctl_do from lib/pg.sh against the test server. A test that
     needs it skips (with its reason printed) against an external server
     (ITEMS_API_TEST_PG_URL), which the suite cannot stop and start."""
     if os.environ.get("ITEMS_API_PG_EXTERNAL"):
         raise unittest.SkipTest("stops and starts PostgreSQL (pg_ctl): not possible on the external "
                                 "server in ITEMS_API_TEST_PG_URL; covered by the throwaway-server run")
-    cmd = 'source "%s/tests/lib/pg.sh" && pg_ctl_do "$@"' % REPO
+    cmd = 'source "%s/lib/pg.sh" && pg_ctl_do "$@"' % REPO
     r = subprocess.run(["bash", "-c", cmd, "pg_ctl"] + list(args), capture_output=True,
                        text=True, timeout=120)
     if r.returncode != 0:

@@ -19,7 +19,7 @@ def load_spec():
         import yaml
     except ImportError as e:
         raise SpecUnavailable("PyYAML is not importable (%s); install python3-yaml "
-                              "(scripts/deps.sh test)" % e)
+                              "(tools/deps.sh test)" % e)
     with open(SPEC_PATH, encoding="utf-8") as f:
         return yaml.safe_load(f)
 

@@ -13,7 +13,7 @@
 #   ITEMS_API_TEST_PG_URL  an external PostgreSQL (e.g. a CI service container,
 #                   database "items", a user that may CREATE DATABASE/ROLE) instead
 #                   of the throwaway one; the pg_ctl tests skip with their reason
-# For the postgres backend a throwaway PostgreSQL is started (tests/lib/pg.sh)
+# For the postgres backend a throwaway PostgreSQL is started (lib/pg.sh)
 # and stopped on exit. Prints per-backend counts; exits non-zero if any test
 # failed or any server wrote a sanitizer report to stderr.
 set -euo pipefail
@@ -81,8 +81,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# shellcheck source=tests/lib/pg.sh
-source "$ROOT/tests/lib/pg.sh"
+# shellcheck source=lib/pg.sh
+source "$ROOT/lib/pg.sh"
 
 # Greps every server's stderr for sanitizer reports (ASan, LSan, UBSan).
 sanitizer_reports() {

@@ -19,7 +19,7 @@ T_IDLE_KIB=2
 
 for tool in nginx curl python3; do
     command -v "$tool" >/dev/null || {
-        echo "bench-idle: $tool not found (scripts/deps.sh bench)" >&2
+        echo "bench-idle: $tool not found (tools/deps.sh bench)" >&2
         exit 1
     }
 done

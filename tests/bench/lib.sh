@@ -7,8 +7,8 @@
 # bench_init, which installs the EXIT trap that stops everything started
 # here and removes the temporary directory.
 
-# shellcheck source=tests/lib/pg.sh
-source "$ROOT/tests/lib/pg.sh"
+# shellcheck source=lib/pg.sh
+source "$ROOT/lib/pg.sh"
 
 BENCH_PIDS=()      # session leaders we started, stopped in reverse order
 BENCH_CHILDREN=()  # plain background children (perf), killed on exit

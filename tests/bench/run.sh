@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: items-api against its physical references on this machine.
 #
-# Starts a throwaway PostgreSQL (tests/lib/pg.sh), the release build on it
+# Starts a throwaway PostgreSQL (lib/pg.sh), the release build on it
 # (ACCESS_LOG=off, logs under build/bench/), seeds 10,000 items, then for
 # GET /healthz, GET /v1/items/{random id}, GET /v1/items?limit=20 and
 # POST /v1/items runs wrk (-t2 -c64, a warm-up run first, then BENCH_RUNS
@@ -79,7 +79,7 @@ for tool in wrk nginx curl python3 "$PG_BIN/pgbench" perf; do
         continue
     fi
     command -v "$tool" >/dev/null || {
-        echo "bench: $tool not found (scripts/deps.sh bench)" >&2
+        echo "bench: $tool not found (tools/deps.sh bench)" >&2
         exit 1
     }
 done

@@ -14,7 +14,7 @@ mkdir -p "$out"
 if ! cmp -s "$root/tests/contract/package-lock.json" "$out/package-lock.json" ||
     [[ ! -x $out/node_modules/.bin/prism || ! -x $out/node_modules/.bin/redocly ]]; then
     command -v npm >/dev/null || {
-        echo "contract/install.sh: npm is not installed (scripts/deps.sh test)" >&2
+        echo "contract/install.sh: npm is not installed (tools/deps.sh test)" >&2
         exit 1
     }
     echo "contract/install.sh: npm ci (@stoplight/prism-cli, @redocly/cli) into build/contract" >&2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Control-flow tests of scripts/deploy.sh, against moto plus stubs.
+# Control-flow tests of release/deploy.sh, against moto plus stubs.
 #
 #   tests/deploy/run.sh
 #
@@ -35,7 +35,7 @@ failed=0
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 finish() {
     local rc=$?
-    scripts/moto.sh stop "$work/moto" || true
+    tests/lib/moto.sh stop "$work/moto" || true
     if ((rc == 0 && failed == 0)) && [[ -z ${KEEP_WORKDIR:-} ]]; then
         rm -rf "$work"
     else
@@ -69,9 +69,9 @@ calls() { grep -cE "$1" "$STUB_DIR/calls.log" || true; }
 # --- 1. contract: the stand-in and deploy.sh match infrastructure/ --------------
 echo "=== contract with infrastructure/"
 infra=infrastructure
-mapfile -t outputs < <(grep -oE 'tf_out [a-z_]+' scripts/deploy.sh | awk '{print $2}' | sort -u)
+mapfile -t outputs < <(grep -oE 'tf_out [a-z_]+' release/deploy.sh | awk '{print $2}' | sort -u)
 mapfile -t stand_in_outputs < <(sed -n -E 's/^output "([a-z_]+)".*/\1/p' tests/deploy/stack/main.tf)
-mapfile -t variables < <(grep -oE -- '-var "[a-z_]+=' scripts/deploy.sh | sed -E 's/-var "([a-z_]+)=/\1/' | sort -u)
+mapfile -t variables < <(grep -oE -- '-var "[a-z_]+=' release/deploy.sh | sed -E 's/-var "([a-z_]+)=/\1/' | sort -u)
 for out in "${outputs[@]}"; do
     if grep -qE "^output \"$out\"" "$infra/outputs.tf"; then
         ok "infrastructure/ has output $out (read by deploy.sh)"
@@ -100,10 +100,10 @@ check "the deploy role may read the API-keys secret (smoke test): secretsmanager
 
 # --- 2. moto, stubs and the stand-in stack ----------------------------------------
 echo "=== setting up moto, stubs and the stand-in stack"
-# shellcheck source=scripts/tf-env.sh
-source scripts/tf-env.sh
+# shellcheck source=lib/tf-env.sh
+source lib/tf-env.sh
 export AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true
-eval "$(scripts/moto.sh start "$work/moto")"
+eval "$(tests/lib/moto.sh start "$work/moto")"
 STUB_REAL_AWS=$(command -v aws)
 STUB_DIR=$work/stub
 export STUB_REAL_AWS STUB_DIR
@@ -147,7 +147,7 @@ run_deploy() {
         TF_BACKEND_CONFIG=use_path_style=true GITHUB_REPOSITORY=example-org/items-api \
         IMAGE_ENGINE=docker SMOKE_ATTEMPTS=3 SMOKE_INTERVAL=0 SMOKE_PASSES=2 POLL_INTERVAL=0 REFRESH_TIMEOUT=60 \
         DEPLOY_SUMMARY="$work/summary.md" GITHUB_OUTPUT="$work/gh-output" \
-        "${DEPLOY_ENV[@]}" scripts/deploy.sh "$@" >"$work/out/$name.log" 2>&1 || rc=$?
+        "${DEPLOY_ENV[@]}" release/deploy.sh "$@" >"$work/out/$name.log" 2>&1 || rc=$?
     cp "$STUB_DIR/calls.log" "$work/out/$name.calls"
     [[ ! -f $work/summary.md ]] || cp "$work/summary.md" "$work/out/$name.summary"
     DEPLOY_ENV=()

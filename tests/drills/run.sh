@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Failure drills under load against the local production rehearsal
-# (deploy/local/stack.sh), each printing its figures:
+# (rehearsal/stack.sh), each printing its figures:
 #
 #   roll       rolling update of every instance under ~1,000 req/s, to a
 #              build of the same sources with another version string
@@ -29,8 +29,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export STACK_NAME=${DRILLS_STACK_NAME:-drills}
 export STACK_DIR=${DRILLS_STACK_DIR:-$ROOT/var/stack-drills}
-# shellcheck source=deploy/local/lib.sh
-source "$ROOT/deploy/local/lib.sh"
+# shellcheck source=rehearsal/lib.sh
+source "$ROOT/rehearsal/lib.sh"
 
 MODE=${DRILLS_MODE:-full}
 case $MODE in
@@ -87,7 +87,7 @@ cleanup() {
         ip netns exec "$NS_VPC" nft delete table inet partition 2>/dev/null || true
     fi
     if [[ ${DRILLS_KEEP_STACK:-0} != 1 ]]; then
-        "$ROOT/deploy/local/stack.sh" down >"$OUT/stack-down.log" 2>&1 || {
+        "$ROOT/rehearsal/stack.sh" down >"$OUT/stack-down.log" 2>&1 || {
             echo "stack-down failed:" >&2
             cat "$OUT/stack-down.log" >&2
             rc=1
@@ -150,7 +150,7 @@ instances_ready() {
 steady() {
     wait_until 90 0.2 instances_ready || {
         log "the stack is not steady (every instance UP and ready) within 90 s"
-        "$ROOT/deploy/local/stack.sh" status || true
+        "$ROOT/rehearsal/stack.sh" status || true
         return 1
     }
 }
@@ -253,7 +253,7 @@ drill_roll() {
     sleep "$PRE"
     t0=$(now_us)
     ev "$dir" roll_start_us "$t0"
-    ITEMS_API_BIN=$OUT/variant/items-api "$ROOT/deploy/local/stack.sh" roll >"$dir/roll.log" 2>&1 || rc=$?
+    ITEMS_API_BIN=$OUT/variant/items-api "$ROOT/rehearsal/stack.sh" roll >"$dir/roll.log" 2>&1 || rc=$?
     sed 's/^/    /' "$dir/roll.log"
     ev "$dir" roll_rc "$rc"
     ev "$dir" roll_ms $((($(now_us) - t0) / 1000))
@@ -461,7 +461,7 @@ drill_slowloris() {
     exit 1
 }
 command -v slowhttptest >/dev/null || {
-    echo "drills: slowhttptest missing (scripts/deps.sh stack)" >&2
+    echo "drills: slowhttptest missing (tools/deps.sh stack)" >&2
     exit 1
 }
 mkdir -p "$OUT"
@@ -486,9 +486,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 if [[ -d $STACK_DIR ]]; then
     log "a previous drills stack exists: tearing it down"
-    "$ROOT/deploy/local/stack.sh" down >/dev/null 2>&1 || true
+    "$ROOT/rehearsal/stack.sh" down >/dev/null 2>&1 || true
 fi
-"$ROOT/deploy/local/stack.sh" up >"$OUT/stack-up.log" 2>&1 9>&- || {
+"$ROOT/rehearsal/stack.sh" up >"$OUT/stack-up.log" 2>&1 9>&- || {
     cat "$OUT/stack-up.log"
     exit 1
 }
@@ -496,8 +496,8 @@ log "stack up: $(cat "$STACK_DIR/url-public") (and $(cat "$STACK_DIR/url")), run
 stack_paths
 # shellcheck source=/dev/null
 source "$S_SECRETS/pg.env"
-# shellcheck source=tests/lib/pg.sh
-source "$ROOT/tests/lib/pg.sh"
+# shellcheck source=lib/pg.sh
+source "$ROOT/lib/pg.sh"
 
 failed=()
 for d in "${DRILLS[@]}"; do

@@ -166,8 +166,8 @@ def pg_isready(timeout=1):
 
 
 def pg_ctl(*args, timeout=90):
-    """pg_ctl_do from tests/lib/pg.sh (runs as the cluster's owner)."""
-    script = 'source "$1/tests/lib/pg.sh"; shift; pg_ctl_do "$@"'
+    """pg_ctl_do from lib/pg.sh (runs as the cluster's owner)."""
+    script = 'source "$1/lib/pg.sh"; shift; pg_ctl_do "$@"'
     out = subprocess.run(["bash", "-c", script, "pg_ctl", ROOT] + list(args),
                          capture_output=True, text=True, timeout=timeout, env=dict(pg_env()))
     if out.returncode != 0:

@@ -57,8 +57,8 @@ chmod 0755 "$WORK"
 export FAULTS_STATE_DIR=$WORK/state
 mkdir -p "$FAULTS_STATE_DIR"
 
-# shellcheck source=tests/lib/pg.sh disable=SC1091
-source tests/lib/pg.sh
+# shellcheck source=lib/pg.sh disable=SC1091
+source lib/pg.sh
 
 child=
 # shellcheck disable=SC2317  # invoked by the traps below

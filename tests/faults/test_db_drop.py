@@ -95,7 +95,7 @@ def main():
     if os.geteuid() != 0:
         c.skip("needs root to install an nftables rule (running as uid %d)" % os.geteuid())
     if shutil.which("nft") is None:
-        c.skip("nft not installed (scripts/deps.sh stack installs nftables)")
+        c.skip("nft not installed (tools/deps.sh stack installs nftables)")
     probe = "itemsapi_probe_%d" % os.getpid()
     p = nft("add", "table", "inet", probe, check=False)
     if p.returncode != 0:

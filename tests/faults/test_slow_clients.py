@@ -86,7 +86,7 @@ def status_of(data):
 
 def phase_slowhttptest(c, svc, tmp):
     if shutil.which("slowhttptest") is None:
-        c.check(False, "slowhttptest installed", "scripts/deps.sh stack installs it")
+        c.check(False, "slowhttptest installed", "tools/deps.sh stack installs it")
         return
     sampler = Sampler(svc.port)
     health = F.HealthPoller(svc.port, interval=0.2, timeout=5)

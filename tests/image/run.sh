@@ -23,7 +23,7 @@
 #
 # The engine is podman here, docker where a daemon runs (image/engine.sh).
 # Containers use the host network (no bridge or port mapping to set up) on
-# free ports. PostgreSQL: a throwaway server (tests/lib/pg.sh), or the one
+# free ports. PostgreSQL: a throwaway server (lib/pg.sh), or the one
 # named by IMAGE_TEST_PG_URL (CI: a service container).
 set -euo pipefail
 
@@ -32,8 +32,8 @@ cd "$root"
 # shellcheck source=image/engine.sh
 source image/engine.sh
 if [[ -z ${IMAGE_TEST_PG_URL:-} ]]; then
-    # shellcheck source=tests/lib/pg.sh
-    source tests/lib/pg.sh
+    # shellcheck source=lib/pg.sh
+    source lib/pg.sh
 fi
 
 image=${1:-items-api:dev}

@@ -23,9 +23,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export STACK_NAME=${STACKTEST_NAME:-stacktest}
 export STACK_DIR=$ROOT/var/stack-$STACK_NAME
-# shellcheck source=deploy/local/lib.sh
-source "$ROOT/deploy/local/lib.sh"
-STACK=$ROOT/deploy/local/stack.sh
+# shellcheck source=rehearsal/lib.sh
+source "$ROOT/rehearsal/lib.sh"
+STACK=$ROOT/rehearsal/stack.sh
 WORK=
 
 failures=0
@@ -125,7 +125,7 @@ s.update(health_check_path="/drill-health", health_check_interval_seconds=7,
 json.dump(s, open(sys.argv[2], "w"))
 PY
 gen() {
-    python3 "$ROOT/deploy/local/gen-haproxy.py" --settings "$1" --instances 2 --lb-addr 10.0.0.10 \
+    python3 "$ROOT/rehearsal/gen-haproxy.py" --settings "$1" --instances 2 --lb-addr 10.0.0.10 \
         --lb-port 80 --app-addr 10.0.10.10 --host-ns x-host --host-port 1234 --socket /tmp/x.sock --admin-port 9999
 }
 gen "$WORK/lb-settings.json" >"$WORK/changed.cfg"
@@ -152,7 +152,7 @@ if ! grep -q 'option redispatch' <(grep -v 'no option redispatch' "$WORK/real.cf
 else
     fail "something re-enables retries or redispatch"
 fi
-if python3 "$ROOT/deploy/local/gen-haproxy.py" --settings /dev/null --instances 1 --lb-addr a --lb-port 1 \
+if python3 "$ROOT/rehearsal/gen-haproxy.py" --settings /dev/null --instances 1 --lb-addr a --lb-port 1 \
     --app-addr b --host-ns c --host-port 2 --socket d --admin-port 3 >/dev/null 2>&1; then
     fail "a broken settings file is refused"
 else

@@ -10,7 +10,7 @@
 #
 # The storage tests run on SQLite always and on PostgreSQL when
 # ITEMS_TEST_PG_URL names a database. When it is unset, a throwaway server
-# is started here (tests/lib/pg.sh) and stopped on exit, so that a plain
+# is started here (lib/pg.sh) and stopped on exit, so that a plain
 # `make test-unit` covers both back ends.
 set -euo pipefail
 
@@ -33,8 +33,8 @@ cleanup() {
 trap cleanup EXIT
 
 if [[ -z ${ITEMS_TEST_PG_URL:-} ]]; then
-    # shellcheck source=tests/lib/pg.sh
-    source "$ROOT/tests/lib/pg.sh"
+    # shellcheck source=lib/pg.sh
+    source "$ROOT/lib/pg.sh"
     # The server runs as another user when we are root: it must be able to
     # reach its data directory under ours.
     chmod 0755 "$WORK"

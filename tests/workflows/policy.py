@@ -12,14 +12,14 @@ and local composite action:
     concurrency group, are never cancelled, and run only on main (their
     `if:` requires github.ref == 'refs/heads/main'; the deploy role's trust
     pins the branch too)
-  - every job that deploys (runs scripts/deploy.sh without --plan-only) fits
+  - every job that deploys (runs release/deploy.sh without --plan-only) fits
     a rollback into its time limits: deploy.sh waits for instance refreshes
     at most 2 x REFRESH_TIMEOUT in all, and the rest takes at most
     DEPLOY_MARGIN, so 2 x REFRESH_TIMEOUT + DEPLOY_MARGIN <= the role's
     role-duration-seconds and <= timeout-minutes x 60
   - no `${{ github.event.* }}` or `${{ inputs.* }}` spliced into a run:
     script (script injection): such values go through env:
-  - jobs that plan (scripts/deploy.sh --plan-only) keep the full plan out of
+  - jobs that plan (release/deploy.sh --plan-only) keep the full plan out of
     public view: every artifact they upload is opt-in (an `if:` on the
     repository variable PUBLISH_FULL_PLAN), and no run: script of theirs
     writes to the job summary (deploy.sh writes only counts and addresses)
@@ -41,7 +41,7 @@ UNTRUSTED = re.compile(r"\b(github\.event\.|inputs\.|github\.head_ref)")
 # Seconds a deploy needs besides waiting for refreshes: init, plans and
 # applies, push, two smoke tests (ci-cd.yml's deploy job has the arithmetic).
 DEPLOY_MARGIN = 1800
-# scripts/deploy.sh's default REFRESH_TIMEOUT; configure-aws-credentials'
+# release/deploy.sh's default REFRESH_TIMEOUT; configure-aws-credentials'
 # default session.
 DEFAULT_REFRESH_TIMEOUT = 2700
 DEFAULT_ROLE_DURATION = 3600
@@ -71,7 +71,7 @@ def budget_check(name, job_id, doc, job):
     env = dict(doc.get("env") or {})
     env.update(job.get("env") or {})
     for step in job.get("steps", []) or []:
-        if "scripts/deploy.sh" in str(step.get("run", "")):
+        if "release/deploy.sh" in str(step.get("run", "")):
             env.update(step.get("env") or {})
     refresh = seconds(env.get("REFRESH_TIMEOUT", DEFAULT_REFRESH_TIMEOUT))
     creds = [s for s in job.get("steps", []) or [] if "configure-aws-credentials" in str(s.get("uses", ""))]
@@ -158,11 +158,11 @@ def main():
                     cond = re.sub(r"\s+", " ", str(job.get("if", "")))
                     check("github.ref == 'refs/heads/main'" in cond and " || " not in cond,
                           f"{name}: job {job_id} (production) runs only on main ({cond or 'no if:'})")
-                deploys = any("scripts/deploy.sh" in str(s.get("run", "")) and "--plan-only" not in str(s.get("run", ""))
+                deploys = any("release/deploy.sh" in str(s.get("run", "")) and "--plan-only" not in str(s.get("run", ""))
                               for s in job.get("steps", []) or [])
                 if deploys:
                     budget_check(name, job_id, doc, job)
-                plans = any("scripts/deploy.sh" in str(s.get("run", "")) and "--plan-only" in str(s.get("run", ""))
+                plans = any("release/deploy.sh" in str(s.get("run", "")) and "--plan-only" in str(s.get("run", ""))
                             for s in job.get("steps", []) or [])
                 if plans:
                     plan_privacy_check(name, job_id, job)

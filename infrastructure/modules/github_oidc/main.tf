@@ -385,7 +385,7 @@ resource "aws_iam_policy" "release" {
       },
       {
         # The smoke test makes one authenticated request with a key from
-        # the API keys secret (scripts/deploy.sh).
+        # the API keys secret (release/deploy.sh).
         Sid      = "SmokeTestKey"
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]

@@ -9,7 +9,7 @@
     checks.py empty-bucket BUCKET         delete every object version (see empty_bucket)
     checks.py leftovers [--keep-bucket B] fail if anything the stack created still exists
 
-boto3 reaches moto through AWS_ENDPOINT_URL (set by scripts/moto.sh).
+boto3 reaches moto through AWS_ENDPOINT_URL (set by tests/lib/moto.sh).
 """
 import base64
 import datetime

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Layer 3 of the infrastructure tests: the whole stack against moto.
 #
-#   1. start a private moto_server (scripts/moto.sh)
+#   1. start a private moto_server (tests/lib/moto.sh)
 #   2. bootstrap/: create the state bucket (local state, in the work dir)
 #   3. root module: terraform init with the S3 backend in that bucket
 #      (use_lockfile), import a certificate into moto's ACM, full apply with
@@ -33,7 +33,7 @@ var() { sed -n -E "s/^$1[[:space:]]*=[[:space:]]*\"([^\"]*)\".*/\1/p" "$infra/$t
 
 finish() {
     local rc=$?
-    "$root/scripts/moto.sh" stop "$work" || true
+    "$root/tests/lib/moto.sh" stop "$work" || true
     if ((rc == 0)) && [[ -z ${KEEP_WORKDIR:-} ]]; then
         rm -rf "$work"
     else
@@ -55,8 +55,8 @@ run_logged() {
     fi
 }
 
-# shellcheck source-path=SCRIPTDIR source=../../../scripts/tf-env.sh
-source "$root/scripts/tf-env.sh"
+# shellcheck source-path=SCRIPTDIR source=../../../lib/tf-env.sh
+source "$root/lib/tf-env.sh"
 export TF_IN_AUTOMATION=1 TF_INPUT=0
 region=$(var aws_region)
 bucket=$(var tf_state_bucket)
@@ -64,7 +64,7 @@ key=$(var tf_state_key)
 export AWS_DEFAULT_REGION=$region AWS_REGION=$region
 
 step "starting moto_server"
-eval "$("$root/scripts/moto.sh" start "$work")"
+eval "$("$root/tests/lib/moto.sh" start "$work")"
 echo "moto on $AWS_ENDPOINT_URL (pid $MOTO_PID), work dir $work"
 
 common_moto_vars=(-var s3_use_path_style=true -var provider_max_retries=3)

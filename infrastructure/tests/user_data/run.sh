@@ -44,8 +44,8 @@ ok() {
 called() { grep -qE -- "$2" "$1"; }
 mode() { stat -c '%a' "$1"; }
 
-# shellcheck source-path=SCRIPTDIR source=../../../scripts/tf-env.sh
-source "$root/scripts/tf-env.sh"
+# shellcheck source-path=SCRIPTDIR source=../../../lib/tf-env.sh
+source "$root/lib/tf-env.sh"
 
 # render OUT [terraform apply args...]
 render() {

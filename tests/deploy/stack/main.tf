@@ -1,5 +1,5 @@
 # A small stand-in for infrastructure/ with the same interface towards
-# scripts/deploy.sh (the variables it passes, the outputs it reads, a
+# release/deploy.sh (the variables it passes, the outputs it reads, a
 # module.registry it can target on a first deploy), applied against moto by
 # tests/deploy/run.sh. The real stack takes minutes per apply against the
 # emulator; this one takes seconds, so every control-flow path can be run.

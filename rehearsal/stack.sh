@@ -2,16 +2,16 @@
 # The production rehearsal on one machine: the AWS topology of
 # infrastructure/ with real processes.
 #
-#   deploy/local/stack.sh up [INSTANCES]   bring it up (default 3 instances)
-#   deploy/local/stack.sh roll             rolling update to ITEMS_API_BIN
+#   rehearsal/stack.sh up [INSTANCES]   bring it up (default 3 instances)
+#   rehearsal/stack.sh roll             rolling update to ITEMS_API_BIN
 #                                          (default build/items-api)
-#   deploy/local/stack.sh rollback         rolling update back to the release
+#   rehearsal/stack.sh rollback         rolling update back to the release
 #                                          that ran before the last roll
-#   deploy/local/stack.sh status           what runs, and the balancer's view
-#   deploy/local/stack.sh snapshot [NAME]  pg_dump of the database (RDS snapshot)
-#   deploy/local/stack.sh restore NAME     restore a snapshot into a new database
+#   rehearsal/stack.sh status           what runs, and the balancer's view
+#   rehearsal/stack.sh snapshot [NAME]  pg_dump of the database (RDS snapshot)
+#   rehearsal/stack.sh restore NAME     restore a snapshot into a new database
 #                                          and roll the instances onto it
-#   deploy/local/stack.sh down             tear everything down
+#   rehearsal/stack.sh down             tear everything down
 #
 #   internet (NS pub 192.168.200.10)            machine's loopback 127.0.0.1:PORT
 #        |                                                 |
@@ -32,11 +32,11 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=deploy/local/lib.sh
+# shellcheck source=rehearsal/lib.sh
 source "$HERE/lib.sh"
 export STACK_NAME STACK_DIR LB_SETTINGS
 
-PG_LIB=$STACK_ROOT/tests/lib/pg.sh
+PG_LIB=$STACK_ROOT/lib/pg.sh
 
 # ------------------------------------------------------------------ network
 
@@ -215,7 +215,7 @@ start_postgres() {
         close_fds
         # shellcheck disable=SC2030  # for pg.sh, in this subshell only
         export PG_NETNS=$NS_DB PG_LISTEN=$IP_DB PG_PORT=$DB_PORT PG_HBA_ALLOW=$NET_APP
-        # shellcheck source=tests/lib/pg.sh
+        # shellcheck source=lib/pg.sh
         source "$PG_LIB"
         pg_start "$S_PG" >/dev/null
         umask 077
@@ -233,7 +233,7 @@ stop_postgres() {
     (
         # shellcheck source=/dev/null
         source "$S_SECRETS/pg.env"
-        # shellcheck source=tests/lib/pg.sh
+        # shellcheck source=lib/pg.sh
         source "$PG_LIB"
         pg_ctl_do stop -m fast >/dev/null 2>&1 || true
         pg_stop
@@ -312,7 +312,7 @@ cmd_up() {
     (($(id -u) == 0)) || stack_die "needs root (network namespaces, nftables)"
     local c
     for c in haproxy nft ip setpriv python3 sha256sum; do
-        command -v "$c" >/dev/null || stack_die "$c not found (scripts/deps.sh stack)"
+        command -v "$c" >/dev/null || stack_die "$c not found (tools/deps.sh stack)"
     done
     local bin=${ITEMS_API_BIN:-$STACK_ROOT/build/items-api}
     [[ -x $bin ]] || stack_die "no binary at $bin (make build)"

@@ -2,14 +2,14 @@
 # A throwaway PostgreSQL for tests and benchmarks: its own data directory,
 # a free loopback port, password authentication, torn down by pg_stop.
 #
-#   source tests/lib/pg.sh
+#   source lib/pg.sh
 #   pg_start DIR        # sets PG_URL, PG_PORT, PG_DIR, PG_BIN, PG_USER
 #   pg_stop             # stops it and removes DIR
 #
 # The server refuses to run as root, so as root it runs as the `postgres`
 # user (created if missing); otherwise as the current user.
 #
-# Optional, for a server inside a network namespace (deploy/local's stack);
+# Optional, for a server inside a network namespace (rehearsal/'s stack);
 # unset, nothing changes:
 #   PG_NETNS      run the server and every client command (psql, pg_ctl) in
 #                 this network namespace (`ip netns exec`; needs root); the

@@ -1,12 +1,12 @@
 # shellcheck shell=bash disable=SC2034  # the variables are for the scripts that source this
-# Shared by deploy/local/*.sh, tests/stack and tests/drills: the stack's
+# Shared by rehearsal/*.sh, tests/stack and tests/drills: the stack's
 # names, addresses and small helpers. Source it; it defines, never runs.
 #
 # One stack = one STACK_NAME (prefix of its network namespaces) and one
 # STACK_DIR (its files). `make stack` uses the defaults; the tests bring up
 # their own stacks under other names so they never touch a developer's.
 
-STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACK_NAME=${STACK_NAME:-itemsapi}
 STACK_DIR=${STACK_DIR:-$STACK_ROOT/var/stack}
 LB_SETTINGS=${LB_SETTINGS:-$STACK_ROOT/infrastructure/lb-settings.json}
@@ -109,7 +109,7 @@ stack_instances() { cat "$STACK_DIR/instances/count"; }
 instance_port() { echo $((${LB_APP_PORT:-$(lb_setting app_port)} + $1 - 1)); }
 
 # The HAProxy runtime API: hactl "show stat". Over TCP on the balancer's
-# loopback (bash speaks TCP, not unix sockets; deploy/local/hactl.py speaks
+# loopback (bash speaks TCP, not unix sockets; rehearsal/hactl.py speaks
 # to the unix socket run/haproxy.sock for people).
 HAPROXY_ADMIN_PORT=9999
 # shellcheck disable=SC2016  # expanded by the inner bash

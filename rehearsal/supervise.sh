@@ -23,7 +23,7 @@
 # in the same JSON shape, "source":"supervisor").
 set -euo pipefail
 
-# shellcheck source=deploy/local/lib.sh
+# shellcheck source=rehearsal/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 n=${1:?usage: supervise.sh N}

@@ -2,7 +2,7 @@
 # Runs the test suites (make targets), keeps going after a failure, prints
 # one summary line per suite with its duration, and fails if any failed.
 #
-#   scripts/run-suites.sh --order "a b+c d" --targets "a b c d e"
+#   tests/lib/run-suites.sh --order "a b+c d" --targets "a b c d e"
 #
 # Suites run in --order, then any other --targets. "b+c" runs b and c at the
 # same time (their output is buffered and printed when both are done): for

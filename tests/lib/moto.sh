@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Start and stop a private moto_server (AWS emulator) for a test run.
 #
-#   eval "$(scripts/moto.sh start DIR)"   # prints exports: MOTO_PORT, MOTO_PID, AWS_ENDPOINT_URL, dummy credentials
-#   scripts/moto.sh stop DIR              # kills exactly the server started for DIR
+#   eval "$(tests/lib/moto.sh start DIR)"   # prints exports: MOTO_PORT, MOTO_PID, AWS_ENDPOINT_URL, dummy credentials
+#   tests/lib/moto.sh stop DIR              # kills exactly the server started for DIR
 #
 # DIR holds moto.pid, moto.port and moto.log. The server binds 127.0.0.1 on a
 # free port, with MOTO_IAM_LOAD_MANAGED_POLICIES=true so AWS managed policies

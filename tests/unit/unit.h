@@ -1,5 +1,5 @@
 /*
- * Shared helpers for the cmocka unit tests (app/tests/unit/test_<module>.c
+ * Shared helpers for the cmocka unit tests (tests/unit/test_<module>.c
  * mirrors app/src/<module>.c). Everything here is static inline so that a
  * test file that uses only part of it still builds with -Werror.
  */

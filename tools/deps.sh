@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, and says what it installs.
-# Usage: scripts/deps.sh GROUP...   (groups below; "all" = every group)
+# Usage: tools/deps.sh GROUP...   (groups below; "all" = every group)
 # Idempotent and quiet when everything is present, so targets can call it every time.
 set -euo pipefail
 
