@@ -43,7 +43,7 @@ for t in "${TESTS[@]}"; do
     fi
 done
 
-# faultlib.py runs ITEMS_API_BIN / ITEMS_API_TEST_BIN when set (e.g. a
+# The tests (tests/lib/itemstest) run ITEMS_API_BIN / ITEMS_API_TEST_BIN when set (e.g. a
 # build of another revision, to measure before and after a change).
 for bin in "${ITEMS_API_BIN:-build/items-api}" "${ITEMS_API_TEST_BIN:-build/test/items-api}"; do
     if [[ ! -x $bin ]]; then

@@ -20,8 +20,8 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import faultlib as F  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import itemstest as T  # noqa: E402
 
 BOUND_503 = 7.0
 DROP_SECONDS = float(os.environ.get("FAULTS_DROP_SECONDS", "12"))
@@ -41,7 +41,7 @@ class Firewall:
         self.active = False
 
     def drop(self):
-        with open(os.path.join(F.STATE_DIR, "nft-tables"), "a") as f:
+        with open(os.path.join(T.state_dir(), "nft-tables"), "a") as f:
             f.write(self.table + "\n")
         rules = (
             "table inet %(t)s {\n"
@@ -73,25 +73,25 @@ class Client(threading.Thread):
         n = 0
         while not self.stop_ev.is_set():
             n += 1
-            t = F.now()
+            t = T.now()
             try:
                 if self.kind == "post":
-                    r = F.request(self.port, "POST", "/v1/items", body={"name": "drop-%d" % n},
-                                  key=F.KEY1, timeout=15)
+                    r = T.request(self.port, "POST", "/v1/items", body={"name": "drop-%d" % n},
+                                  key=T.KEY1, timeout=15)
                 elif self.kind == "get":
-                    r = F.request(self.port, "GET", "/v1/items/1", key=F.KEY1, timeout=15)
+                    r = T.request(self.port, "GET", "/v1/items/1", key=T.KEY1, timeout=15)
                 elif self.kind == "list":
-                    r = F.request(self.port, "GET", "/v1/items?limit=5", key=F.KEY1, timeout=15)
+                    r = T.request(self.port, "GET", "/v1/items?limit=5", key=T.KEY1, timeout=15)
                 else:
-                    r = F.request(self.port, "GET", "/readyz", timeout=15)
-                self.results.append((t, F.now(), r.status, F.is_problem_503(r) or r.status < 300))
+                    r = T.request(self.port, "GET", "/readyz", timeout=15)
+                self.results.append((t, T.now(), r.status, T.is_problem_503(r) or r.status < 300))
             except (OSError, http.client.HTTPException) as e:
-                self.results.append((t, F.now(), "%s: %s" % (type(e).__name__, e), False))
+                self.results.append((t, T.now(), "%s: %s" % (type(e).__name__, e), False))
             time.sleep(0.1)
 
 
 def main():
-    c = F.Checker("db_drop: PostgreSQL packets silently dropped (nftables)")
+    c = T.Checker("db_drop: PostgreSQL packets silently dropped (nftables)")
     if os.geteuid() != 0:
         c.skip("needs root to install an nftables rule (running as uid %d)" % os.geteuid())
     if shutil.which("nft") is None:
@@ -102,9 +102,9 @@ def main():
         c.skip("cannot create nftables tables here (%s)" % p.stderr.strip())
     nft("delete", "table", "inet", probe, check=False)
 
-    url = F.new_database("faults_drop")
+    url = T.new_database("faults_drop")
     # Service defaults for every deadline: the claim is about the shipped config.
-    svc = F.Service("db-drop", env={"WORKER_THREADS": "2", "DB_POOL_SIZE": "4"}, database_url=url)
+    svc = T.Service("db-drop", env={"WORKER_THREADS": "2", "DB_POOL_SIZE": "4"}, database_url=url)
     fw = Firewall(int(os.environ["PG_PORT"]))
     stop_ev = threading.Event()
     clients = []
@@ -113,10 +113,10 @@ def main():
         svc.start()
         pid = svc.pid
         c.check(svc.wait_ready(10), "service ready on PostgreSQL")
-        r = F.request(svc.port, "POST", "/v1/items", body={"name": "before"}, key=F.KEY1)
+        r = T.request(svc.port, "POST", "/v1/items", body={"name": "before"}, key=T.KEY1)
         c.check(r.status == 201, "POST before the drop: 201", repr(r))
 
-        health = F.HealthPoller(svc.port, interval=0.2, timeout=5)
+        health = T.HealthPoller(svc.port, interval=0.2, timeout=5)
         health.start()
         clients = [Client(svc.port, k, stop_ev) for k in ("post", "post", "get", "list", "readyz")]
         for cl in clients:
@@ -124,22 +124,22 @@ def main():
         time.sleep(1.0)
 
         fw.drop()
-        t_drop = F.now()
+        t_drop = T.now()
         c.info("dropping packets to/from 127.0.0.1:%s for %.0fs (table inet %s)"
                % (os.environ["PG_PORT"], DROP_SECONDS, fw.table))
         time.sleep(DROP_SECONDS)
         fw.restore()
-        t_restore = F.now()
+        t_restore = T.now()
         c.info("rule removed")
 
         # Recovery: a POST loop of our own, 100 ms apart.
         rec = None
-        while F.now() - t_restore < RECOVERY_BOUND + 10:
+        while T.now() - t_restore < RECOVERY_BOUND + 10:
             try:
-                r = F.request(svc.port, "POST", "/v1/items", body={"name": "after"}, key=F.KEY1,
+                r = T.request(svc.port, "POST", "/v1/items", body={"name": "after"}, key=T.KEY1,
                               timeout=10)
                 if r.status == 201:
-                    rec = F.now() - t_restore
+                    rec = T.now() - t_restore
                     break
             except (OSError, http.client.HTTPException):
                 pass
@@ -167,7 +167,7 @@ def main():
         c.figure("requests spanning the drop's start or end", len(spanning))
         c.figure("max latency of any request during the drop", "%.2fs" % max(lat_all or [0]))
         c.figure("p50 latency of API requests during the drop",
-                 "%.2fs" % F.pct([x[1] - x[0] for _, x in api], 50))
+                 "%.2fs" % T.pct([x[1] - x[0] for _, x in api], 50))
         c.check(len(api) >= 5, "requests were made during the drop", str(len(api)))
         c.check(not bad, "every API request during the drop answers 503 problem+json with Retry-After",
                 "; ".join("%s %s after %.2fs" % (k, x[2], x[1] - x[0]) for k, x in bad[:8]))
@@ -193,7 +193,7 @@ def main():
         c.check(rec is not None and rec <= RECOVERY_BOUND,
                 "service recovers within %.0fs of the rule's removal" % RECOVERY_BOUND,
                 "log:\n" + svc.problem_lines())
-        r = F.request(svc.port, "GET", "/readyz", timeout=5)
+        r = T.request(svc.port, "GET", "/readyz", timeout=5)
         c.check(r.status == 200, "/readyz 200 after recovery", repr(r))
         c.check(svc.alive() and svc.pid == pid, "service never restarted (pid %d)" % pid)
     except Exception as e:

@@ -19,8 +19,8 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import faultlib as F  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import itemstest as T  # noqa: E402
 
 WRITERS = int(os.environ.get("FAULTS_WRITERS", "8"))
 CLIENT_TIMEOUT = 10.0
@@ -47,17 +47,17 @@ class Writer(threading.Thread):
             name = "w%d-%d" % (self.idx, seq)
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=CLIENT_TIMEOUT)
-            t = F.now()
+            t = T.now()
             try:
-                r = F.request(self.port, "POST", "/v1/items", body={"name": name, "data": {"w": self.idx}},
-                              key=F.KEY1, conn=conn)
+                r = T.request(self.port, "POST", "/v1/items", body={"name": name, "data": {"w": self.idx}},
+                              key=T.KEY1, conn=conn)
             except (OSError, http.client.HTTPException) as e:
-                self.failures.append((t, "%s after %.2fs: %s" % (type(e).__name__, F.now() - t, e)))
+                self.failures.append((t, "%s after %.2fs: %s" % (type(e).__name__, T.now() - t, e)))
                 conn.close()
                 conn = None
                 time.sleep(0.05)
                 continue
-            done = F.now()
+            done = T.now()
             self.max_latency = max(self.max_latency, done - t)
             if r.status == 201:
                 item = r.json()
@@ -67,7 +67,7 @@ class Writer(threading.Thread):
                 self.ok_times.append(done)
             else:
                 self.errors.append((done, r.status, r.body[:160], done - t))
-                if not F.is_problem_503(r):
+                if not T.is_problem_503(r):
                     self.failures.append((t, "status %d (%s) body %r" % (
                         r.status, r.header("content-type"), r.body[:160])))
                 # Back off a little on errors, like a real client would.
@@ -89,9 +89,9 @@ class ReadyPoller(threading.Thread):
 
     def run(self):
         while not self.stop_ev.is_set():
-            t = F.now()
-            self.samples.append((t, F.pg_isready(timeout=1)))
-            self.stop_ev.wait(max(0.0, 0.05 - (F.now() - t)))
+            t = T.now()
+            self.samples.append((t, T.pg_isready(timeout=1)))
+            self.stop_ev.wait(max(0.0, 0.05 - (T.now() - t)))
 
     def up_after(self, t_start):
         """(down_at, up_at): first refusal after t_start, first acceptance after it."""
@@ -107,17 +107,17 @@ class ReadyPoller(threading.Thread):
 
 
 def outage(c, svc, writers, poller, mode):
-    t_cmd = F.now()
+    t_cmd = T.now()
     if mode == "stop+start":
         # A longer outage: the reconnect backoff has time to grow.
         c.info("pg_ctl stop -m fast, %.0fs down, pg_ctl start, under load" % DOWN_SECONDS)
-        F.pg_ctl("stop", "-m", "fast")
+        T.pg_ctl("stop", "-m", "fast")
         time.sleep(DOWN_SECONDS)
-        F.pg_ctl("start")
+        T.pg_ctl("start")
     else:
         c.info("pg_ctl restart -m %s under load" % mode)
-        F.pg_ctl("restart", "-m", mode)
-    t_ret = F.now()
+        T.pg_ctl("restart", "-m", mode)
+    t_ret = T.now()
     c.figure("%s: pg_ctl took" % mode, "%.2fs" % (t_ret - t_cmd))
     # Let the poller see acceptance and the writers recover.
     time.sleep(3.0)
@@ -149,9 +149,9 @@ def outage(c, svc, writers, poller, mode):
 
 
 def main():
-    c = F.Checker("db_restart: pg_ctl restart -m fast / -m immediate / stop+start under %d writers" % WRITERS)
-    url = F.new_database("faults_restart")
-    svc = F.Service("db-restart", env={"WORKER_THREADS": "2", "DB_POOL_SIZE": "4"},
+    c = T.Checker("db_restart: pg_ctl restart -m fast / -m immediate / stop+start under %d writers" % WRITERS)
+    url = T.new_database("faults_restart")
+    svc = T.Service("db-restart", env={"WORKER_THREADS": "2", "DB_POOL_SIZE": "4"},
                     database_url=url)
     stop_ev = threading.Event()
     writers = []
@@ -162,7 +162,7 @@ def main():
         c.check(svc.wait_ready(10), "service ready on PostgreSQL")
         poller.start()
         writers = [Writer(i, svc.port, stop_ev) for i in range(WRITERS)]
-        t_load = F.now()
+        t_load = T.now()
         for w in writers:
             w.start()
         time.sleep(2.0)
@@ -182,7 +182,7 @@ def main():
             w.join(CLIENT_TIMEOUT + 5)
         poller.stop_ev.set()
         poller.join(5)
-        load_s = F.now() - t_load
+        load_s = T.now() - t_load
         c.check(not any(w.is_alive() for w in writers), "every writer finished (no request hangs)")
 
         acked = {}
@@ -207,7 +207,7 @@ def main():
                 "%d, e.g. %s" % (len(failures), failures[0][1] if failures else ""))
 
         # Every acknowledged id is in the database, with the name that was sent.
-        rows = F.psql("SELECT id, name FROM items;", db="faults_restart")
+        rows = T.psql("SELECT id, name FROM items;", db="faults_restart")
         in_db = {}
         for line in rows.splitlines():
             i, _, n = line.partition("|")
@@ -222,7 +222,7 @@ def main():
 
         c.check(svc.alive() and svc.pid == pid, "service never restarted (pid %d still running)" % pid,
                 "exit status %s" % svc.proc.returncode)
-        r = F.request(svc.port, "GET", "/readyz", timeout=5)
+        r = T.request(svc.port, "GET", "/readyz", timeout=5)
         c.check(r.status == 200, "/readyz 200 after the faults", repr(r))
     except Exception as e:  # a harness error is a failure with its reason
         c.check(False, "test ran to completion", "%s: %s" % (type(e).__name__, e))

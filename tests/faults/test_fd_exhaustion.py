@@ -17,8 +17,8 @@ import socket
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import faultlib as F  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import itemstest as T  # noqa: E402
 
 NOFILE = 40
 IDLE = 60
@@ -32,8 +32,8 @@ def fd_warnings(svc):
 
 
 def main():
-    c = F.Checker("fd exhaustion: EMFILE backs off (RLIMIT_NOFILE %d, %d idle clients)" % (NOFILE, IDLE))
-    svc = F.Service("fd-exhaustion", nofile=NOFILE, database_url="sqlite::memory:",
+    c = T.Checker("fd exhaustion: EMFILE backs off (RLIMIT_NOFILE %d, %d idle clients)" % (NOFILE, IDLE))
+    svc = T.Service("fd-exhaustion", nofile=NOFILE, database_url="sqlite::memory:",
                     env={"WORKER_THREADS": "2", "MAX_CONNECTIONS": "1000",
                          "HEADER_TIMEOUT_SECONDS": "60"})
     socks = []
@@ -47,10 +47,10 @@ def main():
         for _ in range(IDLE):
             socks.append(socket.create_connection(("127.0.0.1", svc.port), timeout=5))
         time.sleep(0.5)  # the workers accept until EMFILE
-        cpu0, t0 = F.cpu_seconds(svc.pid), F.now()
+        cpu0, t0 = T.cpu_seconds(svc.pid), T.now()
         time.sleep(WINDOW)
-        cpu = F.cpu_seconds(svc.pid) - cpu0
-        elapsed = F.now() - t0
+        cpu = T.cpu_seconds(svc.pid) - cpu0
+        elapsed = T.now() - t0
         warns = fd_warnings(svc)
         c.figure("CPU at EMFILE", "%.2fs in %.1fs" % (cpu, elapsed))
         c.figure("\"out of file descriptors\" warnings", "%d (refused counts: %s)" % (
@@ -65,16 +65,16 @@ def main():
         for s in socks:
             s.close()
         socks = []
-        t, r = F.now(), None
-        while F.now() - t < 5 and r is None:
+        t, r = T.now(), None
+        while T.now() - t < 5 and r is None:
             try:
-                got = F.request(svc.port, "GET", "/healthz", timeout=1)
+                got = T.request(svc.port, "GET", "/healthz", timeout=1)
                 if got.status == 200:
                     r = got
             except OSError:
                 time.sleep(0.1)
         c.figure("first /healthz 200 after the idle clients closed",
-                 "%.2fs" % (F.now() - t) if r else "never")
+                 "%.2fs" % (T.now() - t) if r else "never")
         c.check(r is not None, "acceptance resumes once descriptors are free (/healthz 200 within 5 s)",
                 svc.problem_lines())
         rc = svc.stop()

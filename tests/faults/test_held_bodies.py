@@ -38,8 +38,8 @@ import socket
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import faultlib as F  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import itemstest as T  # noqa: E402
 
 N_CONN = int(os.environ.get("HELD_BODIES_CONNECTIONS", "300"))
 BODY = 1048576
@@ -52,11 +52,11 @@ CASES = [
     ("healthz", "GET", "/healthz", None, False, "sqlite"),
     ("healthz-chunked", "GET", "/healthz", None, True, "sqlite"),
     ("item-get-nokey", "GET", "/v1/items/1", None, False, "sqlite"),
-    ("item-get-key", "GET", "/v1/items/1", F.KEY1, False, "sqlite"),
-    ("item-delete-key", "DELETE", "/v1/items/1", F.KEY1, False, "sqlite"),
+    ("item-get-key", "GET", "/v1/items/1", T.KEY1, False, "sqlite"),
+    ("item-delete-key", "DELETE", "/v1/items/1", T.KEY1, False, "sqlite"),
     ("post-badkey", "POST", "/v1/items", "not-a-valid-key-0123456789abcdef", False, "sqlite"),
     ("healthz", "GET", "/healthz", None, False, "pg"),
-    ("item-get-key", "GET", "/v1/items/1", F.KEY1, False, "pg"),
+    ("item-get-key", "GET", "/v1/items/1", T.KEY1, False, "pg"),
 ]
 
 
@@ -107,7 +107,7 @@ def response_complete(rx):
 def server_rx_queued(port):
     """Bytes received by the kernel on the server's side of port's
     connections and not yet read by the service."""
-    return sum(F.server_sockets(port))
+    return sum(T.server_sockets(port))
 
 
 def open_conns(port, n):
@@ -143,7 +143,7 @@ def pump(conns, data, limit, deadline, need_answer):
         if wanted(c):
             sel.register(c.sock, wanted(c), c)
     pending = sum(1 for c in conns if not finished(c))
-    while pending and F.now() < deadline:
+    while pending and T.now() < deadline:
         for key, ev in sel.select(timeout=0.2):
             c = key.data
             if ev & selectors.EVENT_READ and not c.closed:
@@ -161,7 +161,7 @@ def pump(conns, data, limit, deadline, need_answer):
                     st, done = response_complete(c.rx)
                     c.status = st
                     if done and c.answered_at is None:
-                        c.answered_at = F.now()
+                        c.answered_at = T.now()
             if ev & selectors.EVENT_WRITE and c.sent < limit and c.send_err is None \
                     and not c.closed:
                 try:
@@ -182,8 +182,8 @@ def pump(conns, data, limit, deadline, need_answer):
 
 def run_case(c, name, method, path, key, chunked, backend):
     label = "%s [%s]" % (name, backend)
-    url = "sqlite::memory:" if backend == "sqlite" else F.new_database("faults_held")
-    svc = F.Service("held-%s-%s" % (name, backend), database_url=url,
+    url = "sqlite::memory:" if backend == "sqlite" else T.new_database("faults_held")
+    svc = T.Service("held-%s-%s" % (name, backend), database_url=url,
                     env={"WORKER_THREADS": "2", "MAX_BODY_BYTES": str(BODY),
                          "ACCESS_LOG": "off", "BODY_TIMEOUT_SECONDS": "60",
                          "KEEPALIVE_TIMEOUT_SECONDS": "120"})
@@ -193,35 +193,35 @@ def run_case(c, name, method, path, key, chunked, backend):
         svc.start()
         # Warm-up: every worker has served small requests on this route.
         for _ in range(20):
-            F.request(svc.port, "GET", "/healthz", timeout=5)
-            F.request(svc.port, method, path, key=key, timeout=5,
+            T.request(svc.port, "GET", "/healthz", timeout=5)
+            T.request(svc.port, method, path, key=key, timeout=5,
                       body=b"{}" if method == "POST" else None,
                       headers={"Content-Type": "application/json"} if method == "POST" else None)
         time.sleep(0.2)
-        before = F.wait_rss_stable(svc.pid, timeout=3)
-        hwm_ok = F.reset_hwm(svc.pid)
-        sampler = F.RssSampler(svc.pid)
+        before = T.wait_rss_stable(svc.pid, timeout=3)
+        hwm_ok = T.reset_hwm(svc.pid)
+        sampler = T.RssSampler(svc.pid)
         sampler.start()
-        t0 = F.now()
+        t0 = T.now()
         deadline = t0 + DEADLINE_S
         conns = open_conns(svc.port, N_CONN)
         # 1. Everything but the body's last byte, then hold: the service has
         # read what it will read once its sockets' receive queues are empty
         # (or closed) and its RSS is steady.
         pending = pump(conns, data, len(data) - 1, deadline, need_answer=False)
-        drain_by = min(deadline, F.now() + 15)
-        while F.now() < drain_by and server_rx_queued(svc.port) > 0:
+        drain_by = min(deadline, T.now() + 15)
+        while T.now() < drain_by and server_rx_queued(svc.port) > 0:
             time.sleep(0.1)
         queued = server_rx_queued(svc.port)
-        held = F.wait_rss_stable(svc.pid, timeout=5)
-        t_held = F.now() - t0
+        held = T.wait_rss_stable(svc.pid, timeout=5)
+        t_held = T.now() - t0
         open_held = sum(1 for x in conns if not x.closed)
         # 2. The last byte: every connection is answered or closed.
         pending += pump(conns, data, len(data), deadline, need_answer=True)
-        elapsed = F.now() - t0
-        after = F.wait_rss_stable(svc.pid, timeout=5)
+        elapsed = T.now() - t0
+        after = T.wait_rss_stable(svc.pid, timeout=5)
         sampled = sampler.stop()
-        hwm = F.status_kib(svc.pid, "VmHWM") if hwm_ok else sampled
+        hwm = T.status_kib(svc.pid, "VmHWM") if hwm_ok else sampled
         peak = max(hwm, sampled, held, after)
         statuses = {}
         for x in conns:
@@ -229,9 +229,9 @@ def run_case(c, name, method, path, key, chunked, backend):
             statuses[k] = statuses.get(k, 0) + 1
         sent_all = sum(1 for x in conns if x.sent >= len(data))
         c.figure("%s: RSS before / held / peak / after (MiB)" % label, "%.1f / %.1f / %.1f / %.1f" % (
-            F.mib(before), F.mib(held), F.mib(peak), F.mib(after)))
+            T.mib(before), T.mib(held), T.mib(peak), T.mib(after)))
         c.figure("%s: growth held / peak" % label, "%.1f MiB / %.1f MiB (%s)" % (
-            F.mib(held - before), F.mib(peak - before),
+            T.mib(held - before), T.mib(peak - before),
             "VmHWM after clear_refs" if hwm_ok else "polled VmRSS, clear_refs refused"))
         c.figure("%s: held phase" % label, "%d of %d open with 1 MiB - 1 byte sent, %d bytes unread "
                  "in the server's receive queues, after %.1fs" % (open_held, N_CONN, queued, t_held))
@@ -242,16 +242,16 @@ def run_case(c, name, method, path, key, chunked, backend):
                 "%d neither answered nor closed" % pending)
         c.check(not any(isinstance(k, int) and k >= 500 for k in statuses),
                 "%s: no 5xx" % label, str(statuses))
-        c.check(F.mib(held - before) < LIMIT_MIB,
+        c.check(T.mib(held - before) < LIMIT_MIB,
                 "%s: %d connections holding 1 MiB - 1 byte of body raise RSS by < %.0f MiB"
-                % (label, N_CONN, LIMIT_MIB), "%.1f MiB" % F.mib(held - before))
-        c.check(F.mib(peak - before) < LIMIT_MIB,
+                % (label, N_CONN, LIMIT_MIB), "%.1f MiB" % T.mib(held - before))
+        c.check(T.mib(peak - before) < LIMIT_MIB,
                 "%s: peak RSS growth over the whole exchange < %.0f MiB" % (label, LIMIT_MIB),
-                "%.1f MiB" % F.mib(peak - before))
+                "%.1f MiB" % T.mib(peak - before))
         for x in conns:
             x.sock.close()
         conns = []
-        r = F.request(svc.port, "GET", "/healthz", timeout=10)
+        r = T.request(svc.port, "GET", "/healthz", timeout=10)
         c.check(svc.alive() and r.status == 200, "%s: the service answers /healthz 200 afterwards" % label,
                 repr(r))
     finally:
@@ -263,8 +263,8 @@ def run_case(c, name, method, path, key, chunked, backend):
 
 
 def main():
-    c = F.Checker("held_bodies: %d connections with a 1 MiB body nobody asked for" % N_CONN)
-    F.raise_nofile(4 * N_CONN + 256)
+    c = T.Checker("held_bodies: %d connections with a 1 MiB body nobody asked for" % N_CONN)
+    T.raise_nofile(4 * N_CONN + 256)
     only = [x for x in os.environ.get("HELD_BODIES_CASES", "").split(",") if x]
     for case in CASES:
         if only and case[0] not in only and "%s[%s]" % (case[0], case[5]) not in only:

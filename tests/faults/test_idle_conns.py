@@ -21,9 +21,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "bench"))
-import faultlib as F  # noqa: E402
+import itemstest as T  # noqa: E402
 import idle_conns  # noqa: E402
 
 N = int(os.environ.get("IDLE_CONNECTIONS", "5000"))
@@ -31,23 +31,23 @@ LIMIT_KIB = 2.0
 
 
 def run_case(c, label, path, headers):
-    svc = F.Service("idle-%s" % label, database_url="sqlite::memory:",
+    svc = T.Service("idle-%s" % label, database_url="sqlite::memory:",
                     env={"WORKER_THREADS": "2", "ACCESS_LOG": "off",
                          "KEEPALIVE_TIMEOUT_SECONDS": "300", "MAX_CONNECTIONS": str(N + 100)})
     r = None
     try:
         svc.start()
         if path.startswith("/v1/items/"):
-            made = F.request(svc.port, "POST", "/v1/items", key=F.KEY1,
+            made = T.request(svc.port, "POST", "/v1/items", key=T.KEY1,
                              body={"name": "idle", "data": {"a": 1}})
             if made.status != 201:
                 raise RuntimeError("POST /v1/items: %r" % made)
             path = "/v1/items/%s" % made.json()["id"]
-        t0 = F.now()
+        t0 = T.now()
         r = idle_conns.measure(svc.port, [svc.pid], N, path=path, headers=headers)
-        status = F.proc_status(svc.pid)
+        status = T.proc_status(svc.pid)
         c.figure("%s: VmRSS before / after %d idle (MiB)" % (label, r["n"]), "%.1f / %.1f (RssAnon now %s, %.1fs)" % (
-            F.mib(r["before"]), F.mib(r["after"]), status.get("RssAnon"), F.now() - t0))
+            T.mib(r["before"]), T.mib(r["after"]), status.get("RssAnon"), T.now() - t0))
         c.figure("%s: KiB per idle connection" % label, "%.2f" % r["kib_per_conn"])
         c.check(not r["errors"] and r["n"] == N, "%s: %d connections made their request and stay open" % (label, N),
                 "%d made it; errors: %s" % (r["n"], r["errors"][:3]))
@@ -59,7 +59,7 @@ def run_case(c, label, path, headers):
             s.close()
         r = None
         time.sleep(0.2)
-        h = F.request(svc.port, "GET", "/healthz", timeout=10)
+        h = T.request(svc.port, "GET", "/healthz", timeout=10)
         c.check(svc.alive() and h.status == 200, "%s: /healthz 200 afterwards" % label, repr(h))
     finally:
         if r is not None:
@@ -71,12 +71,12 @@ def run_case(c, label, path, headers):
 
 
 def main():
-    c = F.Checker("idle_conns: %d idle keep-alive connections, <= %.0f KiB each" % (N, LIMIT_KIB))
-    got = F.raise_nofile(N + 512)
+    c = T.Checker("idle_conns: %d idle keep-alive connections, <= %.0f KiB each" % (N, LIMIT_KIB))
+    got = T.raise_nofile(N + 512)
     if got < N + 256:
         c.skip("RLIMIT_NOFILE %d is too low for %d connections (set IDLE_CONNECTIONS lower)" % (got, N))
     for label, path, headers in (("healthz", "/healthz", ""),
-                                 ("item", "/v1/items/", "X-API-Key: %s\r\n" % F.KEY1)):
+                                 ("item", "/v1/items/", "X-API-Key: %s\r\n" % T.KEY1)):
         try:
             run_case(c, label, path, headers)
         except Exception as e:

@@ -52,8 +52,8 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import faultlib as F  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import itemstest as T  # noqa: E402
 
 N = 20
 MEMBERS = 80000
@@ -93,11 +93,11 @@ def patch_body(tag):
 def send_patch(port, item_id, body, out, idx, barrier):
     head = ("PATCH /v1/items/%d HTTP/1.1\r\nHost: patch\r\nX-API-Key: %s\r\n"
             "Content-Type: application/merge-patch+json\r\nContent-Length: %d\r\n"
-            "Connection: close\r\n\r\n" % (item_id, F.KEY1, len(body))).encode()
+            "Connection: close\r\n\r\n" % (item_id, T.KEY1, len(body))).encode()
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=60)
         barrier.wait(30)
-        t = F.now()
+        t = T.now()
         s.sendall(head + body)
         rx = b""
         while True:
@@ -107,13 +107,13 @@ def send_patch(port, item_id, body, out, idx, barrier):
             rx += chunk
         s.close()
         status = int(rx[9:12]) if rx.startswith(b"HTTP/1.1 ") else None
-        out[idx] = (status, F.now() - t, rx.split(b"\r\n\r\n", 1)[-1][:200])
+        out[idx] = (status, T.now() - t, rx.split(b"\r\n\r\n", 1)[-1][:200])
     except Exception as e:  # noqa: BLE001 - reported as a failed PATCH
         out[idx] = (None, 0.0, ("%s: %s" % (type(e).__name__, e)).encode())
 
 
 def update_attempts(db):
-    out = F.psql("SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
+    out = T.psql("SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
                  "FROM faults_update_attempts;", db=db, check=False)
     try:
         return int(out.strip().splitlines()[0])
@@ -137,8 +137,8 @@ class Writer(threading.Thread):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             while not self.stop_ev.is_set():
-                r = F.request(self.port, "PUT", "/v1/items/%d" % self.item_id, body=self.body,
-                              key=F.KEY1, headers={"Content-Type": "application/json"}, conn=conn)
+                r = T.request(self.port, "PUT", "/v1/items/%d" % self.item_id, body=self.body,
+                              key=T.KEY1, headers={"Content-Type": "application/json"}, conn=conn)
                 if r.status == 200:
                     self.n += 1
                 else:
@@ -151,8 +151,8 @@ class Writer(threading.Thread):
 
 def run_phase(c, label, same_item, n_big=N, writers=0):
     db = "faults_patch_%s%s" % ("one" if same_item else "many", writers)
-    url = F.new_database(db)
-    svc = F.Service("patch-%s" % label, database_url=url,
+    url = T.new_database(db)
+    svc = T.Service("patch-%s" % label, database_url=url,
                     env={"WORKER_THREADS": "2", "DB_POOL_SIZE": "4", "ACCESS_LOG": "off",
                          "MAX_BODY_BYTES": str(BODY_MAX),
                          "DB_STATEMENT_TIMEOUT_MS": str(RETRY_WINDOW_MS)})
@@ -163,7 +163,7 @@ def run_phase(c, label, same_item, n_big=N, writers=0):
         ids = []
         data = item_data()
         for i in range(1 if same_item else N):
-            r = F.request(svc.port, "POST", "/v1/items", key=F.KEY1,
+            r = T.request(svc.port, "POST", "/v1/items", key=T.KEY1,
                           body={"name": "item-%d" % i, "data": data})
             if r.status != 201:
                 raise RuntimeError("POST /v1/items: %r" % r)
@@ -173,7 +173,7 @@ def run_phase(c, label, same_item, n_big=N, writers=0):
         # same version meanwhile all lose, wait for the lock and retry, so the
         # race is decided by the database, not by how the 2 cores schedule
         # the 20 parses.
-        F.psql("""
+        T.psql("""
             CREATE FUNCTION faults_slow_update() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN PERFORM pg_sleep(%f); RETURN NEW; END $$;
             CREATE TRIGGER faults_slow_update BEFORE UPDATE ON items
@@ -190,14 +190,14 @@ def run_phase(c, label, same_item, n_big=N, writers=0):
         bodies = [patch_body("patched-%02d" % i) for i in range(n_big)]
         # Warm-up: one small PATCH per worker.
         for i in range(4):
-            F.request(svc.port, "PATCH", "/v1/items/%d" % ids[0], key=F.KEY1,
+            T.request(svc.port, "PATCH", "/v1/items/%d" % ids[0], key=T.KEY1,
                       body=b'{"data":{"warm":null}}',
                       headers={"Content-Type": "application/merge-patch+json"})
         time.sleep(0.3)
-        before = F.wait_rss_stable(svc.pid, timeout=3)
+        before = T.wait_rss_stable(svc.pid, timeout=3)
         attempts0 = update_attempts(db)
-        hwm_ok = F.reset_hwm(svc.pid)
-        sampler = F.RssSampler(svc.pid, interval=0.02)
+        hwm_ok = T.reset_hwm(svc.pid)
+        sampler = T.RssSampler(svc.pid, interval=0.02)
         sampler.start()
         out = [None] * n_big
         barrier = threading.Barrier(n_big)
@@ -205,12 +205,12 @@ def run_phase(c, label, same_item, n_big=N, writers=0):
                                     args=(svc.port, ids[0] if same_item else ids[i], bodies[i],
                                           out, i, barrier)) for i in range(n_big)]
         ws = [Writer(svc.port, ids[0], data) for _ in range(writers)]
-        t0 = F.now()
+        t0 = T.now()
         for t in ws + threads:
             t.start()
         for t in threads:
             t.join(90)
-        elapsed = F.now() - t0
+        elapsed = T.now() - t0
         for w in ws:
             w.stop_ev.set()
         for w in ws:
@@ -218,18 +218,18 @@ def run_phase(c, label, same_item, n_big=N, writers=0):
         puts = sum(w.n for w in ws)
         time.sleep(0.2)
         sampled = sampler.stop()
-        hwm = F.status_kib(svc.pid, "VmHWM") if hwm_ok else sampled
+        hwm = T.status_kib(svc.pid, "VmHWM") if hwm_ok else sampled
         peak = max(hwm, sampled)
-        after = F.rss_kib(svc.pid)
+        after = T.rss_kib(svc.pid)
         attempts1 = update_attempts(db)
         statuses = {}
         for o in out:
             k = o[0] if o else "no answer"
             statuses[k] = statuses.get(k, 0) + 1
         attempts = attempts1 - attempts0 - puts if attempts0 is not None and attempts1 is not None else None
-        growth = F.mib(peak - before)
+        growth = T.mib(peak - before)
         c.figure("%s: RSS before / peak / after (MiB)" % label, "%.1f / %.1f / %.1f (%s)" % (
-            F.mib(before), F.mib(peak), F.mib(after),
+            T.mib(before), T.mib(peak), T.mib(after),
             "VmHWM after clear_refs" if hwm_ok else "polled VmRSS"))
         c.figure("%s: peak growth" % label, "%.1f MiB (%.1f MiB per PATCH)" % (growth, growth / n_big))
         c.figure("%s: answers" % label, "%s in %.2fs (slowest %.2fs)" % (
@@ -245,11 +245,11 @@ def run_phase(c, label, same_item, n_big=N, writers=0):
         c.check(not bad, "%s: every PATCH answers 200 (or 503 after too many retries)" % label,
                 "%s" % [(o[0], o[2][:120]) if o else None for o in bad[:3]])
         if same_item:
-            r = F.request(svc.port, "GET", "/v1/items/%d" % ids[0], key=F.KEY1)
+            r = T.request(svc.port, "GET", "/v1/items/%d" % ids[0], key=T.KEY1)
             name = r.json().get("name") if r.status == 200 else None
             c.check(name in ["patched-%02d" % i for i in range(n_big)] + ["writer"],
                     "%s: the item ends with one of the 20 names" % label, repr(name))
-        r = F.request(svc.port, "GET", "/healthz", timeout=10)
+        r = T.request(svc.port, "GET", "/healthz", timeout=10)
         c.check(svc.alive() and r.status == 200, "%s: /healthz 200 afterwards" % label, repr(r))
         return growth, attempts
     finally:
@@ -259,7 +259,7 @@ def run_phase(c, label, same_item, n_big=N, writers=0):
 
 
 def main():
-    c = F.Checker("patch_memory: %d concurrent ~1 MiB PATCHes of %d members" % (N, MEMBERS))
+    c = T.Checker("patch_memory: %d concurrent ~1 MiB PATCHes of %d members" % (N, MEMBERS))
     if not os.environ.get("PG_URL"):
         c.skip("needs PostgreSQL: run through tests/faults/run.sh")
     c.figure("patch body", "%d bytes" % len(patch_body("patched-00")))

@@ -20,8 +20,8 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import faultlib as F  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import itemstest as T  # noqa: E402
 
 POOL_TIMEOUT_MS = 1000
 STATEMENT_TIMEOUT_MS = 3000
@@ -30,19 +30,19 @@ BURST = 200
 
 
 def timed(port, method, path, body=None, timeout=30):
-    t = F.now()
+    t = T.now()
     try:
-        r = F.request(port, method, path, body=body, key=F.KEY1, timeout=timeout)
-        return (t, F.now(), r.status, r.status < 300 or F.is_problem_503(r), r)
+        r = T.request(port, method, path, body=body, key=T.KEY1, timeout=timeout)
+        return (t, T.now(), r.status, r.status < 300 or T.is_problem_503(r), r)
     except (OSError, http.client.HTTPException) as e:
-        return (t, F.now(), "%s: %s" % (type(e).__name__, e), False, None)
+        return (t, T.now(), "%s: %s" % (type(e).__name__, e), False, None)
 
 
 def main():
-    c = F.Checker("pool_exhaustion: one connection, a held row lock, %d requests behind it" % BURST)
+    c = T.Checker("pool_exhaustion: one connection, a held row lock, %d requests behind it" % BURST)
     db = "faults_pool"
-    url = F.new_database(db)
-    svc = F.Service("pool", env={"WORKER_THREADS": "1", "DB_POOL_SIZE": "1",
+    url = T.new_database(db)
+    svc = T.Service("pool", env={"WORKER_THREADS": "1", "DB_POOL_SIZE": "1",
                                  "DB_POOL_TIMEOUT_MS": str(POOL_TIMEOUT_MS),
                                  "DB_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS),
                                  "ACCESS_LOG": "off"},
@@ -54,11 +54,11 @@ def main():
         c.check(svc.wait_ready(10), "service ready on PostgreSQL")
         ids = []
         for i in range(5):
-            r = F.request(svc.port, "POST", "/v1/items", body={"name": "pool-%d" % i}, key=F.KEY1)
+            r = T.request(svc.port, "POST", "/v1/items", body={"name": "pool-%d" % i}, key=T.KEY1)
             ids.append(r.json()["id"])
         locked = ids[0]
 
-        locker = F.psql_session(db)
+        locker = T.psql_session(db)
         locker.stdin.write("BEGIN;\nSELECT id FROM items WHERE id = %d FOR UPDATE;\n" % locked)
         locker.stdin.flush()
         line = locker.stdout.readline().strip()
@@ -86,13 +86,13 @@ def main():
                 results[i] = timed(svc.port, "POST", "/v1/items", body={"name": "burst-%d" % i})
 
         threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(BURST)]
-        t_burst = F.now()
+        t_burst = T.now()
         for t in threads:
             t.start()
         for t in threads:
             t.join(60)
         put_t.join(60)
-        burst_wall = F.now() - t_burst
+        burst_wall = T.now() - t_burst
 
         hung = sum(1 for r in results if r is None)
         done = [r for r in results if r is not None]
@@ -105,7 +105,7 @@ def main():
         c.figure("burst wall time", "%.2fs" % burst_wall)
         c.figure("burst answers by status", statuses)
         c.figure("burst latency p50 / p99 / max", "%.2fs / %.2fs / %.2fs" % (
-            F.pct(lat, 50), F.pct(lat, 99), max(lat or [0])))
+            T.pct(lat, 50), T.pct(lat, 99), max(lat or [0])))
         c.figure("bound (max(pool, statement timeout) + 1 s)", "%.1fs" % BOUND)
         c.check(hung == 0, "every request behind the lock completed", "%d still waiting" % hung)
         c.check(not bad, "each answer is 2xx or a 503 problem with Retry-After",
@@ -131,24 +131,24 @@ def main():
         locker.stdin.flush()
         locker.wait(10)
         locker = None
-        t_rel = F.now()
+        t_rel = T.now()
         ok = None
-        while F.now() - t_rel < 10:
+        while T.now() - t_rel < 10:
             r = timed(svc.port, "PUT", "/v1/items/%d" % locked, body={"name": "after-release"})
             if r[2] == 200:
-                ok = F.now() - t_rel
+                ok = T.now() - t_rel
                 break
             time.sleep(0.1)
         c.figure("PUT 200 after the lock was released", "%.2fs" % ok if ok is not None else "never")
         c.check(ok is not None, "PUT of the formerly locked item succeeds after release",
                 svc.problem_lines())
-        got = F.request(svc.port, "GET", "/v1/items/%d" % locked, key=F.KEY1).json()
+        got = T.request(svc.port, "GET", "/v1/items/%d" % locked, key=T.KEY1).json()
         c.figure("version of the locked item after the test", got.get("version"))
         c.info("the 503'd PUT %s applied later (version %s; 2 = only the final PUT applied)"
                % ("was" if got.get("version", 0) > 2 else "was not", got.get("version")))
-        r = F.request(svc.port, "GET", "/readyz", timeout=5)
+        r = T.request(svc.port, "GET", "/readyz", timeout=5)
         c.check(r.status == 200, "/readyz 200 after release", repr(r))
-        r = F.request(svc.port, "GET", "/v1/items?limit=100", key=F.KEY1)
+        r = T.request(svc.port, "GET", "/v1/items?limit=100", key=T.KEY1)
         c.check(r.status == 200, "list 200 after release", repr(r))
         c.check(svc.alive() and svc.pid == pid, "service never restarted (pid %d)" % pid)
     except Exception as e:

@@ -18,15 +18,15 @@ import socket
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import faultlib as F  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import itemstest as T  # noqa: E402
 
 
 def pipelined(port, key, n, path="/v1/items?limit=1"):
     """n GETs in one write on one connection; returns [(status, headers, body)]."""
     req = ("GET %s HTTP/1.1\r\nHost: rl\r\nX-API-Key: %s\r\n\r\n" % (path, key)).encode()
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    t = F.now()
+    t = T.now()
     s.sendall(req * n)
     buf = b""
     out = []
@@ -52,7 +52,7 @@ def pipelined(port, key, n, path="/v1/items?limit=1"):
                 buf = buf[end + 4 + ln:]
     finally:
         s.close()
-    return out, F.now() - t
+    return out, T.now() - t
 
 
 def check_429(c, resp, burst):
@@ -86,13 +86,13 @@ def check_429(c, resp, burst):
 
 
 def main():
-    c = F.Checker("rate_limit: RATE_LIMIT_RPS=5 RATE_LIMIT_BURST=5, per key; off by default")
-    url = F.new_database("faults_rl")
-    on = F.Service("ratelimit", env={"WORKER_THREADS": "2", "RATE_LIMIT_RPS": "5",
+    c = T.Checker("rate_limit: RATE_LIMIT_RPS=5 RATE_LIMIT_BURST=5, per key; off by default")
+    url = T.new_database("faults_rl")
+    on = T.Service("ratelimit", env={"WORKER_THREADS": "2", "RATE_LIMIT_RPS": "5",
                                      "RATE_LIMIT_BURST": "5"},
-                   database_url=url, keys=(F.KEY1, F.KEY2))
-    off = F.Service("ratelimit-off", env={"WORKER_THREADS": "2"}, database_url=url,
-                    keys=(F.KEY1, F.KEY2))
+                   database_url=url, keys=(T.KEY1, T.KEY2))
+    off = T.Service("ratelimit-off", env={"WORKER_THREADS": "2"}, database_url=url,
+                    keys=(T.KEY1, T.KEY2))
     try:
         on.start()
         c.check(on.wait_ready(10), "service ready")
@@ -100,7 +100,7 @@ def main():
         # (at 5 tokens/s the bucket gains one in 200 ms; the 6 requests take
         # a few ms, so a retry only happens on a badly overloaded machine)
         for attempt in range(2):
-            res, took = pipelined(on.port, F.KEY1, 6)
+            res, took = pipelined(on.port, T.KEY1, 6)
             sts = [r[0] for r in res]
             if sts == [200] * 5 + [429] or took < 0.2:
                 break
@@ -113,7 +113,7 @@ def main():
             check_429(c, res[5], 5)
             c.info("RateLimit-* on the passing answers: %s" % (
                 [{k: v for k, v in r[1].items() if k.startswith("ratelimit")} for r in res[:5]]))
-        res2, took2 = pipelined(on.port, F.KEY2, 5)
+        res2, took2 = pipelined(on.port, T.KEY2, 5)
         sts2 = [r[0] for r in res2]
         c.figure("key 2 right after: 5 back-to-back requests", "%s in %.3fs" % (sts2, took2))
         c.check(sts2 == [200] * 5, "the limit is per key: the second key is unaffected", str(sts2))
@@ -121,15 +121,15 @@ def main():
         wait = int(res[5][1].get("retry-after", "1")) if len(res) == 6 and res[5][1].get(
             "retry-after", "").isdigit() else 1
         time.sleep(wait)
-        r = F.request(on.port, "GET", "/v1/items?limit=1", key=F.KEY1)
+        r = T.request(on.port, "GET", "/v1/items?limit=1", key=T.KEY1)
         c.check(r.status == 200, "after Retry-After (%ds) the first key passes again" % wait, repr(r))
         # /healthz has no key and is not limited.
-        hz = [F.request(on.port, "GET", "/healthz").status for _ in range(10)]
+        hz = [T.request(on.port, "GET", "/healthz").status for _ in range(10)]
         c.check(hz == [200] * 10, "/healthz is not rate limited", str(hz))
         on.stop()
 
         off.start()
-        res3, took3 = pipelined(off.port, F.KEY1, 40)
+        res3, took3 = pipelined(off.port, T.KEY1, 40)
         sts3 = [r[0] for r in res3]
         hdrs = sorted({k for r in res3 for k in r[1] if k.startswith("ratelimit")})
         c.figure("default config: 40 back-to-back requests", "%d answers, statuses %s, %.3fs" % (

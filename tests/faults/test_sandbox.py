@@ -24,20 +24,20 @@ import socket
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import faultlib as F  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import itemstest as T  # noqa: E402
 
 
 def task_statuses(pid):
     out = {}
     for tid in os.listdir("/proc/%d/task" % pid):
-        st = F.proc_status(pid, int(tid))
+        st = T.proc_status(pid, int(tid))
         out[int(tid)] = (st.get("NoNewPrivs"), st.get("Seccomp"), st.get("Seccomp_filters", "?"))
     return out
 
 
 def traffic(c, svc, label):
-    p, k = svc.port, F.KEY1
+    p, k = svc.port, T.KEY1
     ok = True
 
     def expect(r, status, what):
@@ -47,21 +47,21 @@ def traffic(c, svc, label):
             c.check(False, "%s: %s" % (label, what), "expected %d, got %r" % (status, r))
         return r
 
-    r = expect(F.request(p, "POST", "/v1/items", body={"name": "sandboxed", "data": {"a": [1, 2]}}, key=k),
+    r = expect(T.request(p, "POST", "/v1/items", body={"name": "sandboxed", "data": {"a": [1, 2]}}, key=k),
                201, "create")
     item = r.json() if r.status == 201 else {"id": 0}
     iid = item["id"]
-    expect(F.request(p, "GET", "/v1/items/%d" % iid, key=k), 200, "read")
-    expect(F.request(p, "GET", "/v1/items/%d" % iid, key=k, headers={"If-None-Match": '"1"'}), 304,
+    expect(T.request(p, "GET", "/v1/items/%d" % iid, key=k), 200, "read")
+    expect(T.request(p, "GET", "/v1/items/%d" % iid, key=k, headers={"If-None-Match": '"1"'}), 304,
            "conditional read")
-    expect(F.request(p, "GET", "/v1/items?limit=10", key=k), 200, "list")
-    expect(F.request(p, "PUT", "/v1/items/%d" % iid, body={"name": "replaced"}, key=k), 200, "replace")
-    expect(F.request(p, "PATCH", "/v1/items/%d" % iid, body=json.dumps({"data": {"b": True}}), key=k,
+    expect(T.request(p, "GET", "/v1/items?limit=10", key=k), 200, "list")
+    expect(T.request(p, "PUT", "/v1/items/%d" % iid, body={"name": "replaced"}, key=k), 200, "replace")
+    expect(T.request(p, "PATCH", "/v1/items/%d" % iid, body=json.dumps({"data": {"b": True}}), key=k,
                      headers={"Content-Type": "application/merge-patch+json"}), 200, "merge-patch")
-    expect(F.request(p, "DELETE", "/v1/items/%d" % iid, key=k), 204, "delete")
-    expect(F.request(p, "GET", "/v1/items/%d" % iid, key=k), 404, "read after delete")
-    expect(F.request(p, "GET", "/readyz"), 200, "/readyz")
-    m = expect(F.request(p, "GET", "/metrics", key=k), 200, "/metrics")
+    expect(T.request(p, "DELETE", "/v1/items/%d" % iid, key=k), 204, "delete")
+    expect(T.request(p, "GET", "/v1/items/%d" % iid, key=k), 404, "read after delete")
+    expect(T.request(p, "GET", "/readyz"), 200, "/readyz")
+    m = expect(T.request(p, "GET", "/metrics", key=k), 200, "/metrics")
     if m.status == 200:
         c.check(b"http_requests_total" in m.body, "%s: /metrics renders counters" % label)
     # A few concurrent connections too (threads, epoll, accept under the filter).
@@ -89,8 +89,8 @@ def check_sandboxed(c, svc, label):
     st = task_statuses(svc.pid)
     c.figure("%s: threads (NoNewPrivs, Seccomp, filters)" % label,
              sorted(set(st.values())) + ["%d threads" % len(st)])
-    c.check(F.proc_status(svc.pid).get("NoNewPrivs") == "1", "%s: /proc/PID/status NoNewPrivs: 1" % label)
-    c.check(F.proc_status(svc.pid).get("Seccomp") == "2", "%s: /proc/PID/status Seccomp: 2" % label)
+    c.check(T.proc_status(svc.pid).get("NoNewPrivs") == "1", "%s: /proc/PID/status NoNewPrivs: 1" % label)
+    c.check(T.proc_status(svc.pid).get("Seccomp") == "2", "%s: /proc/PID/status Seccomp: 2" % label)
     c.check(all(v[0] == "1" and v[1] == "2" for v in st.values()),
             "%s: every thread has no_new_privs and a seccomp filter" % label,
             str({t: v for t, v in st.items() if v[0] != "1" or v[1] != "2"}))
@@ -101,7 +101,7 @@ def forbidden(svc, s=None):
     if s is None:
         s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
     s.sendall(("POST /__test/forbidden-syscall HTTP/1.1\r\nHost: s\r\nX-API-Key: %s\r\n"
-               "Content-Length: 0\r\nConnection: close\r\n\r\n" % F.KEY1).encode())
+               "Content-Length: 0\r\nConnection: close\r\n\r\n" % T.KEY1).encode())
     data, err = b"", None
     try:
         while True:
@@ -122,12 +122,12 @@ def forbidden_at_start(c):
     """The hook, queued before the workers start: served only under the filter."""
     results = []
     for _ in range(GATE_TRIES):
-        svc = F.Service("sandbox-gate", binary=F.TEST_BIN, env={"WORKER_THREADS": "2"},
+        svc = T.Service("sandbox-gate", binary=T.TEST_BIN, env={"WORKER_THREADS": "2"},
                         database_url="sqlite::memory:")
         try:
-            svc.start(wait_ready=False)
-            end, s = F.now() + 20, None
-            while s is None and F.now() < end and svc.alive():
+            svc.start(wait=False)
+            end, s = T.now() + 20, None
+            while s is None and T.now() < end and svc.alive():
                 try:
                     s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
                 except ConnectionRefusedError:
@@ -150,16 +150,16 @@ def forbidden_at_start(c):
 
 
 def main():
-    c = F.Checker("sandbox: seccomp allowlist (build/test/items-api)")
-    if not os.access(F.TEST_BIN, os.X_OK):
-        c.check(False, "%s exists" % F.TEST_BIN, "make build-test")
+    c = T.Checker("sandbox: seccomp allowlist (build/test/items-api)")
+    if not os.access(T.TEST_BIN, os.X_OK):
+        c.check(False, "%s exists" % T.TEST_BIN, "make build-test")
         c.finish()
-    url = F.new_database("faults_sandbox")
-    sqlite_path = os.path.join(F.STATE_DIR, "sandbox-sqlite", "items.db")
+    url = T.new_database("faults_sandbox")
+    sqlite_path = os.path.join(T.state_dir(), "sandbox-sqlite", "items.db")
     services = []
     try:
         # SQLite file (WAL, fsync, locks) under the filter.
-        lite = F.Service("sandbox-sqlite", binary=F.TEST_BIN, env={"WORKER_THREADS": "2"},
+        lite = T.Service("sandbox-sqlite", binary=T.TEST_BIN, env={"WORKER_THREADS": "2"},
                          database_url="sqlite:" + sqlite_path)
         services.append(lite)
         lite.start()
@@ -170,21 +170,21 @@ def main():
                 % (rc, lite.problem_lines()))
 
         # PostgreSQL under the filter, including a reconnect.
-        pg = F.Service("sandbox-pg", binary=F.TEST_BIN, env={"WORKER_THREADS": "2", "DB_POOL_SIZE": "2"},
+        pg = T.Service("sandbox-pg", binary=T.TEST_BIN, env={"WORKER_THREADS": "2", "DB_POOL_SIZE": "2"},
                        database_url=url)
         services.append(pg)
         pg.start()
         c.check(pg.wait_ready(10), "postgres: ready")
         check_sandboxed(c, pg, "postgres")
         traffic(c, pg, "postgres")
-        F.pg_ctl("restart", "-m", "fast")
-        t = F.now()
+        T.pg_ctl("restart", "-m", "fast")
+        t = T.now()
         back = None
-        while F.now() - t < 10:
+        while T.now() - t < 10:
             try:
-                if F.request(pg.port, "POST", "/v1/items", body={"name": "after-restart"},
-                             key=F.KEY1, timeout=5).status == 201:
-                    back = F.now() - t
+                if T.request(pg.port, "POST", "/v1/items", body={"name": "after-restart"},
+                             key=T.KEY1, timeout=5).status == 201:
+                    back = T.now() - t
                     break
             except OSError:
                 pass
@@ -209,11 +209,11 @@ def main():
         forbidden_at_start(c)
 
         # SANDBOX=off: the same request survives, and a warning says so.
-        off = F.Service("sandbox-off", binary=F.TEST_BIN, env={"WORKER_THREADS": "2", "SANDBOX": "off"},
+        off = T.Service("sandbox-off", binary=T.TEST_BIN, env={"WORKER_THREADS": "2", "SANDBOX": "off"},
                         database_url=url)
         services.append(off)
         off.start()
-        st = F.proc_status(off.pid)
+        st = T.proc_status(off.pid)
         c.figure("SANDBOX=off: NoNewPrivs / Seccomp", "%s / %s" % (st.get("NoNewPrivs"), st.get("Seccomp")))
         data, err = forbidden(off)
         body = data.split(b"\r\n\r\n", 1)[-1]
@@ -226,13 +226,13 @@ def main():
                 and "sandbox" in json.dumps(x).lower() and "disabled" in json.dumps(x).lower()]
         c.figure("SANDBOX=off: warning", json.dumps(warn[0]) if warn else "none")
         c.check(bool(warn), "SANDBOX=off logs a warning that the sandbox is disabled")
-        r = F.request(off.port, "GET", "/healthz")
+        r = T.request(off.port, "GET", "/healthz")
         c.check(r.status == 200, "SANDBOX=off: still serving")
         # The hook's ptrace(PTRACE_PEEKUSER, pid -1) fails with ESRCH and
         # attaches to nothing: no thread is traced, so a SIGTERM stops the
         # process as usual.
         traced = [t for t in os.listdir("/proc/%d/task" % off.pid)
-                  if F.proc_status(off.pid, int(t)).get("TracerPid", "0") != "0"]
+                  if T.proc_status(off.pid, int(t)).get("TracerPid", "0") != "0"]
         c.check(not traced, "SANDBOX=off: the hook left no thread traced", str(traced))
         rc = off.stop()
         c.check(rc == 0, "SANDBOX=off: clean SIGTERM exit (status 0)", "status %s" % rc)

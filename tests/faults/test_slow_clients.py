@@ -31,8 +31,8 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import faultlib as F  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import itemstest as T  # noqa: E402
 
 HEADER_T, BODY_T, KEEPALIVE_T = 5, 4, 3
 GRACE = 2.0
@@ -40,7 +40,7 @@ GRACE = 2.0
 
 def established(port):
     """Server-side ESTABLISHED sockets on 127.0.0.1:port."""
-    return len(F.server_sockets(port))
+    return len(T.server_sockets(port))
 
 
 class Sampler(threading.Thread):
@@ -52,7 +52,7 @@ class Sampler(threading.Thread):
 
     def run(self):
         while not self.stop_ev.is_set():
-            self.samples.append((F.now(), established(self.port)))
+            self.samples.append((T.now(), established(self.port)))
             self.stop_ev.wait(self.interval)
 
     def stop(self):
@@ -64,7 +64,7 @@ def read_until_close(sock, deadline):
     """Reads until EOF/reset or the deadline; returns (bytes, closed_at or None)."""
     data = b""
     while True:
-        left = deadline - F.now()
+        left = deadline - T.now()
         if left <= 0:
             return data, None
         sock.settimeout(left)
@@ -73,9 +73,9 @@ def read_until_close(sock, deadline):
         except socket.timeout:
             return data, None
         except OSError:
-            return data, F.now()
+            return data, T.now()
         if not chunk:
-            return data, F.now()
+            return data, T.now()
         data += chunk
 
 
@@ -89,7 +89,7 @@ def phase_slowhttptest(c, svc, tmp):
         c.check(False, "slowhttptest installed", "tools/deps.sh stack installs it")
         return
     sampler = Sampler(svc.port)
-    health = F.HealthPoller(svc.port, interval=0.2, timeout=5)
+    health = T.HealthPoller(svc.port, interval=0.2, timeout=5)
     sampler.start()
     health.start()
     time.sleep(0.3)
@@ -98,9 +98,9 @@ def phase_slowhttptest(c, svc, tmp):
            "-u", "http://127.0.0.1:%d/healthz" % svc.port, "-x", "24", "-p", "3", "-l", "30",
            "-g", "-o", prefix]
     c.info(" ".join(cmd))
-    t0 = F.now()
+    t0 = T.now()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
-    t_end = F.now()
+    t_end = T.now()
     time.sleep(0.5)
     sampler.stop()
     health.stop()
@@ -145,7 +145,7 @@ def phase_slowhttptest(c, svc, tmp):
 
 def phase_trickle_headers(c, svc, n=50):
     """Our own slowloris: a header line every second, per-connection timing."""
-    health = F.HealthPoller(svc.port, interval=0.2, timeout=5)
+    health = T.HealthPoller(svc.port, interval=0.2, timeout=5)
     health.start()
     sel = selectors.DefaultSelector()
     conns = {}
@@ -153,11 +153,11 @@ def phase_trickle_headers(c, svc, n=50):
         s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: slow\r\n")
         s.setblocking(False)
-        conns[s] = {"opened": F.now(), "closed": None, "data": b"", "sent": 1}
+        conns[s] = {"opened": T.now(), "closed": None, "data": b"", "sent": 1}
         sel.register(s, selectors.EVENT_READ)
-    limit = F.now() + HEADER_T + GRACE + 5
-    next_tick = F.now() + 1.0
-    while F.now() < limit and any(v["closed"] is None for v in conns.values()):
+    limit = T.now() + HEADER_T + GRACE + 5
+    next_tick = T.now() + 1.0
+    while T.now() < limit and any(v["closed"] is None for v in conns.values()):
         for key, _ in sel.select(timeout=0.05):
             s = key.fileobj
             st = conns[s]
@@ -170,9 +170,9 @@ def phase_trickle_headers(c, svc, n=50):
             if chunk:
                 st["data"] += chunk
             else:
-                st["closed"] = F.now()
+                st["closed"] = T.now()
                 sel.unregister(s)
-        if F.now() >= next_tick:
+        if T.now() >= next_tick:
             next_tick += 1.0
             for s, st in conns.items():
                 if st["closed"] is None:
@@ -202,11 +202,11 @@ def phase_trickle_headers(c, svc, n=50):
 
 def phase_body(c, svc):
     head = ("POST /v1/items HTTP/1.1\r\nHost: slow\r\nX-API-Key: %s\r\n"
-            "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n" % F.KEY1).encode()
+            "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n" % T.KEY1).encode()
     # (a) a body that stops
     s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
     s.sendall(head + b'{"name": "slow')
-    t = F.now()
+    t = T.now()
     data, closed = read_until_close(s, t + BODY_T + GRACE + 5)
     s.close()
     st = status_of(data)
@@ -218,11 +218,11 @@ def phase_body(c, svc):
     # (b) a body trickled one byte every 0.5 s (never idle for long)
     s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
     s.sendall(head)
-    t = F.now()
+    t = T.now()
     s.setblocking(False)
     data, closed, sent = b"", None, 0
     limit = t + BODY_T + GRACE + 5
-    while F.now() < limit and closed is None:
+    while T.now() < limit and closed is None:
         r, _, _ = select_read(s, 0.5)
         if r:
             try:
@@ -232,7 +232,7 @@ def phase_body(c, svc):
             except OSError:
                 chunk = b""
             if chunk == b"":
-                closed = F.now()
+                closed = T.now()
             elif chunk:
                 data += chunk
         else:
@@ -267,7 +267,7 @@ def phase_keepalive(c, svc):
         if not chunk:
             break
         buf += chunk
-    t = F.now()
+    t = T.now()
     c.check(status_of(buf) == 200, "keep-alive connection: first request 200", repr(buf[:60]))
     data, closed = read_until_close(s, t + KEEPALIVE_T + GRACE + 5)
     s.close()
@@ -278,7 +278,7 @@ def phase_keepalive(c, svc):
             "%.2fs" % (closed - t) if closed else "still open")
     # Informational: a connection that never sends a byte.
     s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
-    t = F.now()
+    t = T.now()
     data, closed = read_until_close(s, t + max(HEADER_T, KEEPALIVE_T) + GRACE + 3)
     s.close()
     c.figure("silent new connection closed after", "%.2fs (bytes: %d)" % (closed - t, len(data))
@@ -297,7 +297,7 @@ def phase_half_close(c, svc, n=200):
         s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: halfclose\r\n\r\n")
         s.shutdown(socket.SHUT_WR)
-        t = F.now()
+        t = T.now()
         data, closed = read_until_close(s, t + KEEPALIVE_T + GRACE + 1)
         s.close()
         if status_of(data) != 200 or closed is None or closed - t > bound:
@@ -313,7 +313,7 @@ def phase_half_close(c, svc, n=200):
 
 def phase_max_connections(c, url):
     cap, extra = 20, 10
-    svc = F.Service("maxconn", env={"WORKER_THREADS": "2", "MAX_CONNECTIONS": str(cap),
+    svc = T.Service("maxconn", env={"WORKER_THREADS": "2", "MAX_CONNECTIONS": str(cap),
                                     "ACCESS_LOG": "off"}, database_url=url)
     socks = []
     try:
@@ -322,10 +322,10 @@ def phase_max_connections(c, url):
         for _ in range(cap + extra):
             socks.append(socket.create_connection(("127.0.0.1", svc.port), timeout=5))
             time.sleep(0.02)
-        deadline = F.now() + 1.5
+        deadline = T.now() + 1.5
         rejected, held, odd = [], [], []
         for i, s in enumerate(socks):
-            data, closed = read_until_close(s, max(deadline, F.now() + 0.05))
+            data, closed = read_until_close(s, max(deadline, T.now() + 0.05))
             if closed is not None and status_of(data) == 503:
                 rejected.append(i)
             elif closed is None and not data:
@@ -342,11 +342,11 @@ def phase_max_connections(c, url):
         for s in socks:
             s.close()
         socks = []
-        t = F.now()
+        t = T.now()
         r = None
-        while F.now() - t < 5:
+        while T.now() - t < 5:
             try:
-                r = F.request(svc.port, "GET", "/metrics", key=F.KEY1, timeout=5)
+                r = T.request(svc.port, "GET", "/metrics", key=T.KEY1, timeout=5)
                 if r.status == 200:
                     break
             except OSError:
@@ -355,7 +355,7 @@ def phase_max_connections(c, url):
         c.check(r is not None and r.status == 200, "service serves again once the idle connections go",
                 repr(r))
         if r is not None and r.status == 200:
-            v = F.metric_sum(r.body.decode(), "http_connections_rejected_total")
+            v = T.metric_sum(r.body.decode(), "http_connections_rejected_total")
             c.figure("http_connections_rejected_total", v)
             c.check(v is not None and v >= extra, "/metrics counts the rejected connections", str(v))
     finally:
@@ -365,11 +365,11 @@ def phase_max_connections(c, url):
 
 
 def main():
-    c = F.Checker("slow_clients: slowloris, slow body, idle keep-alive, connection cap")
-    url = F.new_database("faults_slow")
-    tmp = os.path.join(F.STATE_DIR, "slow")
+    c = T.Checker("slow_clients: slowloris, slow body, idle keep-alive, connection cap")
+    url = T.new_database("faults_slow")
+    tmp = os.path.join(T.state_dir(), "slow")
     os.makedirs(tmp, exist_ok=True)
-    svc = F.Service("slow", env={"WORKER_THREADS": "2", "HEADER_TIMEOUT_SECONDS": str(HEADER_T),
+    svc = T.Service("slow", env={"WORKER_THREADS": "2", "HEADER_TIMEOUT_SECONDS": str(HEADER_T),
                                  "BODY_TIMEOUT_SECONDS": str(BODY_T),
                                  "KEEPALIVE_TIMEOUT_SECONDS": str(KEEPALIVE_T),
                                  "ACCESS_LOG": "off"}, database_url=url)

@@ -36,8 +36,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "faults"))
-import faultlib as F  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import itemstest as T  # noqa: E402
 
 READ_TIMEOUT = 2.0
 HEALTH_BOUND = 2.0
@@ -292,9 +292,9 @@ def send_vector(port, data):
         s.shutdown(socket.SHUT_WR)
     except OSError:
         pass
-    buf, closed, t0 = b"", False, F.now()
+    buf, closed, t0 = b"", False, T.now()
     while True:
-        left = t0 + READ_TIMEOUT - F.now()
+        left = t0 + READ_TIMEOUT - T.now()
         if left <= 0:
             break
         s.settimeout(left)
@@ -314,17 +314,17 @@ def send_vector(port, data):
 
 
 def health(port):
-    t = F.now()
+    t = T.now()
     try:
-        r = F.request(port, "GET", "/healthz", timeout=HEALTH_BOUND)
-        return r.status == 200 and F.now() - t <= HEALTH_BOUND, F.now() - t
+        r = T.request(port, "GET", "/healthz", timeout=HEALTH_BOUND)
+        return r.status == 200 and T.now() - t <= HEALTH_BOUND, T.now() - t
     except OSError:
-        return False, F.now() - t
+        return False, T.now() - t
 
 
 def main():
-    c = F.Checker("vectors: replay ../shared/http-vectors (desync and parser-bug payloads)")
-    vdir = os.environ.get("HTTP_VECTORS_DIR") or os.path.join(F.ROOT, "..", "shared", "http-vectors")
+    c = T.Checker("vectors: replay ../shared/http-vectors (desync and parser-bug payloads)")
+    vdir = os.environ.get("HTTP_VECTORS_DIR") or os.path.join(T.REPO, "..", "shared", "http-vectors")
     vdir = os.path.abspath(vdir)
     if not os.path.isdir(vdir):
         c.skip("NOTICE: %s is absent on this clone; set HTTP_VECTORS_DIR to replay the vectors" % vdir)
@@ -339,10 +339,10 @@ def main():
         c.finish()
     c.info("vectors from %s" % vdir)
 
-    url = F.new_database("faults_vectors")
+    url = T.new_database("faults_vectors")
     env = {"WORKER_THREADS": "2", "HEADER_TIMEOUT_SECONDS": "3", "BODY_TIMEOUT_SECONDS": "3",
            "ACCESS_LOG": "off"}
-    svc = F.Service("vectors", env=env, database_url=url)
+    svc = T.Service("vectors", env=env, database_url=url)
     crashes = []
     try:
         svc.start()
@@ -413,7 +413,7 @@ def main():
                     c.info("  service log:\n" + svc.log_tail(15))
                     if not alive:  # keep replaying on a fresh process
                         svc.stop()
-                        svc = F.Service("vectors", env=env, database_url=url)
+                        svc = T.Service("vectors", env=env, database_url=url)
                         svc.start()
             c.info("%s: %d vectors%s" % (fname, len(vectors),
                                          ", %d sent as UTF-8 (characters above U+00FF)" % utf8 if utf8 else ""))
