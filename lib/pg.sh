@@ -54,13 +54,24 @@ pg__opts() {
     printf '%s' "-p $PG_PORT -k $PG_DIR -c listen_addresses=$(pg__listen) -c max_connections=300 ${PG_EXTRA_OPTS:-}"
 }
 
+# A loopback port that binds now, picked at random in 20000-32767: below the
+# kernel's ephemeral range (32768-60999), so no outgoing connection takes it
+# before the server binds it, and apart from suites running side by side
+# (tests/lib/itemstest/ports.py picks the same way).
 pg_free_port() {
     python3 - <<'PY'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
+import random, socket
+for _ in range(500):
+    port = random.SystemRandom().randint(20000, 32767)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    break
+else:
+    raise SystemExit("pg_free_port: no free loopback port in 20000-32767")
 PY
 }
 

@@ -1,5 +1,9 @@
-"""Test harness for the black-box API suite: starts the real binary, talks
-HTTP to it, reads its logs. Standard library only (runs on Debian's python3).
+"""The black-box API suite's part of the test library: a server per test
+class with a fresh database, every response checked against openapi.yaml
+(contract.py), every server's output audited when it stops, and the
+assertions the test files share. Processes, ports, PostgreSQL and HTTP come
+from tests/lib/itemstest; the names the test files import from here stay
+here (re-exported). Standard library only (runs on Debian's python3).
 
 Environment (set by tests/api/run.sh; all optional when run by hand):
   ITEMS_API_BIN       binary under test (default build/items-api, relative to
@@ -18,38 +22,34 @@ line is a JSON object, no API key or database password appears, no
 sanitizer report, and the exit status is the expected one.
 """
 
-import atexit
 import http.client
 import itertools
-import json
 import os
 import re
-import secrets
-import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import unittest
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+
+from itemstest import client, pg  # noqa: E402
+from itemstest.client import (Response, auth_headers, parse_responses,  # noqa: E402,F401
+                              read_until_close)
+from itemstest.paths import REPO, RELEASE_BIN as BIN  # noqa: E402
+from itemstest.ports import closed_port, free_port  # noqa: E402,F401
+from itemstest.service import KEY1, KEY2, Service, ServiceFailed, parse_log_lines  # noqa: E402
+
 BACKEND = os.environ.get("ITEMS_API_BACKEND", "sqlite")
 if BACKEND not in ("sqlite", "postgres"):
     raise SystemExit("ITEMS_API_BACKEND must be sqlite or postgres, not %r" % BACKEND)
-BIN = os.path.join(REPO, os.environ.get("ITEMS_API_BIN") or "build/items-api")
 OUT = os.environ.get("ITEMS_API_TEST_OUT") or tempfile.mkdtemp(prefix="items-api-test-")
 SERVERS_DIR = os.path.join(OUT, "servers")
 os.makedirs(SERVERS_DIR, exist_ok=True)
 
-# Fresh keys for every run: if one of them ever shows up in a log, it came
-# from this run's server.
-KEY1 = "key1-" + secrets.token_hex(16)
-KEY2 = "key2-" + secrets.token_hex(16)
 PG_PASSWORD = os.environ.get("PG_PASSWORD", "")
 
 # Generous bounds for liveness only; nothing asserts speed.
@@ -67,21 +67,8 @@ SANITIZER_MARKERS = (
 LIBPQ_NOTICE = re.compile(r"^(NOTICE|WARNING|DETAIL|HINT|CONTEXT|FATAL|ERROR|LOG|INFO|PANIC):  ")
 PASSTHROUGH_ENV = ("PATH", "SANDBOX", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TZ")
 
+ServerFailed = ServiceFailed
 _counter = itertools.count(1)
-_live = set()
-_live_lock = threading.Lock()
-
-
-def free_port():
-    """A loopback port that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def closed_port():
-    """A loopback port nobody listens on (bound, then released)."""
-    return free_port()
 
 
 def base_env(extra=None):
@@ -116,25 +103,6 @@ def scratch_dir(tag):
     return d
 
 
-def parse_log_lines(text):
-    """Parses JSON lines; returns (objects, bad_lines)."""
-    objs, bad = [], []
-    for line in text.splitlines():
-        if not line.strip():
-            bad.append(line)
-            continue
-        try:
-            o = json.loads(line)
-        except ValueError:
-            bad.append(line)
-            continue
-        if not isinstance(o, dict) or not {"time", "level", "message"} <= set(o):
-            bad.append(line)
-            continue
-        objs.append(o)
-    return objs, bad
-
-
 def secrets_in(text, extra_secrets=()):
     found = []
     for s in [KEY1, KEY2, PG_PASSWORD] + list(extra_secrets):
@@ -158,12 +126,8 @@ class Database:
             self.path = os.path.join(d, "items.db")
             self.url = "sqlite:" + self.path
         else:
-            if not os.environ.get("PG_URL"):
-                raise RuntimeError("postgres backend: PG_URL is not set (run via tests/api/run.sh)")
             self.name = "items_t%d_%d" % (os.getpid(), n)
-            psql(["-d", "items", "-c", "CREATE DATABASE %s" % self.name])
-            u = urllib.parse.urlsplit(os.environ["PG_URL"])
-            self.url = urllib.parse.urlunsplit(u._replace(path="/" + self.name))
+            self.url = pg.create_database(self.name)
 
     _shared = None
 
@@ -204,14 +168,8 @@ class Database:
 
 
 def psql(args):
-    env = dict(os.environ, PGPASSWORD=PG_PASSWORD, PGCONNECT_TIMEOUT="5")
-    cmd = [os.path.join(os.environ["PG_BIN"], "psql"), "-h", os.environ.get("PG_HOST", "127.0.0.1"),
-           "-p", os.environ["PG_PORT"], "-U", os.environ.get("PG_DBUSER") or "items", "-qAtX", "-v",
-           "ON_ERROR_STOP=1"] + args
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise RuntimeError("psql %s failed: %s" % (args, r.stderr.strip()))
-    return r.stdout.strip()
+    """psql ARGS against the test server; its output, stripped."""
+    return pg.run_psql(args).strip()
 
 
 def pg_ctl(*args):
@@ -221,72 +179,23 @@ def pg_ctl(*args):
     if os.environ.get("ITEMS_API_PG_EXTERNAL"):
         raise unittest.SkipTest("stops and starts PostgreSQL (pg_ctl): not possible on the external "
                                 "server in ITEMS_API_TEST_PG_URL; covered by the throwaway-server run")
-    cmd = 'source "%s/lib/pg.sh" && pg_ctl_do "$@"' % REPO
-    r = subprocess.run(["bash", "-c", cmd, "pg_ctl"] + list(args), capture_output=True,
-                       text=True, timeout=120)
-    if r.returncode != 0:
-        raise RuntimeError("pg_ctl %s failed: %s %s" % (args, r.stdout, r.stderr))
+    pg.pg_ctl(*args)
 
 
 # ---------------------------------------------------------------- HTTP
 
 
-class Response:
-    def __init__(self, status, reason, headers, body):
-        self.status = status
-        self.reason = reason
-        self.headers = headers  # http.client.HTTPMessage (case-insensitive)
-        self.body = body
-        self.method = self.target = None  # the request it answers, when known
-
-    def header(self, name):
-        return self.headers.get(name)
-
-    def header_all(self, name):
-        return self.headers.get_all(name) or []
-
-    def json(self):
-        return json.loads(self.body.decode("utf-8"))
-
-    def __repr__(self):
-        return "<Response %d %s %r>" % (self.status, dict(self.headers.items()), self.body[:300])
-
-
 def http_request(port, method, path, body=None, headers=None, timeout=30, conn=None,
                  validate=True):
-    """One request. headers: dict or list of (name, value) (values may be
-    bytes). body: bytes, str, or a JSON-able object (sent as
-    application/json unless a Content-Type is given).
+    """One request (itemstest.client.request). headers: dict or list of
+    (name, value) (values may be bytes). body: bytes, str, or a JSON-able
+    object (sent as application/json unless a Content-Type is given).
 
     The response is checked against openapi.yaml (contract.py): a response
     the document does not allow raises contract.ContractViolation with the
     route and the validator's messages. validate=False is for a hop that
     another validator judges (the Prism proxy test); it is counted."""
-    hdrs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
-    names = {k.lower() for k, _ in hdrs}
-    if body is not None and not isinstance(body, (bytes, str)):
-        body = json.dumps(body).encode("utf-8")
-        if "content-type" not in names:
-            hdrs.append(("Content-Type", "application/json"))
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    own = conn is None
-    if own:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
-        for k, v in hdrs:
-            conn.putheader(k, v)
-        if body is not None and "content-length" not in names and "transfer-encoding" not in names:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        r = conn.getresponse()
-        data = r.read()
-        resp = Response(r.status, r.reason, r.headers, data)
-    finally:
-        if own:
-            conn.close()
-    resp.method, resp.target = method, path
+    resp = client.request(port, method, path, body, headers, timeout, conn)
     check_response(method, path, resp, validate)
     return resp
 
@@ -340,141 +249,55 @@ REQUEST_LINE_ANYWHERE = re.compile(rb"(?:^|\r\n)([A-Z]+) (/[^ \r\n]*) HTTP/1\.[0
 REQUEST_LINE = re.compile(rb"^([A-Za-z]+) (/[^ \r\n]*) HTTP/1\.[01]\r\n")
 
 
-def auth_headers(key, form="bearer"):
-    if key is None:
-        return []
-    if form == "bearer":
-        return [("Authorization", "Bearer " + key)]
-    return [("X-API-Key", key)]
-
-
-def parse_responses(data, head=()):
-    """Splits raw bytes into responses [(status, {lower-name: [values]}, body)].
-    head: indexes of responses that answer HEAD (no body). Stops at garbage."""
-    out = []
-    i = 0
-    while i < len(data):
-        end = data.find(b"\r\n\r\n", i)
-        if end < 0:
-            break
-        lines = data[i:end].decode("latin-1").split("\r\n")
-        m = re.match(r"HTTP/1\.[01] (\d{3}) ", lines[0] + " ")
-        if not m:
-            break
-        status = int(m.group(1))
-        hdrs = {}
-        for ln in lines[1:]:
-            k, _, v = ln.partition(":")
-            hdrs.setdefault(k.strip().lower(), []).append(v.strip())
-        i = end + 4
-        n = 0
-        if status >= 200 and status not in (204, 304) and len(out) not in head:
-            n = int(hdrs.get("content-length", ["0"])[0])
-        body = data[i:i + n]
-        i += n
-        out.append((status, hdrs, body))
-    return out
-
-
 # ---------------------------------------------------------------- server
 
 
-class ServerFailed(AssertionError):
-    pass
+class Server(Service):
+    """The real binary on a free loopback port, its stdout and stderr in
+    SERVERS_DIR, every response it gives checked against openapi.yaml."""
 
-
-class Server:
-    """The real binary on a free loopback port."""
+    ready_timeout = READY_TIMEOUT
 
     def __init__(self, env=None, db=None, keys=(KEY1, KEY2), name="server", args=("serve",)):
         self.db = db if db is not None else Database.shared()
         self.keys = keys
-        self.port = free_port()
         self.n = next(_counter)
         base = os.path.join(SERVERS_DIR, "%03d-%s" % (self.n, name))
-        self.out_path = base + ".out"
-        self.err_path = base + ".err"
-        self.args = list(args)
-        self.cwd = scratch_dir("cwd")
-        self.env = {
-            "PORT": self.port,
-            "BIND_ADDRESS": "127.0.0.1",
-            "DATABASE_URL": self.db.url,
-            "API_KEYS": ",".join(keys) if keys else None,
-            "DRAIN_SECONDS": 0,
+        settings = {
             "SHUTDOWN_TIMEOUT_SECONDS": 10,
             "DB_STARTUP_TIMEOUT_SECONDS": 20,
-            "LOG_LEVEL": "info",
+            "METRICS_EMF_INTERVAL_SECONDS": None,
         }
-        self.env.update(env or {})
-        self.proc = None
+        settings.update(env or {})
+        super().__init__(name, env=settings, binary=BIN, database_url=self.db.url, keys=keys,
+                         args=args, base_env=base_env(), cwd=scratch_dir("cwd"),
+                         out_path=base + ".out", err_path=base + ".err", new_session=False,
+                         record_pid=False)
         self.extra_secrets = [k for k in (keys or ())]
         self.audited = False
 
     # -- lifecycle
 
-    def start(self, wait=True):
-        self._out = open(self.out_path, "wb")
-        self._err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen([BIN] + self.args, env=base_env(self.env), cwd=self.cwd,
-                                     stdout=self._out, stderr=self._err,
-                                     stdin=subprocess.DEVNULL)
-        with _live_lock:
-            _live.add(self)
-        if wait:
-            self.wait_ready()
-        return self
+    def wait_started(self):
+        self.wait_ready()
+
+    def probe(self, path, timeout):
+        return self.get(path, key=None, timeout=timeout)
 
     def wait_ready(self, timeout=READY_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ServerFailed("server exited with %s before it was ready:\n%s"
-                                   % (self.proc.returncode, self.output()))
-            try:
-                r = self.get("/readyz", key=None, timeout=5)
-                if r.status == 200:
-                    return
-                last = r
-            except OSError as e:
-                last = e
-            time.sleep(0.05)
-        raise ServerFailed("server not ready within %ss (last: %r):\n%s"
-                           % (timeout, last, self.output()))
-
-    def signal(self, sig):
-        self.proc.send_signal(sig)
+        """/readyz answers 200 (raises ServerFailed otherwise)."""
+        self.wait_for("/readyz", timeout, probe_timeout=5, interval=0.05, strict=True)
 
     def wait_exit(self, timeout=STOP_TIMEOUT):
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            self.kill()
             raise ServerFailed("server did not exit within %ss after SIGTERM" % timeout)
 
     def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM, wait; returns the exit status."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.wait_exit(timeout)
-        finally:
-            self._out.close()
-            self._err.close()
-            with _live_lock:
-                _live.discard(self)
-        return rc
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        with _live_lock:
-            _live.discard(self)
+        return super().stop(timeout, strict=True)
 
     def stop_and_audit(self, expect_rc=0):
         """Stops the server and returns a list of problems found in its
@@ -515,17 +338,6 @@ class Server:
 
     # -- output
 
-    def stdout(self):
-        with open(self.out_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def stderr(self):
-        with open(self.err_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def output(self):
-        return "--- stdout\n%s\n--- stderr\n%s" % (self.stdout()[-6000:], self.stderr()[-6000:])
-
     def logs(self):
         return parse_log_lines(self.stdout())[0]
 
@@ -547,12 +359,10 @@ class Server:
         return self.request("GET", path, **kw)
 
     def connection(self, timeout=30):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return client.connection(self.port, timeout)
 
     def connect(self, timeout=10):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return s
+        return client.connect(self.port, timeout)
 
     def raw_request(self, data, method="GET", timeout=10):
         """Sends hand-made request bytes on a new connection and parses the
@@ -602,29 +412,6 @@ class Server:
             return read_until_close(s, timeout)
         finally:
             s.close()
-
-
-def read_until_close(s, timeout=10):
-    """Reads until EOF. Returns (data, True) on EOF/reset, (data, False) if
-    the server kept the connection open past the timeout."""
-    s.settimeout(timeout)
-    chunks = []
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                return b"".join(chunks), True
-            chunks.append(b)
-    except socket.timeout:
-        return b"".join(chunks), False
-    except ConnectionResetError:
-        return b"".join(chunks), True
-
-
-@atexit.register
-def _kill_leftovers():
-    for s in list(_live):
-        s.kill()
 
 
 # ---------------------------------------------------------------- test base

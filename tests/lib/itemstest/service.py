@@ -82,6 +82,7 @@ class Service:
         self.binary = binary or paths.RELEASE_BIN
         self.args = list(args)
         self.port = ports.free_port()
+        self._own_port = "PORT" not in (env or {})
         settings = dict(DEFAULTS, PORT=self.port,
                         DATABASE_URL=database_url or os.environ.get("PG_URL", "sqlite::memory:"),
                         API_KEYS=",".join(keys) if keys else None)
@@ -106,7 +107,7 @@ class Service:
     def start(self, wait=True):
         """Starts the binary; with wait, returns once it is ready
         (wait_started) and retries on another port when the server found
-        its port taken. Raises ServiceFailed."""
+        the port it picked taken. Raises ServiceFailed."""
         for attempt in range(PORT_TRIES):
             self._spawn()
             if not wait:
@@ -115,8 +116,8 @@ class Service:
                 self.wait_started()
                 return self
             except ServiceFailed:
-                if attempt + 1 < PORT_TRIES and self.proc.poll() is not None \
-                        and "cannot bind" in self.output():
+                if self._own_port and attempt + 1 < PORT_TRIES and self.proc.poll() is not None \
+                        and "Address already in use" in self.output():
                     self._close()
                     self.port = ports.free_port()
                     self.env["PORT"] = str(self.port)
