@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from itemstest import client, pg  # noqa: E402
 from itemstest.client import (Response, auth_headers, parse_responses,  # noqa: E402,F401
                               read_until_close)
-from itemstest.paths import REPO, RELEASE_BIN as BIN  # noqa: E402
+from itemstest.paths import REPO, RELEASE_BIN as BIN  # noqa: E402,F401
 from itemstest.ports import closed_port, free_port  # noqa: E402,F401
 from itemstest.service import KEY1, KEY2, Service, ServiceFailed, parse_log_lines  # noqa: E402
 

@@ -15,28 +15,23 @@ Prints one line: "KIB_PER_CONN BEFORE_KIB AFTER_KIB N OPEN" (OPEN: how many
 of the N connections the server still held at the end). Exit status 1 when
 the measurement itself failed (a connection refused, a response missing).
 
-Python 3 standard library only; also imported by tests/faults/test_idle_conns.py.
+Python 3 standard library and tests/lib/itemstest (/proc readers); also imported by
+tests/faults/test_idle_conns.py.
 """
 import argparse
 import os
 import re
-import resource
 import selectors
 import socket
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from itemstest.procfs import raise_nofile, rss_kib, server_sockets  # noqa: E402
+
 
 def now():
     return time.monotonic()
-
-
-def vmrss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def children(pid):
@@ -52,7 +47,7 @@ def total_rss(pids, with_children=False):
     for p in pids:
         for q in [p] + (children(p) if with_children else []):
             try:
-                total += vmrss_kib(q)
+                total += rss_kib(q)
             except OSError:
                 pass
     return total
@@ -69,28 +64,6 @@ def steady_rss(pids, with_children=False, timeout=10.0, interval=0.2, tolerance=
         if now() >= deadline:
             return window[-1]
         time.sleep(interval)
-
-
-def established(port):
-    """Server-side ESTABLISHED sockets on 127.0.0.1:port (/proc/net/tcp)."""
-    want = ":%04X" % port
-    n = 0
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            if parts[1].endswith(want) and parts[3] == "01":
-                n += 1
-    return n
-
-
-def raise_nofile(want):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
-    if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        soft = target
-    return soft
 
 
 def _complete(rx):
@@ -171,7 +144,7 @@ def measure(port, pids, n, path="/healthz", with_children=False, headers="", set
     socks, errors = open_idle(port, n, path, headers=headers)
     time.sleep(settle)
     after = steady_rss(pids, with_children)
-    held = established(port)
+    held = len(server_sockets(port))
     return {"kib_per_conn": (after - before) / float(max(1, len(socks))), "before": before,
             "after": after, "n": len(socks), "open": held, "errors": errors, "socks": socks}
 
