@@ -29,8 +29,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 started=$(date +%s)
 work=$(mktemp -d "${TMPDIR:-/tmp}/items-api-deploy-test.XXXXXX")
-passed=0
-failed=0
+# shellcheck source=tests/lib/checks.sh
+source tests/lib/checks.sh
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 finish() {
@@ -47,22 +47,6 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ok() {
-    passed=$((passed + 1))
-    printf '  ok    %s\n' "$1"
-}
-not_ok() {
-    failed=$((failed + 1))
-    printf '  FAIL  %s\n' "$1"
-    [[ -z ${2:-} ]] || printf '%s\n' "$2" | sed 's/^/        /' | head -n 30
-}
-expect() { if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "want '$2', got '$3'"; fi; }
-# check NAME COMMAND...
-check() {
-    local name=$1
-    shift
-    if "$@" >/dev/null 2>&1; then ok "$name"; else not_ok "$name" "command failed: $*"; fi
-}
 # calls PATTERN: how many recorded stub calls match (extended regex)
 calls() { grep -cE "$1" "$STUB_DIR/calls.log" || true; }
 

@@ -44,7 +44,8 @@ grep -v '^  ok' "$out/policy.log" || true
 
 mapfile -t run_scripts < <(find "$out/run" -name '*.sh' | sort)
 scripts=(release/deploy.sh image/assemble-rootfs.sh image/assemble-in-debian.sh image/build.sh image/engine.sh
-    tests/image/run.sh tests/image/labels.sh tests/deploy/run.sh tests/deploy/stubs/docker tests/deploy/stubs/curl tests/workflows/run.sh)
+    tests/image/run.sh tests/image/labels.sh tests/lib/checks.sh tests/deploy/run.sh tests/deploy/stubs/docker
+    tests/deploy/stubs/curl tests/workflows/run.sh)
 echo "=== shellcheck: ${#run_scripts[@]} run: scripts from the workflows, ${#scripts[@]} delivery scripts"
 shellcheck -x "${scripts[@]}" || failed=1
 shellcheck "${run_scripts[@]}" || failed=1
