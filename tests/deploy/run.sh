@@ -53,9 +53,9 @@ calls() { grep -cE "$1" "$STUB_DIR/calls.log" || true; }
 # --- 1. contract: the stand-in and deploy.sh match infrastructure/ --------------
 echo "=== contract with infrastructure/"
 infra=infrastructure
-mapfile -t outputs < <(grep -oE 'tf_out [a-z_]+' release/deploy.sh | awk '{print $2}' | sort -u)
+mapfile -t outputs < <(cat release/*.sh | grep -oE 'tf_out [a-z_]+' | awk '{print $2}' | sort -u)
 mapfile -t stand_in_outputs < <(sed -n -E 's/^output "([a-z_]+)".*/\1/p' tests/deploy/stack/main.tf)
-mapfile -t variables < <(grep -oE -- '-var "[a-z_]+=' release/deploy.sh | sed -E 's/-var "([a-z_]+)=/\1/' | sort -u)
+mapfile -t variables < <(cat release/*.sh | grep -oE -- '-var "[a-z_]+=' | sed -E 's/-var "([a-z_]+)=/\1/' | sort -u)
 for out in "${outputs[@]}"; do
     if grep -qE "^output \"$out\"" "$infra/outputs.tf"; then
         ok "infrastructure/ has output $out (read by deploy.sh)"

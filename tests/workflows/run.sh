@@ -43,7 +43,8 @@ python3 tests/workflows/policy.py "$out/run" "${workflows[@]}" "${actions[@]}" >
 grep -v '^  ok' "$out/policy.log" || true
 
 mapfile -t run_scripts < <(find "$out/run" -name '*.sh' | sort)
-scripts=(release/deploy.sh image/assemble-rootfs.sh image/assemble-in-debian.sh image/build.sh image/engine.sh
+scripts=(release/deploy.sh release/plan.sh release/lib.sh release/rollout.sh release/smoke.sh
+    image/assemble-rootfs.sh image/assemble-in-debian.sh image/build.sh image/engine.sh
     tests/image/run.sh tests/image/labels.sh tests/lib/checks.sh tests/deploy/run.sh tests/deploy/stubs/docker
     tests/deploy/stubs/curl tests/workflows/run.sh)
 echo "=== shellcheck: ${#run_scripts[@]} run: scripts from the workflows, ${#scripts[@]} delivery scripts"
