@@ -79,6 +79,11 @@ if grep -q 'FAIL .*job plan (plans): artifact terraform-plan is uploaded only wi
 else
     echo "  FAIL  the policy accepted a plan job that uploads the full plan and writes it to the summary" && failed=1
 fi
+if grep -q 'FAIL .*job plan (plans) releases nothing' "$out/bad-policy.log"; then
+    echo "  ok    the policy rejects a plan job that releases"
+else
+    echo "  FAIL  the policy accepted a plan job that runs release/deploy.sh without --plan-only" && failed=1
+fi
 if grep -q 'FAIL .*job deploy (production) runs only on main' "$out/bad-policy.log"; then
     echo "  ok    the policy rejects a production job that any branch can run"
 else
