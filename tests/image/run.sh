@@ -46,8 +46,8 @@ run_id=$$
 containers=()
 volumes=()
 pg_started=0
-passed=0
-failed=0
+# shellcheck source=tests/lib/checks.sh
+source tests/lib/checks.sh
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
@@ -60,26 +60,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-ok() {
-    passed=$((passed + 1))
-    printf '  ok    %s\n' "$1"
-}
-not_ok() {
-    failed=$((failed + 1))
-    printf '  FAIL  %s\n' "$1"
-    [[ -z ${2:-} ]] || printf '        %s\n' "$2"
-}
-# check NAME COMMAND...: the command's success is the check's
-check() {
-    local name=$1
-    shift
-    if "$@" >"$work/last.out" 2>&1; then ok "$name"; else not_ok "$name" "$(head -c 400 "$work/last.out")"; fi
-}
-# expect NAME WANT GOT
-expect() {
-    if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "want '$2', got '$3'"; fi
-}
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -19,10 +19,12 @@ and local composite action:
     role-duration-seconds and <= timeout-minutes x 60
   - no `${{ github.event.* }}` or `${{ inputs.* }}` spliced into a run:
     script (script injection): such values go through env:
-  - jobs that plan (release/deploy.sh --plan-only) keep the full plan out of
-    public view: every artifact they upload is opt-in (an `if:` on the
-    repository variable PUBLISH_FULL_PLAN), and no run: script of theirs
-    writes to the job summary (deploy.sh writes only counts and addresses)
+  - jobs that plan (release/plan.sh, or release/deploy.sh --plan-only) keep
+    the full plan out of public view: every artifact they upload is opt-in
+    (an `if:` on the repository variable PUBLISH_FULL_PLAN), and no run:
+    script of theirs writes to the job summary (plan.sh writes only counts
+    and addresses); and they release nothing: no release/deploy.sh without
+    --plan-only, not in the production environment
 
 Also writes every run: script to OUT_DIR (argv[1]) as a bash file, with each
 ${{ expression }} replaced by a shell variable, for shellcheck.
@@ -158,14 +160,16 @@ def main():
                     cond = re.sub(r"\s+", " ", str(job.get("if", "")))
                     check("github.ref == 'refs/heads/main'" in cond and " || " not in cond,
                           f"{name}: job {job_id} (production) runs only on main ({cond or 'no if:'})")
-                deploys = any("release/deploy.sh" in str(s.get("run", "")) and "--plan-only" not in str(s.get("run", ""))
-                              for s in job.get("steps", []) or [])
+                runs = [str(s.get("run", "")) for s in job.get("steps", []) or []]
+                deploys = any("release/deploy.sh" in r and "--plan-only" not in r for r in runs)
                 if deploys:
                     budget_check(name, job_id, doc, job)
-                plans = any("release/deploy.sh" in str(s.get("run", "")) and "--plan-only" in str(s.get("run", ""))
-                            for s in job.get("steps", []) or [])
+                plans = any("release/plan.sh" in r or ("release/deploy.sh" in r and "--plan-only" in r) for r in runs)
                 if plans:
                     plan_privacy_check(name, job_id, job)
+                    check(not deploys and env_name != "production",
+                          f"{name}: job {job_id} (plans) releases nothing (no release/deploy.sh without --plan-only, "
+                          f"not in production)")
 
         for n, (job_id, job, step) in enumerate(steps_of(doc), 1):
             uses = str(step.get("uses", ""))

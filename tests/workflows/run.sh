@@ -43,8 +43,10 @@ python3 tests/workflows/policy.py "$out/run" "${workflows[@]}" "${actions[@]}" >
 grep -v '^  ok' "$out/policy.log" || true
 
 mapfile -t run_scripts < <(find "$out/run" -name '*.sh' | sort)
-scripts=(release/deploy.sh image/assemble-rootfs.sh image/assemble-in-debian.sh image/build.sh image/engine.sh
-    tests/image/run.sh tests/image/labels.sh tests/deploy/run.sh tests/deploy/stubs/docker tests/deploy/stubs/curl tests/workflows/run.sh)
+scripts=(release/deploy.sh release/plan.sh release/lib.sh release/rollout.sh release/smoke.sh
+    image/assemble-rootfs.sh image/assemble-in-debian.sh image/build.sh image/engine.sh
+    tests/image/run.sh tests/image/labels.sh tests/lib/checks.sh tests/deploy/run.sh tests/deploy/stubs/docker
+    tests/deploy/stubs/curl tests/workflows/run.sh)
 echo "=== shellcheck: ${#run_scripts[@]} run: scripts from the workflows, ${#scripts[@]} delivery scripts"
 shellcheck -x "${scripts[@]}" || failed=1
 shellcheck "${run_scripts[@]}" || failed=1
@@ -76,6 +78,11 @@ if grep -q 'FAIL .*job plan (plans): artifact terraform-plan is uploaded only wi
     echo "  ok    the policy rejects a plan job that publishes the full plan"
 else
     echo "  FAIL  the policy accepted a plan job that uploads the full plan and writes it to the summary" && failed=1
+fi
+if grep -q 'FAIL .*job plan (plans) releases nothing' "$out/bad-policy.log"; then
+    echo "  ok    the policy rejects a plan job that releases"
+else
+    echo "  FAIL  the policy accepted a plan job that runs release/deploy.sh without --plan-only" && failed=1
 fi
 if grep -q 'FAIL .*job deploy (production) runs only on main' "$out/bad-policy.log"; then
     echo "  ok    the policy rejects a production job that any branch can run"
