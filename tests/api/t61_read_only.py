@@ -8,11 +8,15 @@ server takes writes again the service recovers by itself, without a
 restart."""
 
 import os
+import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 
-from harness import Database, ServerTestCase, TempServer, only_backend, psql
+import harness
+from harness import (BIN, Database, Server, ServerTestCase, TempServer, base_env, only_backend,
+                     psql, scratch_dir)
 
 # Liveness bounds only (a busy 2-core box): the design recovers within the
 # connector's 0.5 s backoff; these allow for scheduling.
@@ -310,6 +314,150 @@ class ExplicitTargetSessionAttrsTest(_Base):
     @classmethod
     def setUpClass(cls):
         pass  # no shared server: the test starts its own
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+
+class _Relay:
+    """A TCP relay from LISTEN to TARGET that counts its connections: the
+    "old server" a name can point at."""
+
+    def __init__(self, listen, target):
+        self.target = target
+        self.accepted = 0
+        self.live = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(listen)
+        self.sock.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                c.close()
+                continue
+            u.settimeout(None)
+            with self.lock:
+                self.accepted += 1
+                self.live += 1
+            left = [2]
+
+            def pump(a, b, left):
+                try:
+                    while True:
+                        d = a.recv(65536)
+                        if not d:
+                            break
+                        b.sendall(d)
+                except OSError:
+                    pass
+                for x in (a, b):
+                    try:
+                        x.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                with self.lock:
+                    left[0] -= 1
+                    if left[0] == 0:
+                        self.live -= 1
+                        a.close()
+                        b.close()
+
+            threading.Thread(target=pump, args=(c, u, left), daemon=True).start()
+            threading.Thread(target=pump, args=(u, c, left), daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+
+class _NamespacedServer(Server):
+    """The service in a private mount namespace whose /etc/hosts is HOSTS
+    (a bind mount): the test changes what a name resolves to, as a fail-over
+    changes the RDS endpoint's record."""
+
+    def __init__(self, hosts, **kw):
+        super().__init__(**kw)
+        self.hosts = hosts
+
+    def start(self, wait=True):
+        self._out = open(self.out_path, "wb")
+        self._err = open(self.err_path, "wb")
+        # unshare and sh exec: the pid is the service's.
+        self.proc = subprocess.Popen(
+            ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"',
+             self.hosts, BIN] + self.args, env=base_env(self.env), cwd=self.cwd,
+            stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL)
+        with harness._live_lock:
+            harness._live.add(self)
+        if wait:
+            self.wait_ready()
+        return self
+
+
+class NameReResolvedTest(_Base):
+    """Every new connection resolves the host name again: after the name
+    moves, the sessions the service opens go to the new address; nothing
+    (libpq, the connector thread, glibc) keeps the old one."""
+
+    @only_backend("postgres")
+    def test_new_connections_follow_the_name(self):
+        if os.geteuid() != 0 or os.environ.get("ITEMS_API_PG_EXTERNAL"):
+            self.skipTest("needs root (a private mount namespace for /etc/hosts) and the "
+                          "throwaway PostgreSQL on 127.0.0.1")
+        db = Database()
+        port = int(os.environ["PG_PORT"])
+        hosts = os.path.join(scratch_dir("hosts"), "hosts")
+
+        def point(addr):
+            # In place: the bind mount follows the file, not the name.
+            with open(hosts, "w") as f:
+                f.write("127.0.0.1 localhost\n%s t61-db.test\n" % addr)
+
+        point("127.0.0.2")
+        old = _Relay(("127.0.0.2", port), ("127.0.0.1", port))
+        u = urllib.parse.urlsplit(db.url)
+        url = urllib.parse.urlunsplit(u._replace(netloc=u.netloc.replace(
+            "%s:%d" % (u.hostname, port), "t61-db.test:%d" % port)))
+        self.srv = _NamespacedServer(hosts, db=db, name="NameReResolvedTest", env={
+            "DATABASE_URL": url, "WORKER_THREADS": 1, "DB_POOL_SIZE": 2,
+            "DB_POOL_TIMEOUT_MS": 1000, "DB_STATEMENT_TIMEOUT_MS": 3000})
+        try:
+            self.srv.start()
+            self.db = db
+            self.assertEqual(self.timed("POST", "/v1/items", {"name": "via old"}).status, 201)
+            self.wait_pool(2)
+            wait_for(lambda: old.live == 2, SETTLE, "the pool on the name's first address")
+            accepted = old.accepted
+            # The fail-over: the name moves, the old server ends its sessions.
+            point("127.0.0.1")
+            psql(["-d", "items", "-c", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                  "WHERE datname = '%s' AND application_name = 'items-api'" % db.name])
+            wait_for(lambda: self.timed("POST", "/v1/items", {"name": "via new"}).status == 201,
+                     RECOVERY, "writes through the moved name")
+            self.wait_pool(2)
+            self.assertEqual(old.accepted, accepted, "a new session went to the old address")
+            wait_for(lambda: old.live == 0, SETTLE, "sessions left on the old address")
+            pid = self.srv.proc.pid
+            self.assertIsNone(self.srv.proc.poll(), "the service exited")
+        finally:
+            problems = self.srv.stop_and_audit()
+            old.close()
+        self.assertEqual(problems, [])
+        self.assertEqual(self.srv.proc.pid, pid)
+
+    @classmethod
+    def setUpClass(cls):
+        pass
 
     @classmethod
     def tearDownClass(cls):
