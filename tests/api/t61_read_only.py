@@ -251,6 +251,8 @@ class ReadOnlyServerUnderLoadTest(_Base):
             # sessions were dropped.
             wait_for(lambda: not (backends(self.db) & old), SETTLE,
                      "sessions kept on the read-only server")
+            # Not ready either: the balancer prefers the other instances.
+            self.assert503(self.timed("GET", "/readyz"))
         finally:
             set_read_only(False)
             t_rw = time.monotonic()
