@@ -48,11 +48,17 @@ void pg_params_build(pg_store_t *s, const config_t *cfg)
 {
     /* Our defaults come first; the URI (dbname, expanded) comes last, so
      * anything the operator wrote in DATABASE_URL wins. */
-    static const char *const keys[] = {"connect_timeout",  "keepalives",
-                                       "keepalives_idle",  "keepalives_interval",
-                                       "keepalives_count", "tcp_user_timeout",
-                                       "application_name", "options",
-                                       "dbname",           NULL};
+    static const char *const keys[] = {"connect_timeout",
+                                       "keepalives",
+                                       "keepalives_idle",
+                                       "keepalives_interval",
+                                       "keepalives_count",
+                                       "tcp_user_timeout",
+                                       "application_name",
+                                       "options",
+                                       "target_session_attrs",
+                                       "dbname",
+                                       NULL};
     snprintf(s->connect_timeout, sizeof(s->connect_timeout), "%lld",
              (long long)cfg->db_connect_timeout_s);
     snprintf(s->tcp_user_timeout, sizeof(s->tcp_user_timeout), "%lld",
@@ -64,9 +70,16 @@ void pg_params_build(pg_store_t *s, const config_t *cfg)
     s->kw = ia_calloc(IA_ARRAY_LEN(keys), sizeof(char *));
     s->val = ia_calloc(IA_ARRAY_LEN(keys), sizeof(char *));
     s->url = strdup(cfg->database_url);
+    /* target_session_attrs=read-write: after a failover the name may still
+     * (or again) lead to a server that answers as a standby or is read-only;
+     * libpq then refuses the session ("session is read-only") and the
+     * connector retries, so the pool only ever holds sessions that can
+     * write. A target_session_attrs in DATABASE_URL wins (it comes later);
+     * PGTARGETSESSIONATTRS in the environment does not (libpq reads the
+     * environment only for parameters not given). */
     const char *vals[] = {
-        s->connect_timeout, "1",    "5", "2", "2", s->tcp_user_timeout, "items-api",
-        s->statement_opt,   s->url, NULL};
+        s->connect_timeout, "1",          "5",    "2", "2", s->tcp_user_timeout, "items-api",
+        s->statement_opt,   "read-write", s->url, NULL};
     for (size_t i = 0; i < IA_ARRAY_LEN(keys); i++) {
         s->kw[i] = keys[i];
         s->val[i] = vals[i];
@@ -125,6 +138,16 @@ static void reload_url(pg_store_t *s)
     log_msg(LOG_INFO, "database URL reloaded from DATABASE_URL_FILE");
 }
 
+/*
+ * Every call is a fresh PQconnectdbParams with the host *name* from
+ * DATABASE_URL (we never pass hostaddr): libpq resolves it with
+ * getaddrinfo on every new connection and keeps no address between
+ * connections, and glibc reads /etc/hosts (and re-reads a changed
+ * resolv.conf) on every lookup; the image runs no nscd. So a failover that
+ * points the name at another server (RDS's endpoint, the stack's
+ * /etc/netns hosts or dnsmasq) is followed by the next connection the
+ * connector opens. Only the resolver's own TTL (RDS: 5 s) delays it.
+ */
 static PGconn *connect_once(pg_store_t *s, char *why, size_t why_len)
 {
     PGconn *pg = PQconnectdbParams(s->kw, s->val, 1);
@@ -247,6 +270,49 @@ static int prepare_all(PGconn *pg, char *why, size_t why_len)
             return IA_ERR;
     }
     return IA_OK;
+}
+
+/* ---- is a session still fit for the pool? (the worker asks) ---- */
+
+bool pg_session_needs_primary(PGconn *pg)
+{
+    PQconninfoOption *opts = PQconninfo(pg);
+    bool needs = false;
+
+    for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "target_session_attrs") == 0 && o->val != NULL)
+            needs = strcmp(o->val, "read-write") == 0 || strcmp(o->val, "primary") == 0;
+    }
+    PQconninfoFree(opts);
+    return needs;
+}
+
+const char *pg_session_read_only(const PGconn *pg)
+{
+    /* ParameterStatus: PostgreSQL 14+ reports in_hot_standby and
+     * default_transaction_read_only (at connect and whenever they change,
+     * e.g. ALTER SYSTEM + pg_reload_conf(), or a promotion);
+     * transaction_read_only is checked in case a server reports it. */
+    static const char *const params[] = {"in_hot_standby", "default_transaction_read_only",
+                                         "transaction_read_only"};
+
+    for (size_t i = 0; i < IA_ARRAY_LEN(params); i++) {
+        const char *v = PQparameterStatus(pg, params[i]);
+        if (v != NULL && strcmp(v, "on") == 0)
+            return params[i];
+    }
+    return NULL;
+}
+
+bool pg_sqlstate_ends_session(const char *state)
+{
+    if (state == NULL || strlen(state) != 5)
+        return false;
+    return strncmp(state, "08", 2) == 0 || /* connection exception */
+           strcmp(state, "25006") == 0 ||  /* read_only_sql_transaction: a standby */
+           strcmp(state, "57P01") == 0 ||  /* admin_shutdown */
+           strcmp(state, "57P02") == 0 ||  /* crash_shutdown */
+           strcmp(state, "57P03") == 0;    /* cannot_connect_now */
 }
 
 void pg_params_free(pg_store_t *s)

@@ -17,6 +17,15 @@ PGconn *pg_connect_startup(pg_store_t *s, const config_t *cfg, err_t *err);
 int pg_migrate(PGconn *pg, err_t *err);
 /* Queues c for the connector thread, which posts s->handover when done. */
 void pg_connect_request(pg_store_t *s, pg_conn_t *c);
+/* Whether the session was opened with target_session_attrs read-write or
+ * primary (our default; DATABASE_URL may say otherwise). */
+bool pg_session_needs_primary(PGconn *pg);
+/* The reported parameter that says the server is read-only, or NULL. */
+const char *pg_session_read_only(const PGconn *pg);
+/* An error whose session must not be reused: the server is read-only
+ * (25006), shutting down or not accepting connections (57P01-3), or the
+ * connection failed (class 08). */
+bool pg_sqlstate_ends_session(const char *state);
 /* The connector thread (arg: the pg_store_t). */
 void *pg_connector_main(void *arg);
 

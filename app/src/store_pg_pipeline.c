@@ -114,6 +114,7 @@ void pg_conn_handover(void *arg)
     c->pg = c->handover;
     c->handover = NULL;
     c->fd = PQsocket(c->pg);
+    c->needs_primary = pg_session_needs_primary(c->pg);
     c->state = PC_READY;
     c->last_rx_ms = time_mono_ms();
     c->h.fn = conn_on_event;
@@ -497,6 +498,31 @@ static void commit_release(pg_conn_t *c)
     }
 }
 
+/*
+ * A demoted or read-only server must not poison the pool: a session whose
+ * server reports itself read-only (ParameterStatus, e.g. after ALTER SYSTEM
+ * SET default_transaction_read_only + reload, or a server that came back
+ * as a standby) or whose libpq connection broke is dropped and opened
+ * again through the host name (see connect_once). Returns false when it
+ * dropped c.
+ */
+static bool conn_still_fit(pg_conn_t *c)
+{
+    char why[160];
+    const char *ro;
+
+    if (PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_drop(c, PQerrorMessage(c->pg));
+        return false;
+    }
+    ro = c->needs_primary ? pg_session_read_only(c->pg) : NULL;
+    if (ro == NULL)
+        return true;
+    snprintf(why, sizeof(why), "the server is read-only (%s=on); reconnecting", ro);
+    conn_drop(c, why);
+    return false;
+}
+
 static void conn_read_results(pg_conn_t *c)
 {
     pg_worker_t *w = c->w;
@@ -535,10 +561,19 @@ static void conn_read_results(pg_conn_t *c)
         PGresult *held = e->held;
         store_op_t *op = e->op;
         bool abandoned = e->kind == E_ABANDONED;
+        const char *state = held ? PQresultErrorField(held, PG_DIAG_SQLSTATE) : NULL;
         fifo_pop(c);
         if (!abandoned) {
             c->n_ops--;
             atomic_fetch_sub_explicit(&w->stat_inflight, 1, memory_order_relaxed);
+        }
+        if (pg_sqlstate_ends_session(state)) {
+            /* Drop before answering: what is queued behind it fails with
+             * 503, and nothing the answer triggers is sent on this session.
+             * The op itself gets 503 (classify). */
+            char why[64];
+            snprintf(why, sizeof(why), "SQLSTATE %s; reconnecting", state);
+            conn_drop(c, why);
         }
         if (abandoned) {
             PQclear(held);
@@ -548,7 +583,7 @@ static void conn_read_results(pg_conn_t *c)
             deliver(w, op, held);
         }
     }
-    if (c->generation == gen && c->pg != NULL)
+    if (c->generation == gen && c->pg != NULL && conn_still_fit(c))
         drain_waiting(w);
 }
 

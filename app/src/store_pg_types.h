@@ -47,6 +47,7 @@ typedef struct pg_conn {
     store_op_t *commit_head, *commit_tail; /* writes answered, awaiting their Sync */
     struct pg_conn *next_req;              /* connector queue */
     unsigned generation;                   /* bumped when the connection is dropped */
+    bool needs_primary;                    /* drop it when the server turns read-only */
 } pg_conn_t;
 
 typedef struct pg_store {
