@@ -391,19 +391,10 @@ class _NamespacedServer(Server):
         super().__init__(**kw)
         self.hosts = hosts
 
-    def start(self, wait=True):
-        self._out = open(self.out_path, "wb")
-        self._err = open(self.err_path, "wb")
+    def command(self):
         # unshare and sh exec: the pid is the service's.
-        self.proc = subprocess.Popen(
-            ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"',
-             self.hosts, BIN] + self.args, env=base_env(self.env), cwd=self.cwd,
-            stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL)
-        with harness._live_lock:
-            harness._live.add(self)
-        if wait:
-            self.wait_ready()
-        return self
+        return ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"',
+                self.hosts, self.binary] + self.args
 
 
 class NameReResolvedTest(_Base):

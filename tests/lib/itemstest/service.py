@@ -135,7 +135,7 @@ class Service:
         if self.nofile is not None:
             def preexec():
                 resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
-        self.proc = subprocess.Popen([self.binary] + self.args, env=self.env, cwd=self.cwd,
+        self.proc = subprocess.Popen(self.command(), env=self.env, cwd=self.cwd,
                                      stdin=subprocess.DEVNULL, stdout=self._out,
                                      stderr=self._err or subprocess.STDOUT,
                                      start_new_session=self.new_session, preexec_fn=preexec)
@@ -144,6 +144,11 @@ class Service:
         if self.record_pid:
             with open(os.path.join(paths.state_dir(), "pids"), "a") as f:
                 f.write("%d\n" % self.proc.pid)
+
+    def command(self):
+        """The child's argv; a subclass may wrap the binary (a namespace,
+        a debugger) as long as the pid stays the service's."""
+        return [self.binary] + self.args
 
     def wait_started(self):
         """What start() waits for: /healthz (the process serves)."""
