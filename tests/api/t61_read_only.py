@@ -15,8 +15,8 @@ import time
 import urllib.parse
 
 import harness
-from harness import (BIN, Database, Server, ServerTestCase, TempServer, base_env, only_backend,
-                     psql, scratch_dir)
+from harness import (Database, Server, ServerTestCase, TempServer, only_backend, psql,
+                     scratch_dir)
 
 # Liveness bounds only (a busy 2-core box): the design recovers within the
 # connector's 0.5 s backoff; these allow for scheduling.
