@@ -3,7 +3,7 @@
 # and what an operator runs by hand (same steps, same checks).
 #
 #   release/deploy.sh [--tag TAG] [--image REF | --no-push] [--var-file FILE]...
-#   release/deploy.sh --plan-only [--tag TAG] [--var-file FILE]...
+#   release/deploy.sh --plan-only [--tag TAG] [--var-file FILE]...   (runs release/plan.sh)
 #
 #   1. terraform init (S3 backend) and read the current release: the previous
 #      image tag is the rollback target (none on the very first deploy)
