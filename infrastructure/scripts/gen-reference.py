@@ -155,10 +155,11 @@ def generate():
         flags = [f for f in ("sensitive", "ephemeral") if a.get(f) == "true"]
         if flags:
             desc += " (%s)" % ", ".join(flags)
+        folders = ", ".join("`%s`" % f for f in in_modules.get(name, []))
         if has_validation(body):
-            desc += " Validated."
-        elif name in in_modules:
-            desc += " Validated in %s." % ", ".join("`%s`" % f for f in in_modules[name])
+            desc += " Validated here and in %s." % folders if folders else " Validated."
+        elif folders:
+            desc += " Validated in %s." % folders
         default = a.get("default")
         lines.append("| %s | %s | %s | %s | %s |" % (
             code(name), cell(desc), code(one_line(a.get("type", "any"))),

@@ -1,4 +1,4 @@
-# Network, secrets, registry, monitoring and WAF modules.
+# Network, secrets, registry, monitoring, WAF and CDN modules.
 
 mock_provider "aws" {
   source = "./tests/mocks"
@@ -263,4 +263,61 @@ run "waf_rejects_a_rate_limit_below_the_minimum" {
   }
 
   expect_failures = [var.rate_limit_per_5_minutes]
+}
+
+run "secrets_rejects_weak_keys_and_a_short_recovery_window" {
+  command = plan
+
+  module {
+    source = "./modules/secrets"
+  }
+
+  variables {
+    name                 = "items-api"
+    api_keys             = ["short", "has a space and is long enough to pass the length rule"]
+    api_keys_version     = 0
+    recovery_window_days = 3
+  }
+
+  expect_failures = [var.api_keys, var.api_keys_version, var.recovery_window_days]
+}
+
+run "monitoring_rejects_a_malformed_alarm_email" {
+  command = plan
+
+  module {
+    source = "./modules/monitoring"
+  }
+
+  variables {
+    name                    = "items-api"
+    log_group_name          = "/items-api/app"
+    log_retention_days      = 30
+    alarm_email             = "not-an-address"
+    alb_arn_suffix          = "app/items-api/50dc6c495c0c9188"
+    target_group_arn_suffix = "targetgroup/items-api-app/73e2d6bc24d8a067"
+    asg_name                = "items-api-app"
+    asg_min_size            = 2
+    db_instance_identifier  = "items-api-db"
+  }
+
+  expect_failures = [var.alarm_email]
+}
+
+run "cdn_rejects_aliases_without_a_us_east_1_certificate" {
+  command = plan
+
+  module {
+    source = "./modules/cdn"
+  }
+
+  variables {
+    name                = "items-api"
+    origin_domain_name  = "items-api-123456789.eu-west-1.elb.amazonaws.com"
+    aliases             = ["api.example.com"]
+    acm_certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    price_class         = "PriceClass_Cheap"
+  }
+
+  expect_failures = [var.acm_certificate_arn, var.price_class]
 }
