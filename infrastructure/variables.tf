@@ -127,7 +127,7 @@ variable "enable_flow_logs" {
 ################################################################################
 
 variable "alb_ingress_cidrs" {
-  description = "IPv4 CIDRs (at least one) allowed to reach the ALB on 80/443 (ignored when CloudFront is enabled: then only CloudFront may)."
+  description = "IPv4 CIDRs (at least one) allowed to reach the ALB on 80/443 (ignored when cloudfront.enabled: then only CloudFront may)."
   type        = list(string)
   default     = ["0.0.0.0/0"]
 }
@@ -144,8 +144,8 @@ variable "allow_plain_http" {
   default     = false
 
   validation {
-    condition     = var.allow_plain_http || ((var.certificate_arn != null || var.domain_name != null) && (!var.enable_cloudfront || var.cloudfront_origin_domain_name != null))
-    error_message = "HTTPS is required: set certificate_arn (an ACM certificate in aws_region) or domain_name with route53_zone_id (a DNS-validated certificate), and with enable_cloudfront also cloudfront_origin_domain_name (a name on that certificate, so CloudFront reaches the ALB over HTTPS). To serve plain HTTP anyway, with API keys in clear text (emulators, throwaway stacks), set allow_plain_http = true."
+    condition     = var.allow_plain_http || ((var.certificate_arn != null || var.domain_name != null) && (!var.cloudfront.enabled || var.cloudfront.origin_domain_name != null))
+    error_message = "HTTPS is required: set certificate_arn (an ACM certificate in aws_region) or domain_name with route53_zone_id (a DNS-validated certificate), and with cloudfront.enabled also cloudfront.origin_domain_name (a name on that certificate, so CloudFront reaches the ALB over HTTPS). To serve plain HTTP anyway, with API keys in clear text (emulators, throwaway stacks), set allow_plain_http = true."
   }
 }
 
@@ -173,16 +173,14 @@ variable "alb_desync_mitigation_mode" {
   default     = "strictest"
 }
 
-variable "alb_access_logs_enabled" {
-  description = "ALB access logs to a dedicated, encrypted, private S3 bucket."
-  type        = bool
-  default     = true
-}
-
-variable "alb_access_logs_retention_days" {
-  description = "Days before ALB access logs expire (at least 1)."
-  type        = number
-  default     = 90
+variable "alb_access_logs" {
+  description = "ALB access logs to a dedicated, encrypted, private S3 bucket: enabled (default true), retention_days before the logs expire (default 90, at least 1)."
+  type = object({
+    enabled        = optional(bool, true)
+    retention_days = optional(number, 90)
+  })
+  default  = {}
+  nullable = false
 }
 
 variable "alb_deletion_protection" {
@@ -522,46 +520,27 @@ variable "alarm_thresholds" {
 # Edge (optional, off by default)
 ################################################################################
 
-variable "enable_cloudfront" {
-  description = "Put a CloudFront distribution in front of the ALB; the ALB then admits only CloudFront."
-  type        = bool
-  default     = false
+variable "cloudfront" {
+  description = "A CloudFront distribution in front of the ALB (enabled, default false); the ALB then admits only CloudFront. origin_domain_name: a name on the ALB certificate that resolves to the ALB, for HTTPS between CloudFront and the ALB (null: HTTP to the ALB DNS name); aliases: alternate domain names, which need certificate_arn, an ACM certificate in us-east-1; price_class: PriceClass_100 (default), PriceClass_200 or PriceClass_All."
+  type = object({
+    enabled            = optional(bool, false)
+    origin_domain_name = optional(string)
+    aliases            = optional(list(string), [])
+    certificate_arn    = optional(string)
+    price_class        = optional(string, "PriceClass_100")
+  })
+  default  = {}
+  nullable = false
 }
 
-variable "cloudfront_origin_domain_name" {
-  description = "Name on the ALB certificate that resolves to the ALB, for HTTPS between CloudFront and the ALB (null: HTTP to the ALB DNS name)."
-  type        = string
-  default     = null
-}
-
-variable "cloudfront_aliases" {
-  description = "Alternate domain names of the distribution (need cloudfront_certificate_arn)."
-  type        = list(string)
-  default     = []
-}
-
-variable "cloudfront_certificate_arn" {
-  description = "ACM certificate in us-east-1 for cloudfront_aliases (required when they are set)."
-  type        = string
-  default     = null
-}
-
-variable "cloudfront_price_class" {
-  description = "CloudFront price class: PriceClass_100, PriceClass_200 or PriceClass_All."
-  type        = string
-  default     = "PriceClass_100"
-}
-
-variable "enable_waf" {
-  description = "AWS WAF with AWS managed rule groups and a per-IP rate limit (on CloudFront when enabled, else on the ALB). About 10 USD a month plus 0.60 USD per million requests."
-  type        = bool
-  default     = false
-}
-
-variable "waf_rate_limit_per_5_minutes" {
-  description = "Requests one IP may send in 5 minutes before WAF blocks it (at least 10, the AWS WAF minimum)."
-  type        = number
-  default     = 2000
+variable "waf" {
+  description = "AWS WAF with AWS managed rule groups and a per-IP rate limit (enabled, default false; on CloudFront when it is enabled, else on the ALB), about 10 USD a month plus 0.60 USD per million requests. rate_limit_per_5_minutes: requests one IP may send in 5 minutes before WAF blocks it (default 2000, at least 10, the AWS WAF minimum)."
+  type = object({
+    enabled                  = optional(bool, false)
+    rate_limit_per_5_minutes = optional(number, 2000)
+  })
+  default  = {}
+  nullable = false
 }
 
 ################################################################################

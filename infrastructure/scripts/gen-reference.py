@@ -136,7 +136,7 @@ def module_rules():
             continue
         validated = {n for n, b in blocks(open(path).read(), "variable") if has_validation(b)}
         for key, value in a.items():
-            m = re.fullmatch(r"var\.([a-z0-9_]+)", value)
+            m = re.fullmatch(r"var\.([a-z0-9_]+)(?:\.[a-z0-9_]+)?", value)
             if m and key in validated and folder not in rules.get(m.group(1), []):
                 rules.setdefault(m.group(1), []).append(folder)
     return rules

@@ -39,7 +39,7 @@ run "rejects_cloudfront_over_http_to_the_alb" {
   command = plan
 
   variables {
-    enable_cloudfront = true
+    cloudfront = { enabled = true }
   }
 
   expect_failures = [var.allow_plain_http]
@@ -64,8 +64,7 @@ run "accepts_cloudfront_over_https_to_the_alb" {
   command = plan
 
   variables {
-    enable_cloudfront             = true
-    cloudfront_origin_domain_name = "origin.example.com"
+    cloudfront = { enabled = true, origin_domain_name = "origin.example.com" }
   }
 }
 

@@ -182,20 +182,18 @@ variable "deletion_protection" {
   default     = true
 }
 
-variable "access_logs_enabled" {
-  description = "Write access logs to a dedicated S3 bucket."
-  type        = bool
-  default     = true
-}
-
-variable "access_logs_retention_days" {
-  description = "Days before access log objects expire."
-  type        = number
-  default     = 90
+variable "access_logs" {
+  description = "Access logs to a dedicated S3 bucket: enabled, and retention_days before log objects expire."
+  type = object({
+    enabled        = optional(bool, true)
+    retention_days = optional(number, 90)
+  })
+  default  = {}
+  nullable = false
 
   validation {
-    condition     = var.access_logs_retention_days >= 1
-    error_message = "access_logs_retention_days must be at least 1."
+    condition     = var.access_logs.retention_days >= 1
+    error_message = "access_logs.retention_days must be at least 1."
   }
 }
 
