@@ -2,8 +2,8 @@
 #
 # Only the rules that live in the root are here: the ones on a single module's
 # input live in that module's variables.tf and are tested with the module
-# (alb, compute, database, github_oidc, platform, security_groups, user_data
-# .tftest.hcl); a root plan with such a value fails with the module's message
+# (alb, compute, database, github_oidc, monitoring, platform, security_groups,
+# user_data .tftest.hcl); a root plan with such a value fails with the module's message
 # (terraform test cannot expect a failure inside a child module).
 
 mock_provider "aws" {
