@@ -15,7 +15,7 @@ data "aws_ssm_parameter" "al2023" {
 }
 
 data "aws_ec2_managed_prefix_list" "cloudfront" {
-  count = var.enable_cloudfront ? 1 : 0
+  count = var.cloudfront.enabled ? 1 : 0
 
   name = "com.amazonaws.global.cloudfront.origin-facing"
 }
@@ -57,7 +57,7 @@ locals {
   https_enabled = var.certificate_arn != null || var.domain_name != null
   # CloudFront reaches the ALB over HTTPS only through a name on the ALB's
   # certificate; otherwise over HTTP, so the ALB must forward HTTP then.
-  cloudfront_origin_https = var.cloudfront_origin_domain_name != null
+  cloudfront_origin_https = var.cloudfront.origin_domain_name != null
 }
 
 module "ci" {
@@ -88,9 +88,9 @@ module "ci" {
   route53_zone_id             = var.domain_name != null ? var.route53_zone_id : null
   enable_interface_endpoints  = var.enable_interface_endpoints
   vpc_id                      = var.enable_interface_endpoints ? module.network.vpc_id : null
-  enable_cloudfront           = var.enable_cloudfront
-  cloudfront_distribution_arn = var.enable_cloudfront ? module.cdn[0].distribution_arn : null
-  enable_waf                  = var.enable_waf
+  enable_cloudfront           = var.cloudfront.enabled
+  cloudfront_distribution_arn = var.cloudfront.enabled ? module.cdn[0].distribution_arn : null
+  enable_waf                  = var.waf.enabled
 }
 
 module "network" {
@@ -114,7 +114,7 @@ module "security_groups" {
   app_port                  = local.app_port
   https_enabled             = local.https_enabled
   alb_ingress_cidrs         = var.alb_ingress_cidrs
-  cloudfront_prefix_list_id = var.enable_cloudfront ? data.aws_ec2_managed_prefix_list.cloudfront[0].id : null
+  cloudfront_prefix_list_id = var.cloudfront.enabled ? data.aws_ec2_managed_prefix_list.cloudfront[0].id : null
   cloudfront_origin_port    = local.cloudfront_origin_https ? 443 : 80
 }
 
@@ -135,18 +135,17 @@ module "alb" {
   health_check_healthy_threshold   = local.lb_settings.health_check_healthy_threshold
   health_check_unhealthy_threshold = local.lb_settings.health_check_unhealthy_threshold
 
-  certificate_arn            = var.certificate_arn
-  domain_name                = var.domain_name
-  route53_zone_id            = var.route53_zone_id
-  create_dns_record          = !var.enable_cloudfront
-  redirect_http_to_https     = !(var.enable_cloudfront && !local.cloudfront_origin_https)
-  ssl_policy                 = var.ssl_policy
-  desync_mitigation_mode     = var.alb_desync_mitigation_mode
-  deletion_protection        = var.alb_deletion_protection
-  access_logs_enabled        = var.alb_access_logs_enabled
-  access_logs_retention_days = var.alb_access_logs_retention_days
-  access_logs_force_destroy  = var.force_destroy_buckets
-  deny_insecure_transport    = var.deny_insecure_transport
+  certificate_arn           = var.certificate_arn
+  domain_name               = var.domain_name
+  route53_zone_id           = var.route53_zone_id
+  create_dns_record         = !var.cloudfront.enabled
+  redirect_http_to_https    = !(var.cloudfront.enabled && !local.cloudfront_origin_https)
+  ssl_policy                = var.ssl_policy
+  desync_mitigation_mode    = var.alb_desync_mitigation_mode
+  deletion_protection       = var.alb_deletion_protection
+  access_logs               = var.alb_access_logs
+  access_logs_force_destroy = var.force_destroy_buckets
+  deny_insecure_transport   = var.deny_insecure_transport
 }
 
 module "registry" {
@@ -276,17 +275,17 @@ module "compute" {
 
 module "waf_regional" {
   source = "./modules/waf"
-  count  = var.enable_waf && !var.enable_cloudfront ? 1 : 0
+  count  = var.waf.enabled && !var.cloudfront.enabled ? 1 : 0
 
   name                     = var.name
   scope                    = "REGIONAL"
   associate_resource_arn   = module.alb.arn
-  rate_limit_per_5_minutes = var.waf_rate_limit_per_5_minutes
+  rate_limit_per_5_minutes = var.waf.rate_limit_per_5_minutes
 }
 
 module "waf_cloudfront" {
   source = "./modules/waf"
-  count  = var.enable_waf && var.enable_cloudfront ? 1 : 0
+  count  = var.waf.enabled && var.cloudfront.enabled ? 1 : 0
 
   providers = {
     aws = aws.us_east_1
@@ -294,18 +293,18 @@ module "waf_cloudfront" {
 
   name                     = "${var.name}-edge"
   scope                    = "CLOUDFRONT"
-  rate_limit_per_5_minutes = var.waf_rate_limit_per_5_minutes
+  rate_limit_per_5_minutes = var.waf.rate_limit_per_5_minutes
 }
 
 module "cdn" {
   source = "./modules/cdn"
-  count  = var.enable_cloudfront ? 1 : 0
+  count  = var.cloudfront.enabled ? 1 : 0
 
   name                   = var.name
-  origin_domain_name     = local.cloudfront_origin_https ? var.cloudfront_origin_domain_name : module.alb.dns_name
+  origin_domain_name     = local.cloudfront_origin_https ? var.cloudfront.origin_domain_name : module.alb.dns_name
   origin_protocol_policy = local.cloudfront_origin_https ? "https-only" : "http-only"
-  aliases                = var.cloudfront_aliases
-  acm_certificate_arn    = var.cloudfront_certificate_arn
-  price_class            = var.cloudfront_price_class
-  web_acl_arn            = var.enable_waf ? module.waf_cloudfront[0].arn : null
+  aliases                = var.cloudfront.aliases
+  acm_certificate_arn    = var.cloudfront.certificate_arn
+  price_class            = var.cloudfront.price_class
+  web_acl_arn            = var.waf.enabled ? module.waf_cloudfront[0].arn : null
 }

@@ -6,7 +6,7 @@ output "alb_dns_name" {
 output "service_url" {
   description = "Base URL clients should use (CloudFront, custom domain or ALB)."
   value = (
-    var.enable_cloudfront ? "https://${length(var.cloudfront_aliases) > 0 ? var.cloudfront_aliases[0] : module.cdn[0].domain_name}" :
+    var.cloudfront.enabled ? "https://${length(var.cloudfront.aliases) > 0 ? var.cloudfront.aliases[0] : module.cdn[0].domain_name}" :
     var.domain_name != null ? "https://${var.domain_name}" :
     "${local.https_enabled ? "https" : "http"}://${module.alb.dns_name}"
   )
@@ -103,6 +103,6 @@ output "vpc_id" {
 }
 
 output "cloudfront_domain_name" {
-  description = "CloudFront domain name (null unless enable_cloudfront)."
+  description = "CloudFront domain name (null unless cloudfront.enabled)."
   value       = try(module.cdn[0].domain_name, null)
 }

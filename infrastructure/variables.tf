@@ -127,20 +127,15 @@ variable "enable_flow_logs" {
 ################################################################################
 
 variable "alb_ingress_cidrs" {
-  description = "IPv4 CIDRs (at least one) allowed to reach the ALB on 80/443 (ignored when CloudFront is enabled: then only CloudFront may)."
+  description = "IPv4 CIDRs (at least one) allowed to reach the ALB on 80/443 (ignored when cloudfront.enabled: then only CloudFront may)."
   type        = list(string)
   default     = ["0.0.0.0/0"]
 }
 
 variable "certificate_arn" {
-  description = "ARN of an ACM certificate in aws_region for the HTTPS listener. With it (or domain_name), HTTP redirects to HTTPS."
+  description = "ARN of an ACM certificate (arn:aws:acm:...) in aws_region for the HTTPS listener. With it (or domain_name), HTTP redirects to HTTPS."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$", var.certificate_arn))
-    error_message = "certificate_arn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)."
-  }
 }
 
 variable "allow_plain_http" {
@@ -149,25 +144,15 @@ variable "allow_plain_http" {
   default     = false
 
   validation {
-    condition     = var.allow_plain_http || ((var.certificate_arn != null || var.domain_name != null) && (!var.enable_cloudfront || var.cloudfront_origin_domain_name != null))
-    error_message = "HTTPS is required: set certificate_arn (an ACM certificate in aws_region) or domain_name with route53_zone_id (a DNS-validated certificate), and with enable_cloudfront also cloudfront_origin_domain_name (a name on that certificate, so CloudFront reaches the ALB over HTTPS). To serve plain HTTP anyway, with API keys in clear text (emulators, throwaway stacks), set allow_plain_http = true."
+    condition     = var.allow_plain_http || ((var.certificate_arn != null || var.domain_name != null) && (!var.cloudfront.enabled || var.cloudfront.origin_domain_name != null))
+    error_message = "HTTPS is required: set certificate_arn (an ACM certificate in aws_region) or domain_name with route53_zone_id (a DNS-validated certificate), and with cloudfront.enabled also cloudfront.origin_domain_name (a name on that certificate, so CloudFront reaches the ALB over HTTPS). To serve plain HTTP anyway, with API keys in clear text (emulators, throwaway stacks), set allow_plain_http = true."
   }
 }
 
 variable "domain_name" {
-  description = "Domain for a DNS-validated ACM certificate and an alias record to the ALB (needs route53_zone_id). Ignored for the certificate when certificate_arn is set."
+  description = "Domain (lowercase DNS name) for a DNS-validated ACM certificate and an alias record to the ALB (needs route53_zone_id). Ignored for the certificate when certificate_arn is set."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.domain_name == null || can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}$", var.domain_name))
-    error_message = "domain_name must be a lowercase DNS name such as api.example.com."
-  }
-
-  validation {
-    condition     = var.domain_name == null || var.route53_zone_id != null
-    error_message = "domain_name needs route53_zone_id: the certificate is validated through DNS records in that zone."
-  }
 }
 
 variable "route53_zone_id" {
@@ -188,21 +173,14 @@ variable "alb_desync_mitigation_mode" {
   default     = "strictest"
 }
 
-variable "alb_access_logs_enabled" {
-  description = "ALB access logs to a dedicated, encrypted, private S3 bucket."
-  type        = bool
-  default     = true
-}
-
-variable "alb_access_logs_retention_days" {
-  description = "Days before ALB access logs expire."
-  type        = number
-  default     = 90
-
-  validation {
-    condition     = var.alb_access_logs_retention_days >= 1
-    error_message = "alb_access_logs_retention_days must be at least 1."
-  }
+variable "alb_access_logs" {
+  description = "ALB access logs to a dedicated, encrypted, private S3 bucket: enabled (default true), retention_days before the logs expire (default 90, at least 1)."
+  type = object({
+    enabled        = optional(bool, true)
+    retention_days = optional(number, 90)
+  })
+  default  = {}
+  nullable = false
 }
 
 variable "alb_deletion_protection" {
@@ -279,14 +257,9 @@ variable "ami_id" {
 }
 
 variable "root_volume_size_gb" {
-  description = "Root volume (gp3, encrypted) size in GiB."
+  description = "Root volume (gp3, encrypted) size in GiB, 8-200 (the AL2023 AMI needs 8)."
   type        = number
   default     = 20
-
-  validation {
-    condition     = var.root_volume_size_gb >= 8 && var.root_volume_size_gb <= 200
-    error_message = "root_volume_size_gb must be 8-200 (the AL2023 AMI needs 8)."
-  }
 }
 
 variable "container_memory_mb" {
@@ -296,25 +269,15 @@ variable "container_memory_mb" {
 }
 
 variable "asg_min_size" {
-  description = "Minimum number of instances. 2+ keeps one instance per AZ through an instance or AZ failure."
+  description = "Minimum number of instances, at least 1. 2+ keeps one instance per AZ through an instance or AZ failure."
   type        = number
   default     = 2
-
-  validation {
-    condition     = var.asg_min_size >= 1
-    error_message = "asg_min_size must be at least 1."
-  }
 }
 
 variable "asg_max_size" {
-  description = "Maximum number of instances."
+  description = "Maximum number of instances, at least asg_min_size."
   type        = number
   default     = 6
-
-  validation {
-    condition     = var.asg_max_size >= var.asg_min_size
-    error_message = "asg_max_size must be at least asg_min_size."
-  }
 
   # Peak instances: an instance refresh launches replacements before old
   # instances stop (up to instance_refresh_max_healthy_percentage of the
@@ -327,47 +290,27 @@ variable "asg_max_size" {
 }
 
 variable "cpu_target_utilization" {
-  description = "Average CPU utilization (%) the group keeps by scaling."
+  description = "Average CPU utilization (%) the group keeps by scaling, 10-90 (headroom while new instances boot)."
   type        = number
   default     = 50
-
-  validation {
-    condition     = var.cpu_target_utilization >= 10 && var.cpu_target_utilization <= 90
-    error_message = "cpu_target_utilization must be 10-90: above 90 leaves no headroom while new instances boot."
-  }
 }
 
 variable "requests_per_target" {
-  description = "ALB requests per target per minute the group keeps by scaling."
+  description = "ALB requests per target per minute the group keeps by scaling (positive)."
   type        = number
   default     = 1000
-
-  validation {
-    condition     = var.requests_per_target >= 1
-    error_message = "requests_per_target must be positive."
-  }
 }
 
 variable "instance_warmup_seconds" {
-  description = "Seconds a new instance needs before it counts (scaling metrics, instance refresh progress)."
+  description = "Seconds a new instance needs before it counts (scaling metrics, instance refresh progress): a whole number, 0-3600."
   type        = number
   default     = 60
-
-  validation {
-    condition     = var.instance_warmup_seconds >= 0 && var.instance_warmup_seconds <= 3600 && floor(var.instance_warmup_seconds) == var.instance_warmup_seconds
-    error_message = "instance_warmup_seconds must be a whole number of seconds, 0-3600 (readiness is already gated by the lifecycle hook)."
-  }
 }
 
 variable "health_check_grace_period_seconds" {
-  description = "Seconds after an instance enters service before failed ELB health checks can replace it (readiness is already gated by the lifecycle hook)."
+  description = "Seconds after an instance enters service before failed ELB health checks can replace it (readiness is already gated by the lifecycle hook): a whole number, 0-3600."
   type        = number
   default     = 60
-
-  validation {
-    condition     = var.health_check_grace_period_seconds >= 0 && var.health_check_grace_period_seconds <= 3600 && floor(var.health_check_grace_period_seconds) == var.health_check_grace_period_seconds
-    error_message = "health_check_grace_period_seconds must be a whole number of seconds, 0-3600: longer keeps broken instances in service for an hour."
-  }
 }
 
 variable "readiness_timeout_seconds" {
@@ -382,52 +325,27 @@ variable "readiness_timeout_seconds" {
 }
 
 variable "instance_refresh_min_healthy_percentage" {
-  description = "Capacity kept healthy during an instance refresh."
+  description = "Capacity kept healthy during an instance refresh, 50-100 (%)."
   type        = number
   default     = 100
-
-  validation {
-    condition     = var.instance_refresh_min_healthy_percentage >= 50 && var.instance_refresh_min_healthy_percentage <= 100
-    error_message = "instance_refresh_min_healthy_percentage must be 50-100: below half, a bad release takes most of the capacity down before the alarms can roll it back."
-  }
 }
 
 variable "instance_refresh_max_healthy_percentage" {
-  description = "Capacity ceiling during an instance refresh (above 100: replacements start before old instances stop)."
+  description = "Capacity ceiling during an instance refresh (above 100: replacements start before old instances stop): 100-200 (%), at most 100 points above the minimum, and above 100 when the minimum is 100."
   type        = number
   default     = 150
-
-  validation {
-    condition     = var.instance_refresh_max_healthy_percentage >= 100 && var.instance_refresh_max_healthy_percentage <= 200 && var.instance_refresh_max_healthy_percentage - var.instance_refresh_min_healthy_percentage <= 100
-    error_message = "instance_refresh_max_healthy_percentage must be 100-200 and at most 100 points above the minimum (an EC2 Auto Scaling limit)."
-  }
-
-  validation {
-    condition     = var.instance_refresh_max_healthy_percentage > var.instance_refresh_min_healthy_percentage || var.instance_refresh_min_healthy_percentage < 100
-    error_message = "With instance_refresh_min_healthy_percentage = 100 the maximum must be above 100, or the refresh can never replace an instance."
-  }
 }
 
 variable "instance_refresh_checkpoint_delay_seconds" {
-  description = "Bake time at each refresh checkpoint (50% and 100%) during which the rollback alarms can stop a bad release."
+  description = "Bake time at each refresh checkpoint (50% and 100%) during which the rollback alarms can stop a bad release: whole seconds, 60-3600."
   type        = number
   default     = 120
-
-  validation {
-    condition     = var.instance_refresh_checkpoint_delay_seconds >= 60 && var.instance_refresh_checkpoint_delay_seconds <= 3600 && floor(var.instance_refresh_checkpoint_delay_seconds) == var.instance_refresh_checkpoint_delay_seconds
-    error_message = "instance_refresh_checkpoint_delay_seconds must be a whole number of seconds, 60-3600: under a minute the 1-minute rollback alarms cannot fire before the refresh moves on; over an hour a release stalls."
-  }
 }
 
 variable "wait_for_capacity_timeout" {
-  description = "How long terraform apply waits for the group's minimum of healthy instances (\"0\": do not wait)."
+  description = "How long terraform apply waits for the group's minimum of healthy instances (a duration such as 15m; \"0\": do not wait)."
   type        = string
   default     = "15m"
-
-  validation {
-    condition     = can(regex("^[0-9]+[smh]?$", var.wait_for_capacity_timeout))
-    error_message = "wait_for_capacity_timeout must be a duration like 15m or 0."
-  }
 }
 
 ################################################################################
@@ -441,14 +359,9 @@ variable "db_engine_version" {
 }
 
 variable "db_instance_class" {
-  description = "RDS instance class."
+  description = "RDS instance class (db.*)."
   type        = string
   default     = "db.t4g.small"
-
-  validation {
-    condition     = startswith(var.db_instance_class, "db.")
-    error_message = "db_instance_class must be an RDS class such as db.t4g.small."
-  }
 }
 
 variable "db_max_connections" {
@@ -463,36 +376,21 @@ variable "db_max_connections" {
 }
 
 variable "db_master_username" {
-  description = "Master user name (its password is generated and rotated by RDS in Secrets Manager)."
+  description = "Master user name (its password is generated and rotated by RDS in Secrets Manager): a lowercase identifier, not postgres, admin, rdsadmin or root."
   type        = string
   default     = "items_admin"
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9_]{0,62}$", var.db_master_username)) && !contains(["postgres", "admin", "rdsadmin", "root"], var.db_master_username)
-    error_message = "db_master_username must be a lowercase identifier and not a reserved name (postgres, admin, rdsadmin, root)."
-  }
 }
 
 variable "db_allocated_storage_gb" {
-  description = "Initial database storage in GiB (gp3)."
+  description = "Initial database storage in GiB (gp3), at least 20."
   type        = number
   default     = 20
-
-  validation {
-    condition     = var.db_allocated_storage_gb >= 20
-    error_message = "db_allocated_storage_gb must be at least 20 (the gp3 minimum for RDS PostgreSQL)."
-  }
 }
 
 variable "db_max_allocated_storage_gb" {
-  description = "Storage autoscaling ceiling in GiB."
+  description = "Storage autoscaling ceiling in GiB, at least db_allocated_storage_gb."
   type        = number
   default     = 100
-
-  validation {
-    condition     = var.db_max_allocated_storage_gb >= var.db_allocated_storage_gb
-    error_message = "db_max_allocated_storage_gb must be at least db_allocated_storage_gb."
-  }
 }
 
 variable "db_multi_az" {
@@ -517,11 +415,6 @@ variable "db_backup_retention_days" {
   description = "Automated backup retention (point-in-time recovery window), 1-35 days."
   type        = number
   default     = 7
-
-  validation {
-    condition     = var.db_backup_retention_days >= 1 && var.db_backup_retention_days <= 35
-    error_message = "db_backup_retention_days must be 1-35: 0 would disable automated backups and point-in-time recovery."
-  }
 }
 
 variable "db_performance_insights_enabled" {
@@ -531,14 +424,9 @@ variable "db_performance_insights_enabled" {
 }
 
 variable "db_monitoring_interval" {
-  description = "Enhanced Monitoring interval in seconds (0 disables it)."
+  description = "Enhanced Monitoring interval in seconds: 0 (off), 1, 5, 10, 15, 30 or 60."
   type        = number
   default     = 0
-
-  validation {
-    condition     = contains([0, 1, 5, 10, 15, 30, 60], var.db_monitoring_interval)
-    error_message = "db_monitoring_interval must be one of 0, 1, 5, 10, 15, 30, 60."
-  }
 }
 
 variable "db_apply_immediately" {
@@ -563,38 +451,23 @@ variable "kms_key_arn" {
 ################################################################################
 
 variable "api_keys" {
-  description = "API keys for the service (one per list item), generated outside Terraform (e.g. openssl rand -hex 32). Ephemeral: never stored in state or plan files. Required at the first apply of the secret and whenever api_keys_version changes; leave unset otherwise (the stored value stays)."
+  description = "API keys for the service (one per list item; each at least 32 characters of letters, digits and ._~+/=-), generated outside Terraform (e.g. openssl rand -hex 32). Ephemeral: never stored in state or plan files. Required at the first apply of the secret and whenever api_keys_version changes; leave unset otherwise (the stored value stays)."
   type        = list(string)
   default     = null
   sensitive   = true
   ephemeral   = true
-
-  validation {
-    condition     = var.api_keys == null || alltrue([for k in coalesce(var.api_keys, []) : length(k) >= 32 && can(regex("^[A-Za-z0-9._~+/=-]+$", k))])
-    error_message = "Every API key must be at least 32 characters of letters, digits and ._~+/=- (no spaces, newlines or #, which the key file format reserves)."
-  }
 }
 
 variable "api_keys_version" {
-  description = "Version of the API keys value. Bump it, with api_keys set, to rotate; instances pick the change up within minutes."
+  description = "Version of the API keys value. Bump it, with api_keys set, to rotate; instances pick the change up within minutes. A positive whole number."
   type        = number
   default     = 1
-
-  validation {
-    condition     = var.api_keys_version >= 1 && floor(var.api_keys_version) == var.api_keys_version
-    error_message = "api_keys_version must be a positive whole number."
-  }
 }
 
 variable "secret_recovery_window_days" {
-  description = "Days a deleted secret stays recoverable (0: immediate deletion, for disposable environments only)."
+  description = "Days a deleted secret stays recoverable, 7-30 (0: immediate deletion, for disposable environments only)."
   type        = number
   default     = 30
-
-  validation {
-    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
-    error_message = "secret_recovery_window_days must be 0 or 7-30."
-  }
 }
 
 ################################################################################
@@ -623,14 +496,9 @@ variable "log_retention_days" {
 }
 
 variable "alarm_email" {
-  description = "E-mail address that receives the alarms (null: no subscription; subscribe something to the topic yourself)."
+  description = "E-mail address (name@domain) that receives the alarms (null: no subscription; subscribe something to the topic yourself)."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
-    error_message = "alarm_email must be an e-mail address."
-  }
 }
 
 variable "alarm_thresholds" {
@@ -652,56 +520,27 @@ variable "alarm_thresholds" {
 # Edge (optional, off by default)
 ################################################################################
 
-variable "enable_cloudfront" {
-  description = "Put a CloudFront distribution in front of the ALB; the ALB then admits only CloudFront."
-  type        = bool
-  default     = false
+variable "cloudfront" {
+  description = "A CloudFront distribution in front of the ALB (enabled, default false); the ALB then admits only CloudFront. origin_domain_name: a name on the ALB certificate that resolves to the ALB, for HTTPS between CloudFront and the ALB (null: HTTP to the ALB DNS name); aliases: alternate domain names, which need certificate_arn, an ACM certificate in us-east-1; price_class: PriceClass_100 (default), PriceClass_200 or PriceClass_All."
+  type = object({
+    enabled            = optional(bool, false)
+    origin_domain_name = optional(string)
+    aliases            = optional(list(string), [])
+    certificate_arn    = optional(string)
+    price_class        = optional(string, "PriceClass_100")
+  })
+  default  = {}
+  nullable = false
 }
 
-variable "cloudfront_origin_domain_name" {
-  description = "Name on the ALB certificate that resolves to the ALB, for HTTPS between CloudFront and the ALB (null: HTTP to the ALB DNS name)."
-  type        = string
-  default     = null
-}
-
-variable "cloudfront_aliases" {
-  description = "Alternate domain names of the distribution (need cloudfront_certificate_arn)."
-  type        = list(string)
-  default     = []
-}
-
-variable "cloudfront_certificate_arn" {
-  description = "ACM certificate in us-east-1 for cloudfront_aliases."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = length(var.cloudfront_aliases) == 0 || (var.cloudfront_certificate_arn != null && can(regex(":us-east-1:", coalesce(var.cloudfront_certificate_arn, "-"))))
-    error_message = "cloudfront_aliases need cloudfront_certificate_arn, an ACM certificate in us-east-1 (CloudFront only uses certificates from there)."
-  }
-}
-
-variable "cloudfront_price_class" {
-  description = "CloudFront price class."
-  type        = string
-  default     = "PriceClass_100"
-
-  validation {
-    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.cloudfront_price_class)
-    error_message = "cloudfront_price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
-  }
-}
-
-variable "enable_waf" {
-  description = "AWS WAF with AWS managed rule groups and a per-IP rate limit (on CloudFront when enabled, else on the ALB). About 10 USD a month plus 0.60 USD per million requests."
-  type        = bool
-  default     = false
-}
-
-variable "waf_rate_limit_per_5_minutes" {
-  description = "Requests one IP may send in 5 minutes before WAF blocks it (at least 10, the AWS WAF minimum)."
-  type        = number
-  default     = 2000
+variable "waf" {
+  description = "AWS WAF with AWS managed rule groups and a per-IP rate limit (enabled, default false; on CloudFront when it is enabled, else on the ALB), about 10 USD a month plus 0.60 USD per million requests. rate_limit_per_5_minutes: requests one IP may send in 5 minutes before WAF blocks it (default 2000, at least 10, the AWS WAF minimum)."
+  type = object({
+    enabled                  = optional(bool, false)
+    rate_limit_per_5_minutes = optional(number, 2000)
+  })
+  default  = {}
+  nullable = false
 }
 
 ################################################################################
@@ -744,24 +583,14 @@ variable "create_github_oidc_provider" {
 }
 
 variable "github_oidc_provider_arn" {
-  description = "Existing GitHub OIDC provider ARN, used when create_github_oidc_provider is false."
+  description = "Existing GitHub OIDC provider ARN, required when create_github_oidc_provider is false."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.create_github_oidc_provider || var.github_oidc_provider_arn != null
-    error_message = "Set github_oidc_provider_arn when create_github_oidc_provider is false."
-  }
 }
 
 variable "tf_state_bucket" {
-  description = "S3 bucket of the Terraform state (output state_bucket of bootstrap/): the deploy role may read and lock exactly this stack's state."
+  description = "S3 bucket (name) of the Terraform state (output state_bucket of bootstrap/): the deploy role may read and lock exactly this stack's state."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.tf_state_bucket))
-    error_message = "tf_state_bucket must be an S3 bucket name."
-  }
 }
 
 variable "tf_state_key" {

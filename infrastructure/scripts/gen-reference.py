@@ -136,7 +136,7 @@ def module_rules():
             continue
         validated = {n for n, b in blocks(open(path).read(), "variable") if has_validation(b)}
         for key, value in a.items():
-            m = re.fullmatch(r"var\.([a-z0-9_]+)", value)
+            m = re.fullmatch(r"var\.([a-z0-9_]+)(?:\.[a-z0-9_]+)?", value)
             if m and key in validated and folder not in rules.get(m.group(1), []):
                 rules.setdefault(m.group(1), []).append(folder)
     return rules
@@ -155,10 +155,11 @@ def generate():
         flags = [f for f in ("sensitive", "ephemeral") if a.get(f) == "true"]
         if flags:
             desc += " (%s)" % ", ".join(flags)
+        folders = ", ".join("`%s`" % f for f in in_modules.get(name, []))
         if has_validation(body):
-            desc += " Validated."
-        elif name in in_modules:
-            desc += " Validated in %s." % ", ".join("`%s`" % f for f in in_modules[name])
+            desc += " Validated here and in %s." % folders if folders else " Validated."
+        elif folders:
+            desc += " Validated in %s." % folders
         default = a.get("default")
         lines.append("| %s | %s | %s | %s | %s |" % (
             code(name), cell(desc), code(one_line(a.get("type", "any"))),

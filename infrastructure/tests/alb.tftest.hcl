@@ -150,3 +150,34 @@ run "rejects_readyz_as_health_check" {
     var.app_port,
   ]
 }
+
+run "rejects_a_malformed_certificate_domain_or_log_retention" {
+  command = plan
+
+  module {
+    source = "./modules/alb"
+  }
+
+  variables {
+    certificate_arn = "arn:aws:iam::123456789012:server-certificate/api"
+    domain_name     = "API.Example.com"
+    route53_zone_id = "Z0123456789ABCDEFGHIJ"
+    access_logs     = { retention_days = 0 }
+  }
+
+  expect_failures = [var.certificate_arn, var.domain_name, var.access_logs]
+}
+
+run "rejects_a_domain_without_its_zone" {
+  command = plan
+
+  module {
+    source = "./modules/alb"
+  }
+
+  variables {
+    domain_name = "api.example.com"
+  }
+
+  expect_failures = [var.domain_name]
+}

@@ -213,3 +213,94 @@ run "secrets_under_a_customer_managed_key" {
     error_message = "The KMS permission is not granted on every key"
   }
 }
+
+# The rules on the group's inputs (the root passes asg_min_size, asg_max_size
+# and the refresh and timing settings as they are). A rule that reads another
+# input is skipped when that input is invalid, hence the separate runs.
+run "rejects_unsafe_scaling" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    root_volume_size_gb       = 4
+    min_size                  = 0
+    cpu_target_utilization    = 99
+    requests_per_target       = 0
+    wait_for_capacity_timeout = "soon"
+  }
+
+  expect_failures = [
+    var.root_volume_size_gb,
+    var.min_size,
+    var.cpu_target_utilization,
+    var.requests_per_target,
+    var.wait_for_capacity_timeout,
+  ]
+}
+
+run "rejects_a_maximum_below_the_minimum" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    min_size = 4
+    max_size = 2
+  }
+
+  expect_failures = [var.max_size]
+}
+
+run "rejects_a_refresh_below_half_capacity" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    instance_refresh_min_healthy_percentage = 30
+  }
+
+  expect_failures = [var.instance_refresh_min_healthy_percentage]
+}
+
+run "rejects_a_refresh_that_cannot_progress" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    instance_refresh_min_healthy_percentage = 100
+    instance_refresh_max_healthy_percentage = 100
+  }
+
+  expect_failures = [var.instance_refresh_max_healthy_percentage]
+}
+
+run "rejects_bad_timings" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    instance_warmup_seconds                   = -1
+    health_check_grace_period_seconds         = 86400
+    instance_refresh_checkpoint_delay_seconds = 10
+  }
+
+  expect_failures = [
+    var.instance_warmup_seconds,
+    var.health_check_grace_period_seconds,
+    var.instance_refresh_checkpoint_delay_seconds,
+  ]
+}

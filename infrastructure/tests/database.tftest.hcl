@@ -89,3 +89,43 @@ run "rejects_old_postgres" {
 
   expect_failures = [var.engine_version]
 }
+
+run "rejects_unsafe_settings" {
+  command = plan
+
+  module {
+    source = "./modules/database"
+  }
+
+  variables {
+    instance_class        = "m6g.large"
+    master_username       = "postgres"
+    allocated_storage_gb  = 10
+    backup_retention_days = 0
+    monitoring_interval   = 7
+  }
+
+  expect_failures = [
+    var.instance_class,
+    var.master_username,
+    var.allocated_storage_gb,
+    var.backup_retention_days,
+    var.monitoring_interval,
+  ]
+}
+
+# Separate: the ceiling's rule reads allocated_storage_gb, and a rule whose
+# references are invalid is skipped.
+run "rejects_a_storage_ceiling_below_the_initial_size" {
+  command = plan
+
+  module {
+    source = "./modules/database"
+  }
+
+  variables {
+    max_allocated_storage_gb = 10
+  }
+
+  expect_failures = [var.max_allocated_storage_gb]
+}

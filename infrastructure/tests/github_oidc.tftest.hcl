@@ -371,3 +371,18 @@ run "rejects_wildcard_repository" {
 
   expect_failures = [var.github_repository, var.github_environment]
 }
+
+run "rejects_a_missing_provider_or_a_bad_state_bucket" {
+  command = plan
+
+  module {
+    source = "./modules/github_oidc"
+  }
+
+  variables {
+    create_oidc_provider = false
+    state_bucket         = "Not A Bucket"
+  }
+
+  expect_failures = [var.existing_oidc_provider_arn, var.state_bucket]
+}

@@ -1,4 +1,4 @@
-# Network, secrets, registry, monitoring and WAF modules.
+# Network, secrets, registry, WAF and CDN modules (monitoring: monitoring.tftest.hcl).
 
 mock_provider "aws" {
   source = "./tests/mocks"
@@ -145,79 +145,6 @@ run "registry_is_immutable" {
   }
 }
 
-run "monitoring_uses_the_service_metrics" {
-  command = apply
-
-  module {
-    source = "./modules/monitoring"
-  }
-
-  variables {
-    name                    = "items-api"
-    log_group_name          = "/items-api/app"
-    log_retention_days      = 30
-    alarm_email             = "oncall@example.com"
-    alb_arn_suffix          = "app/items-api/50dc6c495c0c9188"
-    target_group_arn_suffix = "targetgroup/items-api-app/73e2d6bc24d8a067"
-    asg_name                = "items-api-app"
-    asg_min_size            = 2
-    db_instance_identifier  = "items-api-db"
-  }
-
-  assert {
-    condition     = aws_cloudwatch_log_group.app.retention_in_days == 30
-    error_message = "The log group has a retention"
-  }
-
-  assert {
-    condition     = aws_cloudwatch_metric_alarm.this["app_db_errors"].namespace == "ItemsApi" && aws_cloudwatch_metric_alarm.this["app_db_errors"].metric_name == "DbErrors" && aws_cloudwatch_metric_alarm.this["app_db_errors"].dimensions == tomap({ Service = "items-api" })
-    error_message = "An alarm watches the service's EMF metric DbErrors (namespace ItemsApi, Service=items-api)"
-  }
-
-  assert {
-    condition     = strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "\"ItemsApi\"") && strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "DbPoolWaiting") && strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "\"p99\"")
-    error_message = "The dashboard shows the service's EMF metrics"
-  }
-
-  assert {
-    condition     = aws_cloudwatch_metric_alarm.this["unhealthy_hosts"].dimensions.TargetGroup == "targetgroup/items-api-app/73e2d6bc24d8a067" && aws_cloudwatch_metric_alarm.this["p99_latency"].extended_statistic == "p99"
-    error_message = "Target group alarms use the right dimensions and p99"
-  }
-
-  assert {
-    condition     = aws_cloudwatch_metric_alarm.this["in_service"].threshold == 2 && aws_cloudwatch_metric_alarm.this["in_service"].comparison_operator == "LessThanThreshold"
-    error_message = "Fewer in-service instances than the minimum raise an alarm"
-  }
-
-  assert {
-    condition     = alltrue([for a in aws_cloudwatch_metric_alarm.this : contains(a.alarm_actions, aws_sns_topic.alarms.arn) && contains(a.ok_actions, aws_sns_topic.alarms.arn)])
-    error_message = "Alarms notify the SNS topic"
-  }
-
-  assert {
-    condition     = aws_sns_topic_subscription.email[0].protocol == "email" && aws_sns_topic_subscription.email[0].endpoint == "oncall@example.com"
-    error_message = "The optional e-mail subscription"
-  }
-
-  assert {
-    condition = sort(values(output.alarm_names)) == sort([
-      "items-api-alb-5xx", "items-api-target-5xx", "items-api-unhealthy-hosts", "items-api-p99-latency", "items-api-in-service-instances",
-      "items-api-db-cpu", "items-api-db-free-storage", "items-api-db-connections", "items-api-app-db-errors", "items-api-app-5xx-rate",
-    ])
-    error_message = "The alarm names stay what the runbooks, the rollback guard and existing deployments know"
-  }
-
-  assert {
-    condition     = length(aws_cloudwatch_metric_alarm.this["app_5xx_rate"].metric_query) == 3 && aws_cloudwatch_metric_alarm.this["app_5xx_rate"].namespace == null && aws_cloudwatch_metric_alarm.this["db_free_storage"].threshold == 5 * 1024 * 1024 * 1024
-    error_message = "The 5xx rate is a metric math alarm; the free storage threshold is in bytes"
-  }
-
-  assert {
-    condition     = output.deploy_guard_alarm_names == ["items-api-target-5xx", "items-api-unhealthy-hosts"]
-    error_message = "Target 5xx and unhealthy hosts guard deployments"
-  }
-}
-
 run "network_rejects_a_small_vpc_or_a_single_az" {
   command = plan
 
@@ -263,4 +190,39 @@ run "waf_rejects_a_rate_limit_below_the_minimum" {
   }
 
   expect_failures = [var.rate_limit_per_5_minutes]
+}
+
+run "secrets_rejects_weak_keys_and_a_short_recovery_window" {
+  command = plan
+
+  module {
+    source = "./modules/secrets"
+  }
+
+  variables {
+    name                 = "items-api"
+    api_keys             = ["short", "has a space and is long enough to pass the length rule"]
+    api_keys_version     = 0
+    recovery_window_days = 3
+  }
+
+  expect_failures = [var.api_keys, var.api_keys_version, var.recovery_window_days]
+}
+
+run "cdn_rejects_aliases_without_a_us_east_1_certificate" {
+  command = plan
+
+  module {
+    source = "./modules/cdn"
+  }
+
+  variables {
+    name                = "items-api"
+    origin_domain_name  = "items-api-123456789.eu-west-1.elb.amazonaws.com"
+    aliases             = ["api.example.com"]
+    acm_certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    price_class         = "PriceClass_Cheap"
+  }
+
+  expect_failures = [var.acm_certificate_arn, var.price_class]
 }

@@ -165,7 +165,7 @@ run "https_and_waf_on_the_alb" {
 
   variables {
     certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
-    enable_waf      = true
+    waf             = { enabled = true }
   }
 
   assert {
@@ -187,12 +187,12 @@ run "https_and_waf_on_the_alb" {
 run "edge_with_cloudfront_and_waf" {
   command = apply
 
-  # CloudFront reaches the ALB over HTTP without cloudfront_origin_domain_name:
+  # CloudFront reaches the ALB over HTTP without cloudfront.origin_domain_name:
   # an explicit opt-out.
   variables {
-    enable_cloudfront = true
-    enable_waf        = true
-    allow_plain_http  = true
+    cloudfront       = { enabled = true }
+    waf              = { enabled = true }
+    allow_plain_http = true
   }
 
   assert {

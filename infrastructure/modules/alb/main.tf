@@ -35,7 +35,7 @@ resource "aws_lb" "this" {
   xff_header_processing_mode = "append"
 
   dynamic "access_logs" {
-    for_each = var.access_logs_enabled ? [1] : []
+    for_each = var.access_logs.enabled ? [1] : []
 
     content {
       bucket  = aws_s3_bucket.logs[0].id
@@ -168,15 +168,15 @@ resource "aws_route53_record" "alias" {
 }
 
 ################################################################################
-# Access logs bucket (var.access_logs_enabled)
+# Access logs bucket (var.access_logs.enabled)
 ################################################################################
 
 data "aws_elb_service_account" "this" {
-  count = var.access_logs_enabled ? 1 : 0
+  count = var.access_logs.enabled ? 1 : 0
 }
 
 resource "aws_s3_bucket" "logs" {
-  count = var.access_logs_enabled ? 1 : 0
+  count = var.access_logs.enabled ? 1 : 0
 
   bucket        = local.logs_bucket_name
   force_destroy = var.access_logs_force_destroy
@@ -185,7 +185,7 @@ resource "aws_s3_bucket" "logs" {
 }
 
 resource "aws_s3_bucket_public_access_block" "logs" {
-  count = var.access_logs_enabled ? 1 : 0
+  count = var.access_logs.enabled ? 1 : 0
 
   bucket                  = aws_s3_bucket.logs[0].id
   block_public_acls       = true
@@ -195,7 +195,7 @@ resource "aws_s3_bucket_public_access_block" "logs" {
 }
 
 resource "aws_s3_bucket_ownership_controls" "logs" {
-  count = var.access_logs_enabled ? 1 : 0
+  count = var.access_logs.enabled ? 1 : 0
 
   bucket = aws_s3_bucket.logs[0].id
 
@@ -206,7 +206,7 @@ resource "aws_s3_bucket_ownership_controls" "logs" {
 
 # ALB access logs support SSE-S3 only.
 resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
-  count = var.access_logs_enabled ? 1 : 0
+  count = var.access_logs.enabled ? 1 : 0
 
   bucket = aws_s3_bucket.logs[0].id
 
@@ -218,7 +218,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "logs" {
-  count = var.access_logs_enabled ? 1 : 0
+  count = var.access_logs.enabled ? 1 : 0
 
   bucket = aws_s3_bucket.logs[0].id
 
@@ -231,13 +231,13 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
     }
 
     expiration {
-      days = var.access_logs_retention_days
+      days = var.access_logs.retention_days
     }
   }
 }
 
 resource "aws_s3_bucket_policy" "logs" {
-  count = var.access_logs_enabled ? 1 : 0
+  count = var.access_logs.enabled ? 1 : 0
 
   bucket = aws_s3_bucket.logs[0].id
   policy = jsonencode({

@@ -102,12 +102,27 @@ variable "certificate_arn" {
   description = "ARN of an existing ACM certificate for the HTTPS listener (null: none, unless domain_name is set)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$", var.certificate_arn))
+    error_message = "certificate_arn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)."
+  }
 }
 
 variable "domain_name" {
   description = "Domain for a DNS-validated ACM certificate created here (needs route53_zone_id). Ignored when certificate_arn is set."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.domain_name == null || can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}$", var.domain_name))
+    error_message = "domain_name must be a lowercase DNS name such as api.example.com."
+  }
+
+  validation {
+    condition     = var.domain_name == null || var.route53_zone_id != null
+    error_message = "domain_name needs route53_zone_id: the certificate is validated through DNS records in that zone."
+  }
 }
 
 variable "route53_zone_id" {
@@ -167,16 +182,19 @@ variable "deletion_protection" {
   default     = true
 }
 
-variable "access_logs_enabled" {
-  description = "Write access logs to a dedicated S3 bucket."
-  type        = bool
-  default     = true
-}
+variable "access_logs" {
+  description = "Access logs to a dedicated S3 bucket: enabled, and retention_days before log objects expire."
+  type = object({
+    enabled        = optional(bool, true)
+    retention_days = optional(number, 90)
+  })
+  default  = {}
+  nullable = false
 
-variable "access_logs_retention_days" {
-  description = "Days before access log objects expire."
-  type        = number
-  default     = 90
+  validation {
+    condition     = var.access_logs.retention_days >= 1
+    error_message = "access_logs.retention_days must be at least 1."
+  }
 }
 
 variable "access_logs_force_destroy" {

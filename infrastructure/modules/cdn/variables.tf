@@ -29,12 +29,22 @@ variable "acm_certificate_arn" {
   description = "us-east-1 ACM certificate for the aliases (null: the *.cloudfront.net certificate)."
   type        = string
   default     = null
+
+  validation {
+    condition     = length(var.aliases) == 0 || (var.acm_certificate_arn != null && can(regex(":us-east-1:", coalesce(var.acm_certificate_arn, "-"))))
+    error_message = "aliases need acm_certificate_arn, an ACM certificate in us-east-1 (CloudFront only uses certificates from there)."
+  }
 }
 
 variable "price_class" {
   description = "CloudFront price class."
   type        = string
   default     = "PriceClass_100"
+
+  validation {
+    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.price_class)
+    error_message = "price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
+  }
 }
 
 variable "web_acl_arn" {

@@ -52,6 +52,11 @@ variable "root_device_name" {
 variable "root_volume_size_gb" {
   description = "Size of the encrypted gp3 root volume, in GiB."
   type        = number
+
+  validation {
+    condition     = var.root_volume_size_gb >= 8 && var.root_volume_size_gb <= 200
+    error_message = "root_volume_size_gb must be 8-200 (the AL2023 AMI needs 8)."
+  }
 }
 
 variable "ebs_kms_key_arn" {
@@ -74,26 +79,51 @@ variable "user_data" {
 variable "min_size" {
   description = "Minimum number of instances."
   type        = number
+
+  validation {
+    condition     = var.min_size >= 1
+    error_message = "min_size must be at least 1."
+  }
 }
 
 variable "max_size" {
   description = "Maximum number of instances."
   type        = number
+
+  validation {
+    condition     = var.max_size >= var.min_size
+    error_message = "max_size must be at least min_size."
+  }
 }
 
 variable "health_check_grace_period_seconds" {
   description = "Seconds after an instance enters service before ELB health checks can fail it."
   type        = number
+
+  validation {
+    condition     = var.health_check_grace_period_seconds >= 0 && var.health_check_grace_period_seconds <= 3600 && floor(var.health_check_grace_period_seconds) == var.health_check_grace_period_seconds
+    error_message = "health_check_grace_period_seconds must be a whole number of seconds, 0-3600: longer keeps broken instances in service for an hour."
+  }
 }
 
 variable "instance_warmup_seconds" {
   description = "Seconds a new instance needs before its metrics count (scaling and instance refresh)."
   type        = number
+
+  validation {
+    condition     = var.instance_warmup_seconds >= 0 && var.instance_warmup_seconds <= 3600 && floor(var.instance_warmup_seconds) == var.instance_warmup_seconds
+    error_message = "instance_warmup_seconds must be a whole number of seconds, 0-3600 (readiness is already gated by the lifecycle hook)."
+  }
 }
 
 variable "wait_for_capacity_timeout" {
   description = "How long terraform apply waits for min_size healthy instances (\"0\" to not wait)."
   type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]+[smh]?$", var.wait_for_capacity_timeout))
+    error_message = "wait_for_capacity_timeout must be a duration like 15m or 0."
+  }
 }
 
 variable "lifecycle_hook_name" {
@@ -109,11 +139,26 @@ variable "lifecycle_hook_timeout_seconds" {
 variable "instance_refresh_min_healthy_percentage" {
   description = "Share of desired capacity that must stay healthy during an instance refresh."
   type        = number
+
+  validation {
+    condition     = var.instance_refresh_min_healthy_percentage >= 50 && var.instance_refresh_min_healthy_percentage <= 100
+    error_message = "instance_refresh_min_healthy_percentage must be 50-100: below half, a bad release takes most of the capacity down before the alarms can roll it back."
+  }
 }
 
 variable "instance_refresh_max_healthy_percentage" {
   description = "Upper bound of capacity during an instance refresh (above 100 launches replacements before terminating)."
   type        = number
+
+  validation {
+    condition     = var.instance_refresh_max_healthy_percentage >= 100 && var.instance_refresh_max_healthy_percentage <= 200 && var.instance_refresh_max_healthy_percentage - var.instance_refresh_min_healthy_percentage <= 100
+    error_message = "instance_refresh_max_healthy_percentage must be 100-200 and at most 100 points above the minimum (an EC2 Auto Scaling limit)."
+  }
+
+  validation {
+    condition     = var.instance_refresh_max_healthy_percentage > var.instance_refresh_min_healthy_percentage || var.instance_refresh_min_healthy_percentage < 100
+    error_message = "With instance_refresh_min_healthy_percentage = 100 the maximum must be above 100, or the refresh can never replace an instance."
+  }
 }
 
 variable "instance_refresh_checkpoint_percentages" {
@@ -124,6 +169,11 @@ variable "instance_refresh_checkpoint_percentages" {
 variable "instance_refresh_checkpoint_delay_seconds" {
   description = "Pause at each checkpoint, in seconds."
   type        = number
+
+  validation {
+    condition     = var.instance_refresh_checkpoint_delay_seconds >= 60 && var.instance_refresh_checkpoint_delay_seconds <= 3600 && floor(var.instance_refresh_checkpoint_delay_seconds) == var.instance_refresh_checkpoint_delay_seconds
+    error_message = "instance_refresh_checkpoint_delay_seconds must be a whole number of seconds, 60-3600: under a minute the 1-minute rollback alarms cannot fire before the refresh moves on; over an hour a release stalls."
+  }
 }
 
 variable "rollback_alarm_names" {
@@ -135,11 +185,21 @@ variable "rollback_alarm_names" {
 variable "cpu_target_utilization" {
   description = "Average CPU utilization the group tracks, in percent."
   type        = number
+
+  validation {
+    condition     = var.cpu_target_utilization >= 10 && var.cpu_target_utilization <= 90
+    error_message = "cpu_target_utilization must be 10-90: above 90 leaves no headroom while new instances boot."
+  }
 }
 
 variable "requests_per_target" {
   description = "ALB requests per target per minute the group tracks."
   type        = number
+
+  validation {
+    condition     = var.requests_per_target >= 1
+    error_message = "requests_per_target must be positive."
+  }
 }
 
 variable "secret_arns" {

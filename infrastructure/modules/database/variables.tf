@@ -26,6 +26,11 @@ variable "engine_version" {
 variable "instance_class" {
   description = "RDS instance class."
   type        = string
+
+  validation {
+    condition     = startswith(var.instance_class, "db.")
+    error_message = "instance_class must be an RDS class such as db.t4g.small."
+  }
 }
 
 variable "db_name" {
@@ -37,16 +42,31 @@ variable "db_name" {
 variable "master_username" {
   description = "Master user name (its password is managed by RDS in Secrets Manager)."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,62}$", var.master_username)) && !contains(["postgres", "admin", "rdsadmin", "root"], var.master_username)
+    error_message = "master_username must be a lowercase identifier and not a reserved name (postgres, admin, rdsadmin, root)."
+  }
 }
 
 variable "allocated_storage_gb" {
   description = "Initial storage, in GiB."
   type        = number
+
+  validation {
+    condition     = var.allocated_storage_gb >= 20
+    error_message = "allocated_storage_gb must be at least 20 (the gp3 minimum for RDS PostgreSQL)."
+  }
 }
 
 variable "max_allocated_storage_gb" {
   description = "Storage autoscaling ceiling, in GiB."
   type        = number
+
+  validation {
+    condition     = var.max_allocated_storage_gb >= var.allocated_storage_gb
+    error_message = "max_allocated_storage_gb must be at least allocated_storage_gb."
+  }
 }
 
 variable "kms_key_arn" {
@@ -74,6 +94,11 @@ variable "deletion_protection" {
 variable "backup_retention_days" {
   description = "Days of automated backups (point-in-time recovery window)."
   type        = number
+
+  validation {
+    condition     = var.backup_retention_days >= 1 && var.backup_retention_days <= 35
+    error_message = "backup_retention_days must be 1-35: 0 would disable automated backups and point-in-time recovery."
+  }
 }
 
 variable "backup_window" {
@@ -107,6 +132,11 @@ variable "performance_insights_enabled" {
 variable "monitoring_interval" {
   description = "Enhanced Monitoring interval in seconds (0 disables it)."
   type        = number
+
+  validation {
+    condition     = contains([0, 1, 5, 10, 15, 30, 60], var.monitoring_interval)
+    error_message = "monitoring_interval must be one of 0, 1, 5, 10, 15, 30, 60."
+  }
 }
 
 variable "cloudwatch_logs_exports" {

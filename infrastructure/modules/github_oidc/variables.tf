@@ -93,6 +93,11 @@ variable "existing_oidc_provider_arn" {
   description = "ARN of an existing token.actions.githubusercontent.com OIDC provider, used when create_oidc_provider is false."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.create_oidc_provider || var.existing_oidc_provider_arn != null
+    error_message = "Set existing_oidc_provider_arn when create_oidc_provider is false."
+  }
 }
 
 variable "create_plan_role" {
@@ -104,6 +109,11 @@ variable "create_plan_role" {
 variable "state_bucket" {
   description = "S3 bucket of the Terraform state."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket))
+    error_message = "state_bucket must be an S3 bucket name."
+  }
 }
 
 variable "state_key" {

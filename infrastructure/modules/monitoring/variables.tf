@@ -35,6 +35,11 @@ variable "alarm_email" {
   description = "E-mail address subscribed to the alarm topic (null: no subscription)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an e-mail address."
+  }
 }
 
 variable "alb_arn_suffix" {
