@@ -123,9 +123,11 @@ load_stop() {
 }
 
 # Every write the service acknowledged (201) must be in the database, with
-# the name it was given.
+# the name it was given. (The primary's, wherever it is now: pg.env.)
 check_writes() {
     local dir=$1 res
+    # shellcheck source=/dev/null
+    source "$S_SECRETS/pg.env"
     res=$(
         {
             echo "CREATE TEMP TABLE acked (id bigint, name text);"
@@ -143,7 +145,7 @@ instances_ready() {
     n=$(stack_instances)
     for ((i = 1; i <= n; i++)); do
         [[ $(lb_server_status "$i" 2>/dev/null) == UP ]] || return 1
-        probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$i")/readyz" || return 1
+        probe_url "$NS_LB" "http://$(instance_addr "$i"):$(instance_port "$i")/readyz" || return 1
     done
 }
 
@@ -196,7 +198,7 @@ analyze() { python3 "$ROOT/tests/drills/analyze.py" "$1" "$2"; }
 # The version each instance reports (items_api_build_info in its /metrics),
 # asked from the balancer's namespace at the instance's own address.
 instance_version() {
-    ip netns exec "$NS_LB" python3 - "http://$IP_APP:$(instance_port "$1")/metrics" "$STACK_DIR/api-key" <<'PY'
+    ip netns exec "$NS_LB" python3 - "http://$(instance_addr "$1"):$(instance_port "$1")/metrics" "$STACK_DIR/api-key" <<'PY'
 import re, sys, urllib.request
 key = open(sys.argv[2]).read().strip()
 req = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + key})
@@ -301,7 +303,7 @@ drill_kill() {
     new_ready() {
         new=$(cat "$S_RUN/app$victim.pid" 2>/dev/null || true)
         [[ -n $new && $new != "$pid" ]] && pid_alive "$new" &&
-            probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$victim")/readyz"
+            probe_url "$NS_LB" "http://$(instance_addr "$victim"):$(instance_port "$victim")/readyz"
     }
     wait_until 60 0.05 new_ready || true
     t_ready=$(now_us)
@@ -368,7 +370,7 @@ drill_partition() {
     (
         while :; do
             for ((i = 1; i <= n; i++)); do
-                if probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$i")/healthz"; then
+                if probe_url "$NS_LB" "http://$(instance_addr "$i"):$(instance_port "$i")/healthz"; then
                     echo "healthz app$i ok"
                 else
                     echo "healthz app$i FAIL $(now_us)"
@@ -384,8 +386,8 @@ drill_partition() {
 table inet partition {
     chain forward {
         type filter hook forward priority filter - 10; policy accept;
-        iifname "r-app" oifname "r-db" drop
-        iifname "r-db" oifname "r-app" drop
+        iifname "r-app*" oifname "r-db*" drop
+        iifname "r-db*" oifname "r-app*" drop
     }
 }
 EOF
