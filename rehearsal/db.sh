@@ -18,8 +18,9 @@ PG_LIB=$STACK_ROOT/lib/pg.sh
 
 db_standby_zone() { cat "$STACK_DIR/db/standby" 2>/dev/null || true; }
 
+# db_event EVENT ZONE [EPOCH_US]
 db_event() {
-    printf '%s %s %s\n' "$(now_us)" "$1" "$2" >>"$STACK_DIR/db/events.log"
+    printf '%s %s %s\n' "${3:-$(now_us)}" "$1" "$2" >>"$STACK_DIR/db/events.log"
 }
 
 # The lib/pg.sh variables of zone Z's server (run in a subshell).
@@ -178,13 +179,17 @@ db_takeover() {
     rm -f "$STACK_DIR/db/standby"
     db_set_primary "$z"
     db_event promoted "$z"
-    dns_point "$z"
-    t_dns=$(now_us)
     # Where dnsmasq's query log stood when the name moved: the queries after
     # it show the instances resolving the name again at each new connection.
+    # The name has moved when dnsmasq gets its SIGHUP (dns_point returns
+    # only once a lookup answers the new address, which on a busy machine
+    # can take a few hundred ms more): that moment is t_dns, the start of
+    # the 2 s recovery bound.
     local dns_lines
     dns_lines=$(wc -l <"$S_LOG/dnsmasq.log")
-    db_event dns "$z"
+    t_dns=$(now_us)
+    dns_point "$z"
+    db_event dns "$z" "$t_dns"
     wait_until 30 0.02 db_writable_via_name "$z" || stack_die "no write through $DB_HOST within 30 s of the promotion"
     t_writable=$(now_us)
     db_event writable "$z"

@@ -641,7 +641,7 @@ cmd_failover() {
     [[ $(db_standby_zone) == "$s" ]] || stack_die "no standby in zone $s to fail over to (make stack-failback rebuilds it)"
     t0=$(now_us)
     db_kill "$p"
-    db_event killed "$p"
+    db_event killed "$p" "$t0"
     stack_log "primary in zone $p killed (SIGKILL to its postmaster and every child)"
     db_takeover "$s" "$t0"
 }
@@ -700,7 +700,7 @@ cmd_az_loss() {
     pids="$(ip netns pids "$(app_ns "$z")") $(ip netns pids "$(db_ns "$z")")"
     # shellcheck disable=SC2086  # a list of pids
     kill -KILL $pids 2>/dev/null || true
-    db_event zone-lost "$z"
+    db_event zone-lost "$z" "$t0"
     for i in "${lost[@]}"; do
         rm -f "$S_RUN/app$i.pid" "$S_RUN/app$i.supervisor.pid"
     done
@@ -719,6 +719,20 @@ cmd_az_loss() {
     local check_ms=$(((LB_HEALTH_CHECK_UNHEALTHY_THRESHOLD * LB_HEALTH_CHECK_INTERVAL_SECONDS + LB_HEALTH_CHECK_TIMEOUT_SECONDS) * 1000))
     wait_until $((check_ms / 1000 + 10)) 0.02 all_out || stack_die "the balancer still routes to zone $z"
     t_out=$(now_us)
+    # The exact moment is in the balancer's log (this script polled only
+    # after the failover above): the last of the lost targets' first "is
+    # DOWN" line after the loss.
+    local j ts us latest=0
+    for j in "${lost[@]}"; do
+        while read -r ts; do
+            us=$(date -d "$ts" +%s%6N)
+            if ((us >= t0)); then
+                ((us > latest)) && latest=$us
+                break
+            fi
+        done < <(awk -v s="Server app/app$j is DOWN" '/^20[0-9][0-9]-/ && index($0, s) { print $1 }' "$S_LOG/haproxy.log")
+    done
+    ((latest == 0)) || t_out=$latest
     stack_log "the balancer has taken zone $z's targets out after $(((t_out - t0) / 1000)) ms"
     # The Auto Scaling group: replacements in the surviving zone.
     for i in "${lost[@]}"; do
