@@ -11,14 +11,21 @@
 #   make stack-snapshot [SNAPSHOT=name]   pg_dump of the database (RDS snapshot)
 #   make stack-restore SNAPSHOT=name      restore it into a new database and
 #                              roll the instances onto it
+#   make stack-failover        the database primary's host dies; the standby in
+#                              the other zone is promoted and the name moves to it
+#   make stack-failback        a new synchronous standby in the other zone
+#                              (fresh base backup): protected again
+#   make stack-az-loss AZ=a|b  a whole Availability Zone dies (instances, database)
+#   make stack-az-restore AZ=a|b   it comes back: standby rebuilt, instances moved home
 #   make stack-down            tear it all down (no process, namespace or file left)
-#   make drills                the five drills, full load phases (~10 min)
+#   make drills                the eight drills, full load phases
 #   make test-stack            isolation test + stack-down leaves nothing
-#   make test-drills           the five drills with short load phases (CI)
+#   make test-drills           the eight drills with short load phases (CI)
 
 INSTANCES ?= 3
 
 .PHONY: stack stack-roll stack-rollback stack-status stack-snapshot stack-restore stack-down \
+        stack-failover stack-failback stack-az-loss stack-az-restore \
         drills test-stack test-drills deps-stack
 TEST_TARGETS += test-stack test-drills
 
@@ -45,6 +52,20 @@ stack-snapshot: ## snapshot the stack's database (SNAPSHOT=name, default a times
 stack-restore: ## restore SNAPSHOT=name into a new database, roll the instances onto it
 	@test -n "$(SNAPSHOT)" || { echo "usage: make stack-restore SNAPSHOT=name" >&2; exit 2; }
 	@rehearsal/stack.sh restore $(SNAPSHOT)
+
+stack-failover: ## kill the database primary, promote the standby, move the name; prints the figures
+	@rehearsal/stack.sh failover
+
+stack-failback: ## rebuild a synchronous standby in the other zone (fresh base backup)
+	@rehearsal/stack.sh failback
+
+stack-az-loss: ## lose a whole zone (AZ=a|b): its instances and database server, kill -9
+	@test -n "$(AZ)" || { echo "usage: make stack-az-loss AZ=a|b" >&2; exit 2; }
+	@rehearsal/stack.sh az-loss $(AZ)
+
+stack-az-restore: ## the zone is back (AZ=a|b): standby rebuilt there, its instances moved home
+	@test -n "$(AZ)" || { echo "usage: make stack-az-restore AZ=a|b" >&2; exit 2; }
+	@rehearsal/stack.sh az-restore $(AZ)
 
 stack-down: ## tear the stack down
 	@rehearsal/stack.sh down

@@ -17,31 +17,41 @@ if [[ ! $STACK_NAME =~ ^[a-z][a-z0-9]{0,15}$ ]]; then
 fi
 
 # Network namespaces: the "internet", the public subnet (ALB), the private
-# app subnet (the Auto Scaling group), the private DB subnet (RDS), the VPC
+# app subnets (the Auto Scaling group), the private DB subnets (RDS), the VPC
 # router between them, and a name for the machine's own namespace so that
-# HAProxy can open its forwarded listener there.
+# HAProxy can open its forwarded listener there. App and DB subnets come in
+# two Availability Zones, a and b, as in infrastructure/ (one subnet per AZ
+# and tier): namespaces <name>-appa, -appb, -dba, -dbb.
+ZONES=(a b)
 NS_PUB=$STACK_NAME-pub
 NS_LB=$STACK_NAME-lb
-NS_APP=$STACK_NAME-app
-NS_DB=$STACK_NAME-db
 NS_VPC=$STACK_NAME-vpc
 NS_HOST=$STACK_NAME-host
-STACK_NAMESPACES=("$NS_VPC" "$NS_PUB" "$NS_LB" "$NS_APP" "$NS_DB")
+app_ns() { echo "$STACK_NAME-app$1"; }
+db_ns() { echo "$STACK_NAME-db$1"; }
+STACK_NAMESPACES=("$NS_VPC" "$NS_PUB" "$NS_LB" "$STACK_NAME-appa" "$STACK_NAME-appb" "$STACK_NAME-dba" "$STACK_NAME-dbb")
 
 # Addresses: the VPC's 10.0.0.0/16 like infrastructure/variables.tf, one /24
-# per tier; the "internet" is another private range. They exist only inside
-# these namespaces.
+# per tier and zone (app a 10.0.10.0/24, app b 10.0.11.0/24, DB a
+# 10.0.20.0/24, DB b 10.0.21.0/24); the "internet" is another private range.
+# They exist only inside these namespaces.
 IP_PUB=192.168.200.10
 IP_LB=10.0.0.10
-IP_APP=10.0.10.10
-IP_DB=10.0.20.10
 GW_PUB=192.168.200.1
 GW_LB=10.0.0.1
-GW_APP=10.0.10.1
-GW_DB=10.0.20.1
-NET_APP=10.0.10.0/24
+declare -gA APP_IP=([a]=10.0.10.10 [b]=10.0.11.10) APP_GW=([a]=10.0.10.1 [b]=10.0.11.1)
+declare -gA DB_IP=([a]=10.0.20.10 [b]=10.0.21.10) DB_GW=([a]=10.0.20.1 [b]=10.0.21.1)
+NET_APP=10.0.10.0/23 # both app subnets
+NET_DB=10.0.20.0/23  # both DB subnets
 LB_PORT=80
 DB_PORT=5432
+other_zone() { if [[ $1 == a ]]; then echo b; else echo a; fi; }
+
+# The database's endpoint, as on RDS: a DNS name, served to the app subnets
+# by dnsmasq on the router (the VPC resolver's stand-in) with RDS's 5 s TTL.
+# A failover changes its record; nothing else.
+DB_HOST=items-db.$STACK_NAME.internal
+DNS_TTL=5
 
 # Files. STACK_DIR (default var/stack in the checkout) is root's: url,
 # api-key, logs, the balancer's config and sockets, snapshots; it is made
@@ -65,6 +75,7 @@ stack_paths() {
     S_SECRETS=$rt/secrets
     S_RELEASES=$rt/releases
     S_PG=$rt/pg
+    S_DNS=$rt/dns
 }
 stack_paths
 
@@ -107,6 +118,15 @@ PY
 # Instance count and ports (instance i listens on app_port + i - 1).
 stack_instances() { cat "$STACK_DIR/instances/count"; }
 instance_port() { echo $((${LB_APP_PORT:-$(lb_setting app_port)} + $1 - 1)); }
+# Zones, as the ASG spreads them: instance i's home zone alternates a, b,
+# a, ...; the zone it runs in now is in instances/appN.zone (a zone loss
+# moves it to the other one, az-restore moves it home).
+instance_home_zone() { echo "${ZONES[($1 - 1) % 2]}"; }
+instance_zone() { cat "$STACK_DIR/instances/app$1.zone" 2>/dev/null || instance_home_zone "$1"; }
+instance_addr() { echo "${APP_IP[$(instance_zone "$1")]}"; }
+instance_ns() { app_ns "$(instance_zone "$1")"; }
+# The zone of the database primary (db/primary; a at bring-up).
+db_primary_zone() { cat "$STACK_DIR/db/primary" 2>/dev/null || echo a; }
 
 # The HAProxy runtime API: hactl "show stat". Over TCP on the balancer's
 # loopback (bash speaks TCP, not unix sockets; rehearsal/hactl.py speaks

@@ -11,17 +11,25 @@
 #   rehearsal/stack.sh snapshot [NAME]  pg_dump of the database (RDS snapshot)
 #   rehearsal/stack.sh restore NAME     restore a snapshot into a new database
 #                                          and roll the instances onto it
+#   rehearsal/stack.sh failover         the database primary's host dies; the
+#                                          standby is promoted, the name moves
+#   rehearsal/stack.sh failback         rebuild a synchronous standby in the
+#                                          other zone (fresh base backup)
+#   rehearsal/stack.sh az-loss a|b      a whole zone dies (instances, database)
+#   rehearsal/stack.sh az-restore a|b   the zone is back: standby, instances
 #   rehearsal/stack.sh down             tear everything down
 #
 #   internet (NS pub 192.168.200.10)            machine's loopback 127.0.0.1:PORT
 #        |                                                 |
-#   [router NS vpc: forwarding + nftables "NACL"]          |
+#   [router NS vpc: forwarding + nftables "NACL"; dnsmasq: items-db.<name>.internal]
 #        |                                                 |
 #   public subnet NS lb 10.0.0.10:80  HAProxy = ALB  <-----+ (HAProxy's second listener)
 #        |
-#   app subnet NS app 10.0.10.10:8080..  N instances, each under supervise.sh
-#        |
-#   DB subnet NS db 10.0.20.10:5432  PostgreSQL 15 (throwaway data directory)
+#   app subnets  NS appa 10.0.10.10 | NS appb 10.0.11.10 :8080..  N instances,
+#                each under supervise.sh, spread a, b, a, ... (as the ASG)
+#        |  (by name: items-db.<name>.internal, TTL 5 s)
+#   DB subnets   NS dba 10.0.20.10 | NS dbb 10.0.21.10 :5432  PostgreSQL 15
+#                primary in one zone, synchronous streaming standby in the other
 #
 # Each namespace also has its own nftables "security group" (input chain).
 # Files live in STACK_DIR (var/stack, 0700): url, api-key, haproxy.cfg,
@@ -36,7 +44,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib.sh"
 export STACK_NAME STACK_DIR LB_SETTINGS
 
-PG_LIB=$STACK_ROOT/lib/pg.sh
 
 # ------------------------------------------------------------------ network
 
@@ -58,7 +65,7 @@ nft_in() {
 }
 
 net_up() {
-    local ns ports
+    local ns ports z
     for ns in "${STACK_NAMESPACES[@]}"; do
         ip netns add "$ns"
         ip -n "$ns" link set lo up
@@ -67,14 +74,18 @@ net_up() {
     ip netns attach "$NS_HOST" $$
     net_link "$NS_PUB" pub "$IP_PUB" "$GW_PUB"
     net_link "$NS_LB" lb "$IP_LB" "$GW_LB"
-    net_link "$NS_APP" app "$IP_APP" "$GW_APP"
-    net_link "$NS_DB" db "$IP_DB" "$GW_DB"
+    for z in "${ZONES[@]}"; do
+        net_link "$(app_ns "$z")" "app$z" "${APP_IP[$z]}" "${APP_GW[$z]}"
+        net_link "$(db_ns "$z")" "db$z" "${DB_IP[$z]}" "${DB_GW[$z]}"
+    done
     ip netns exec "$NS_VPC" sysctl -qw net.ipv4.ip_forward=1
     ports="$LB_APP_PORT-$((LB_APP_PORT + INSTANCES - 1))"
 
     # The router: what may cross between tiers (network ACLs + route tables).
     # Anything else is refused with a TCP reset / ICMP "administratively
     # prohibited", so a forbidden path fails at once instead of timing out.
+    # Both zones' subnets of a tier get the same rules (an instance may run
+    # in either zone, the database primary may be in either).
     nft_in "$NS_VPC" <<EOF
 table inet vpc {
     counter refused {}
@@ -83,8 +94,10 @@ table inet vpc {
         ct state established,related accept
         ct state invalid drop
         iifname "r-pub" oifname "r-lb" ip daddr $IP_LB tcp dport $LB_PORT accept comment "internet -> load balancer listener"
-        iifname "r-lb" oifname "r-app" ip saddr $IP_LB ip daddr $IP_APP tcp dport $ports accept comment "load balancer -> instances"
-        iifname "r-app" oifname "r-db" ip saddr $IP_APP ip daddr $IP_DB tcp dport $DB_PORT accept comment "instances -> database"
+        iifname "r-lb" oifname { "r-appa", "r-appb" } ip saddr $IP_LB ip daddr { ${APP_IP[a]}, ${APP_IP[b]} } tcp dport $ports accept comment "load balancer -> instances"
+        iifname { "r-appa", "r-appb" } oifname { "r-dba", "r-dbb" } ip saddr { ${APP_IP[a]}, ${APP_IP[b]} } ip daddr { ${DB_IP[a]}, ${DB_IP[b]} } tcp dport $DB_PORT accept comment "instances -> database"
+        iifname "r-dba" oifname "r-dbb" ip saddr ${DB_IP[a]} ip daddr ${DB_IP[b]} tcp dport $DB_PORT accept comment "database a -> b (replication)"
+        iifname "r-dbb" oifname "r-dba" ip saddr ${DB_IP[b]} ip daddr ${DB_IP[a]} tcp dport $DB_PORT accept comment "database b -> a (replication)"
         counter name refused meta l4proto tcp reject with tcp reset
         counter name refused reject with icmpx type admin-prohibited
     }
@@ -102,7 +115,8 @@ table inet sg {
     }
 }
 EOF
-    nft_in "$NS_APP" <<EOF
+    for z in "${ZONES[@]}"; do
+        nft_in "$(app_ns "$z")" <<EOF
 table inet sg {
     chain input {
         type filter hook input priority filter; policy drop;
@@ -113,17 +127,24 @@ table inet sg {
     }
 }
 EOF
-    nft_in "$NS_DB" <<EOF
+        nft_in "$(db_ns "$z")" <<EOF
 table inet sg {
     chain input {
         type filter hook input priority filter; policy drop;
         iif lo accept
         ct state established,related accept
-        ip saddr $NET_APP tcp dport $DB_PORT accept comment "DB SG: PostgreSQL from the app subnet only"
+        ip saddr $NET_APP tcp dport $DB_PORT accept comment "DB SG: PostgreSQL from the app subnets only"
+        ip saddr $NET_DB tcp dport $DB_PORT accept comment "DB SG: replication from the other zone's database"
         meta l4proto tcp reject with tcp reset
     }
 }
 EOF
+        # The app subnets' resolver: the router's address in the subnet (the
+        # VPC resolver's stand-in), through the namespace's own resolv.conf
+        # (`ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf).
+        mkdir -p "/etc/netns/$(app_ns "$z")"
+        printf 'nameserver %s\noptions timeout:1 attempts:2\n' "${APP_GW[$z]}" >"/etc/netns/$(app_ns "$z")/resolv.conf"
+    done
     nft_in "$NS_PUB" <<EOF
 table inet sg {
     chain input {
@@ -157,11 +178,57 @@ net_down() {
             sleep 0.2
         done
     done
-    for ns in "$NS_PUB" "$NS_LB" "$NS_APP" "$NS_DB" "$NS_VPC" "$NS_HOST"; do
+    for ns in "${STACK_NAMESPACES[@]}" "$NS_HOST"; do
         if [[ -e /run/netns/$ns ]]; then
             ip netns delete "$ns" || stack_log "could not delete namespace $ns"
         fi
+        if [[ -d /etc/netns/$ns ]]; then
+            rm -rf "/etc/netns/$ns"
+        fi
     done
+    rmdir /etc/netns 2>/dev/null || true
+}
+
+# ------------------------------------------------------------------ DNS
+
+# dnsmasq on the router, answering the app subnets for DB_HOST from one
+# hosts file (runtime dir, readable by dnsmasq's unprivileged user) with a
+# TTL of DNS_TTL seconds; nothing else is resolved (no upstream, no
+# /etc/hosts). dns_point ZONE rewrites the record and SIGHUPs dnsmasq,
+# which re-reads the file: the RDS endpoint's CNAME moving to the new
+# primary.
+start_dns() {
+    local z=$1
+    mkdir -p "$S_DNS"
+    chmod 0755 "$S_DNS"
+    printf '%s %s\n' "${DB_IP[$z]}" "$DB_HOST" >"$S_DNS/hosts"
+    chmod 0644 "$S_DNS/hosts"
+    spawn "$S_LOG/dnsmasq.log" ip netns exec "$NS_VPC" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+        --pid-file= --user=nobody --group=nogroup --no-resolv --no-hosts --no-poll --local=/internal/ \
+        --addn-hosts="$S_DNS/hosts" --local-ttl="$DNS_TTL" --log-facility=- --log-queries \
+        --bind-interfaces --listen-address="${APP_GW[a]},${APP_GW[b]}" --port=53
+    echo $! >"$S_RUN/dnsmasq.pid"
+    # shellcheck disable=SC2016  # expanded by eval
+    wait_until 10 0.05 eval '[[ $(dns_lookup "$DB_HOST" a) == "${DB_IP[$z]}" ]]' ||
+        stack_die "dnsmasq does not answer for $DB_HOST"
+}
+
+# The name's address as an instance would see it (the resolver of zone
+# $2's app subnet, default a).
+dns_lookup() {
+    ip netns exec "$(app_ns "${2:-a}")" getent ahostsv4 "$1" 2>/dev/null | awk 'NR == 1 { print $1 }'
+}
+
+dns_point() {
+    local z=$1
+    printf '%s %s\n' "${DB_IP[$z]}" "$DB_HOST" >"$S_DNS/hosts.tmp"
+    chmod 0644 "$S_DNS/hosts.tmp"
+    mv -f "$S_DNS/hosts.tmp" "$S_DNS/hosts"
+    kill -HUP "$(cat "$S_RUN/dnsmasq.pid")"
+    # Returns once the resolver answers with the new address.
+    # shellcheck disable=SC2016  # expanded by eval
+    wait_until 5 0.01 eval '[[ $(dns_lookup "$DB_HOST" "$z") == "${DB_IP[$z]}" ]]' ||
+        stack_die "the resolver still does not answer ${DB_IP[$z]} for $DB_HOST"
 }
 
 # ------------------------------------------------------------------ releases
@@ -184,6 +251,9 @@ set_current() {
 }
 
 # ------------------------------------------------------------------ pieces
+
+# shellcheck source=rehearsal/db.sh
+source "$HERE/db.sh"
 
 # Close every descriptor above 2 in the current (sub)shell, so that the
 # long-running processes started from it inherit no lock, pipe or socket of
@@ -210,42 +280,12 @@ spawn() {
     ) &
 }
 
-start_postgres() {
-    (
-        close_fds
-        # shellcheck disable=SC2030  # for pg.sh, in this subshell only
-        export PG_NETNS=$NS_DB PG_LISTEN=$IP_DB PG_PORT=$DB_PORT PG_HBA_ALLOW=$NET_APP
-        # shellcheck source=lib/pg.sh
-        source "$PG_LIB"
-        pg_start "$S_PG" >/dev/null
-        umask 077
-        {
-            printf 'PG_NETNS=%q\nPG_LISTEN=%q\nPG_PORT=%q\nPG_HBA_ALLOW=%q\n' "$PG_NETNS" "$PG_LISTEN" "$PG_PORT" "$PG_HBA_ALLOW"
-            printf 'PG_DIR=%q\nPG_BIN=%q\nPG_USER=%q\nPG_PASSWORD=%q\nPG_URL=%q\n' "$PG_DIR" "$PG_BIN" "$PG_USER" "$PG_PASSWORD" "$PG_URL"
-            echo 'export PG_NETNS PG_LISTEN PG_PORT PG_HBA_ALLOW PG_DIR PG_BIN PG_USER PG_PASSWORD PG_URL'
-        } >"$S_SECRETS/pg.env"
-        printf '%s\n' "$PG_URL" >"$S_SECRETS/database-url"
-    )
-}
-
-stop_postgres() {
-    [[ -f $S_SECRETS/pg.env ]] || return 0
-    (
-        # shellcheck source=/dev/null
-        source "$S_SECRETS/pg.env"
-        # shellcheck source=lib/pg.sh
-        source "$PG_LIB"
-        pg_ctl_do stop -m fast >/dev/null 2>&1 || true
-        pg_stop
-    )
-}
-
 write_instance_env() {
     local i=$1
     {
         echo "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
         echo "PORT=$(instance_port "$i")"
-        echo "BIND_ADDRESS=$IP_APP"
+        echo "BIND_ADDRESS=$(instance_addr "$i")"
         # The instance's own copy of the database-url secret, written by its
         # supervisor from secrets/database-url at each start: a restore
         # reaches an instance when the roll replaces it, never before.
@@ -266,16 +306,19 @@ write_instance_env() {
 
 start_supervisor() {
     local i=$1
-    spawn "$S_LOG/app$i.supervisor.log" ip netns exec "$NS_APP" "$HERE/supervise.sh" "$i"
+    spawn "$S_LOG/app$i.supervisor.log" ip netns exec "$(instance_ns "$i")" "$HERE/supervise.sh" "$i"
 }
 
-instance_ready() { probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$1")/readyz"; }
+instance_ready() { probe_url "$NS_LB" "http://$(instance_addr "$1"):$(instance_port "$1")/readyz"; }
 lb_server_up() { [[ $(lb_server_status "$1" 2>/dev/null) == UP ]]; }
 
 start_haproxy() {
-    local port=$1
+    local port=$1 addrs=() i
+    for ((i = 1; i <= INSTANCES; i++)); do
+        addrs+=("$(instance_addr "$i")")
+    done
     python3 "$HERE/gen-haproxy.py" --settings "$LB_SETTINGS" --instances "$INSTANCES" \
-        --lb-addr "$IP_LB" --lb-port "$LB_PORT" --app-addr "$IP_APP" \
+        --lb-addr "$IP_LB" --lb-port "$LB_PORT" --app-addrs "$(IFS=,; echo "${addrs[*]}")" \
         --host-ns "$NS_HOST" --host-port "$port" --socket "$HAPROXY_SOCK" \
         --admin-port "$HAPROXY_ADMIN_PORT" >"$STACK_DIR/haproxy.cfg"
     ip netns exec "$NS_LB" haproxy -c -q -f "$STACK_DIR/haproxy.cfg" ||
@@ -351,11 +394,14 @@ cmd_up() {
     echo "$INSTANCES" >"$STACK_DIR/instances/count"
     load_lb_settings
 
-    stack_log "network: namespaces $NS_PUB $NS_LB $NS_APP $NS_DB via $NS_VPC"
+    stack_log "network: namespaces ${STACK_NAMESPACES[*]:1} via $NS_VPC"
     net_up
 
-    stack_log "database: PostgreSQL in $NS_DB at $IP_DB:$DB_PORT"
-    start_postgres
+    stack_log "database: PostgreSQL primary in $(db_ns a) at ${DB_IP[a]}:$DB_PORT, synchronous standby in $(db_ns b) at ${DB_IP[b]}"
+    start_dns a
+    db_start_primary a
+    db_start_standby b
+    stack_log "DNS: $DB_HOST -> ${DB_IP[a]} (dnsmasq on the router, TTL ${DNS_TTL}s)"
 
     # Secrets as files (Secrets Manager's stand-in), readable by the
     # instances' user (group nogroup) and root only.
@@ -375,13 +421,14 @@ cmd_up() {
     stack_log "instances: $INSTANCES x release $rel"
     local i
     for ((i = 1; i <= INSTANCES; i++)); do
+        instance_home_zone "$i" >"$STACK_DIR/instances/app$i.zone"
         write_instance_env "$i"
         start_supervisor "$i"
     done
     local ready_timeout=${STACK_READY_TIMEOUT:-60}
     for ((i = 1; i <= INSTANCES; i++)); do
         wait_until "$ready_timeout" 0.1 instance_ready "$i" ||
-            stack_die "instance $i not ready on $IP_APP:$(instance_port "$i") within ${ready_timeout}s"
+            stack_die "instance $i not ready on $(instance_addr "$i"):$(instance_port "$i") within ${ready_timeout}s"
     done
 
     local port=${STACK_PORT:-$(free_port)}
@@ -425,9 +472,10 @@ cmd_status() {
     local n i pid
     n=$(stack_instances)
     echo "stack $STACK_NAME: up, url $(cat "$STACK_DIR/url"), current release $(basename "$(readlink -f "$STACK_DIR/current")")"
+    echo "  database: primary in zone $(db_primary_zone), synchronous standby in zone $(db_standby_zone | grep . || echo none)${S_DNS:+; $DB_HOST -> $(dns_lookup "$DB_HOST" a)}"
     for ((i = 1; i <= n; i++)); do
         pid=$(cat "$S_RUN/app$i.pid" 2>/dev/null || echo -)
-        printf '  app%d  port %d  pid %s  release %s  balancer %s\n' "$i" "$(instance_port "$i")" "$pid" \
+        printf '  app%d  zone %s  port %d  pid %s  release %s  balancer %s\n' "$i" "$(instance_zone "$i")" "$(instance_port "$i")" "$pid" \
             "$(basename "$(dirname "$(readlink -f "/proc/$pid/exe" 2>/dev/null || echo -/-)")")" \
             "$(lb_server_status "$i" 2>/dev/null || echo '?')"
     done
@@ -578,6 +626,192 @@ cmd_rollback() {
     cmd_roll "$(basename "$(readlink -f "$STACK_DIR/previous")")"
 }
 
+# ------------------------------------------------------------------ zones
+
+# RDS Multi-AZ failover: the primary's host dies (SIGKILL of every process
+# of its server), the standby is promoted, the endpoint's name moves to it.
+# Returns when a write through the name succeeds.
+cmd_failover() {
+    stack_is_up || stack_die "stack $STACK_NAME is not up"
+    exec 8>"$S_RUN/db.lock"
+    flock -n 8 || stack_die "another database operation is running"
+    local p s t0
+    p=$(db_primary_zone)
+    s=$(other_zone "$p")
+    [[ $(db_standby_zone) == "$s" ]] || stack_die "no standby in zone $s to fail over to (make stack-failback rebuilds it)"
+    t0=$(now_us)
+    db_kill "$p"
+    db_event killed "$p" "$t0"
+    stack_log "primary in zone $p killed (SIGKILL to its postmaster and every child)"
+    db_takeover "$s" "$t0"
+}
+
+# Protection again: the lost server's zone gets a new synchronous standby
+# from a fresh base backup of the current primary.
+cmd_failback() {
+    stack_is_up || stack_die "stack $STACK_NAME is not up"
+    exec 8>"$S_RUN/db.lock"
+    flock -n 8 || stack_die "another database operation is running"
+    local p s
+    p=$(db_primary_zone)
+    s=$(other_zone "$p")
+    if [[ $(db_standby_zone) == "$s" ]]; then
+        stack_log "the primary in zone $p already has a synchronous standby in zone $s"
+        return 0
+    fi
+    db_start_standby "$s"
+}
+
+# The balancer's view of one server: lb_server_down N -> true once DOWN/MAINT.
+lb_server_out() { [[ $(lb_server_status "$1" 2>/dev/null) =~ ^(DOWN|MAINT) ]]; }
+
+# A new instance N in zone Z, registered with the balancer under N's slot
+# (a new target with a new address), in service once its health checks
+# pass. The old one must be gone.
+launch_in_zone() {
+    local i=$1 z=$2
+    echo "$z" >"$STACK_DIR/instances/app$i.zone"
+    write_instance_env "$i"
+    start_supervisor "$i"
+    wait_until 60 0.05 instance_ready "$i" || stack_die "app$i not ready in zone $z within 60 s"
+    hactl "set server app/app$i addr $(instance_addr "$i") port $(instance_port "$i")" >/dev/null
+}
+
+# A whole Availability Zone disappears: SIGKILL to everything in its app
+# and DB subnets (supervisors, instances, PostgreSQL) at once. Then the
+# control planes react, as on AWS: RDS fails over if the primary was there
+# (or stops waiting for a lost standby), the balancer's health checks take
+# the dead targets out, and the Auto Scaling group replaces them in the
+# other zone. Writes db/last-azloss.env.
+cmd_az_loss() {
+    local z=${1:-} o t0 i n lost=() pids t_out t_cap p
+    [[ $z == a || $z == b ]] || stack_die "usage: az-loss a|b"
+    stack_is_up || stack_die "stack $STACK_NAME is not up"
+    exec 8>"$S_RUN/db.lock"
+    flock -n 8 || stack_die "another database operation is running"
+    load_lb_settings
+    o=$(other_zone "$z")
+    n=$(stack_instances)
+    p=$(db_primary_zone)
+    for ((i = 1; i <= n; i++)); do
+        [[ $(instance_zone "$i") == "$z" ]] && lost+=("$i")
+    done
+    t0=$(now_us)
+    pids="$(ip netns pids "$(app_ns "$z")") $(ip netns pids "$(db_ns "$z")")"
+    # shellcheck disable=SC2086  # a list of pids
+    kill -KILL $pids 2>/dev/null || true
+    db_event zone-lost "$z" "$t0"
+    for i in "${lost[@]}"; do
+        rm -f "$S_RUN/app$i.pid" "$S_RUN/app$i.supervisor.pid"
+    done
+    stack_log "zone $z lost: instances ${lost[*]/#/app} and its database server killed"
+    if [[ $p == "$z" ]]; then
+        [[ $(db_standby_zone) == "$o" ]] || stack_die "the primary was in zone $z and there is no standby"
+        db_takeover "$o" "$t0"
+    elif [[ $(db_standby_zone) == "$z" ]]; then
+        db_degrade "$z"
+    fi
+    # The balancer: every lost target out of rotation.
+    all_out() {
+        local j
+        for j in "${lost[@]}"; do lb_server_out "$j" || return 1; done
+    }
+    local check_ms=$(((LB_HEALTH_CHECK_UNHEALTHY_THRESHOLD * LB_HEALTH_CHECK_INTERVAL_SECONDS + LB_HEALTH_CHECK_TIMEOUT_SECONDS) * 1000))
+    wait_until $((check_ms / 1000 + 10)) 0.02 all_out || stack_die "the balancer still routes to zone $z"
+    t_out=$(now_us)
+    # The exact moment is in the balancer's log (this script polled only
+    # after the failover above): the last of the lost targets' first "is
+    # DOWN" line after the loss.
+    local j ts us latest=0
+    for j in "${lost[@]}"; do
+        while read -r ts; do
+            us=$(date -d "$ts" +%s%6N)
+            if ((us >= t0)); then
+                ((us > latest)) && latest=$us
+                break
+            fi
+        done < <(awk -v s="Server app/app$j is DOWN" '/^20[0-9][0-9]-/ && index($0, s) { print $1 }' "$S_LOG/haproxy.log")
+    done
+    ((latest == 0)) || t_out=$latest
+    stack_log "the balancer has taken zone $z's targets out after $(((t_out - t0) / 1000)) ms"
+    # The Auto Scaling group: replacements in the surviving zone.
+    for i in "${lost[@]}"; do
+        launch_in_zone "$i" "$o"
+    done
+    all_up() {
+        local j
+        for j in "${lost[@]}"; do lb_server_up "$j" || return 1; done
+    }
+    local up_wait=$((LB_HEALTH_CHECK_INTERVAL_SECONDS * (LB_HEALTH_CHECK_HEALTHY_THRESHOLD + 1) + LB_HEALTH_CHECK_TIMEOUT_SECONDS + 10))
+    wait_until "$up_wait" 0.05 all_up || stack_die "the replacements in zone $o are not in service within ${up_wait}s"
+    t_cap=$(now_us)
+    stack_log "capacity restored in zone $o (${lost[*]/#/app}) $(((t_cap - t0) / 1000)) ms after the loss"
+    printf 'zone=%s\nlost_instances=%s\nprimary_was=%s\nloss_us=%s\nlb_out_us=%s\ncapacity_us=%s\n' \
+        "$z" "${lost[*]}" "$p" "$t0" "$t_out" "$t_cap" >"$STACK_DIR/db/last-azloss.env"
+    echo "$z" >>"$STACK_DIR/zones-lost"
+}
+
+# Move instance N to zone Z, as the ASG's AZ rebalancing does: drain it
+# (deregistration), stop it, launch it in Z, in service after its checks.
+move_instance() {
+    local i=$1 z=$2 t0 scur sup
+    t0=$(date +%s%3N)
+    hactl "set server app/app$i state drain" >/dev/null
+    local deadline=$((t0 + LB_DEREGISTRATION_DELAY_SECONDS * 1000))
+    while :; do
+        scur=$(lb_server_field "$i" scur)
+        [[ $scur == 0 ]] && break
+        (($(date +%s%3N) < deadline)) || break
+        sleep 0.1
+    done
+    hactl "set server app/app$i state maint" >/dev/null
+    sup=$(cat "$S_RUN/app$i.supervisor.pid")
+    kill -TERM "$sup"
+    wait_until $((LB_DEREGISTRATION_DELAY_SECONDS + LB_SHUTDOWN_TIMEOUT_SECONDS + 10)) 0.05 \
+        eval "! pid_alive $sup" || stack_die "app$i's supervisor (pid $sup) did not exit after SIGTERM"
+    launch_in_zone "$i" "$z"
+    hactl "set server app/app$i state drain" >/dev/null
+    hactl "set server app/app$i health down" >/dev/null
+    local up_wait=$((LB_HEALTH_CHECK_INTERVAL_SECONDS * (LB_HEALTH_CHECK_HEALTHY_THRESHOLD + 1) + LB_HEALTH_CHECK_TIMEOUT_SECONDS + 5))
+    # shellcheck disable=SC2317  # called through wait_until
+    passed_checks() { (($(lb_server_field "$i" check_health) >= LB_HEALTH_CHECK_HEALTHY_THRESHOLD)); }
+    wait_until "$up_wait" 0.1 passed_checks || stack_die "app$i not healthy in zone $z within ${up_wait}s"
+    hactl "set server app/app$i state ready" >/dev/null
+    wait_until 5 0.05 lb_server_up "$i" || stack_die "app$i not UP after its checks passed"
+    stack_log "app$i back in zone $z after $(($(date +%s%3N) - t0)) ms"
+}
+
+# The zone is back: its database server is rebuilt as the standby (if the
+# primary is elsewhere and has none), and the instances whose home it is
+# move back, so both zones serve again.
+cmd_az_restore() {
+    local z=${1:-} i n t0
+    [[ $z == a || $z == b ]] || stack_die "usage: az-restore a|b"
+    stack_is_up || stack_die "stack $STACK_NAME is not up"
+    exec 8>"$S_RUN/db.lock"
+    flock -n 8 || stack_die "another database operation is running"
+    load_lb_settings
+    t0=$(date +%s%3N)
+    if [[ $(db_primary_zone) != "$z" && -z $(db_standby_zone) ]]; then
+        db_start_standby "$z"
+    fi
+    # The moves run side by side (each drains one target; the other zone
+    # serves meanwhile).
+    local movers=() rc=0 m
+    n=$(stack_instances)
+    for ((i = 1; i <= n; i++)); do
+        if [[ $(instance_home_zone "$i") == "$z" && $(instance_zone "$i") != "$z" ]]; then
+            move_instance "$i" "$z" &
+            movers+=($!)
+        fi
+    done
+    for m in "${movers[@]}"; do
+        wait "$m" || rc=1
+    done
+    ((rc == 0)) || stack_die "moving the instances back to zone $z failed"
+    stack_log "zone $z restored in $(($(date +%s%3N) - t0)) ms"
+}
+
 stop_pidfile() {
     local pidfile=$1 sig=$2 timeout=$3 pid
     [[ -f $pidfile ]] || return 0
@@ -609,6 +843,7 @@ cmd_down() {
             [[ -f $f ]] || continue
             stop_pidfile "$f" TERM $((drain + shutdown + 5))
         done
+        stop_pidfile "$S_RUN/dnsmasq.pid" TERM 5
         stop_postgres
     fi
     net_down
@@ -641,8 +876,12 @@ snapshot) cmd_snapshot "${2:-}" ;;
 restore) cmd_restore "${2:-}" ;;
 status) cmd_status ;;
 url) cmd_print ;;
+failover) cmd_failover ;;
+failback) cmd_failback ;;
+az-loss) cmd_az_loss "${2:-}" ;;
+az-restore) cmd_az_restore "${2:-}" ;;
 *)
-    echo "usage: $0 up [INSTANCES] | roll | rollback | snapshot [NAME] | restore NAME | status | down" >&2
+    echo "usage: $0 up [INSTANCES] | roll | rollback | snapshot [NAME] | restore NAME | status | failover | failback | az-loss a|b | az-restore a|b | down" >&2
     exit 2
     ;;
 esac

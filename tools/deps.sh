@@ -10,7 +10,7 @@ declare -A GROUPS_PKGS=(
     [lint]="clang-format clang-tidy cppcheck shellcheck nodejs npm python3-yaml"
     [fuzz]="clang-14 libclang-rt-14-dev libfuzzer-14-dev"
     [bench]="wrk nginx-light postgresql-15 procps python3"
-    [stack]="haproxy nftables iproute2 slowhttptest procps postgresql-15 python3"
+    [stack]="haproxy nftables iproute2 slowhttptest procps postgresql-15 python3 dnsmasq-base gnuplot-nox"
     [image]="podman buildah runc uidmap slirp4netns fuse-overlayfs apt-utils curl"
     [docs]="graphviz"
 )

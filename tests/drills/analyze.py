@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Figures and checks of one drill, from the load generator's records.
 
-  analyze.py DRILL DIR      DRILL: roll | kill | pg | partition | slowloris
+  analyze.py DRILL DIR      DRILL: roll | kill | pg | partition | slowloris |
+                                   failover | failback | azloss
   analyze.py --report RESULTS.jsonl OUT.md
 
 DIR holds what tests/drills/run.sh left there: requests.csv and summary.txt
@@ -36,7 +37,7 @@ class Drill:
         with open(os.path.join(d, "requests.csv")) as f:
             for r in csv.DictReader(f):
                 self.reqs.append((int(r["start_us"]), int(r["end_us"]), r["kind"], int(r["status"]),
-                                  r["error"], r["request_id"]))
+                                  r["error"], r["request_id"], r.get("retry_after") == "1"))
         self.reqs.sort()
         self.figures = collections.OrderedDict()
         self.checks = []
@@ -285,6 +286,129 @@ def drill_slowloris(d):
             "normal clients: p99 under 1 s during the attack")
 
 
+def failover_checks(d, fails, prefix=""):
+    """A failover seen by the clients: FAILS are the requests that failed
+    around it (the caller picks them). The window is from the first failed
+    answer to the last; the bound is the issue's: recovered within 2 s of
+    the name pointing at the new primary."""
+    lost, promoted = d.e("lost_us"), d.e("promoted_us")
+    dns, writable = d.e("dns_us"), d.e("writable_us")
+    d.figure(prefix + "primary lost -> standby promoted (ms)", "%.0f" % ((promoted - lost) / 1000.0))
+    d.figure(prefix + "primary lost -> name points at the new primary (ms)", "%.0f" % ((dns - lost) / 1000.0))
+    d.figure(prefix + "primary lost -> a write through the name succeeds (ms)", "%.0f" % ((writable - lost) / 1000.0))
+    d.figure(prefix + "instances' DNS queries for the name after it moved (libpq resolves at each connect)",
+             d.ev.get("dns_queries_after_move", "?"))
+    d.figure(prefix + "failed requests", len(fails))
+    if fails:
+        first = min(r[1] for r in fails)
+        last = max(r[1] for r in fails)
+        d.figure(prefix + "client window: first -> last 503 answered (ms)", "%.0f" % ((last - first) / 1000.0))
+        d.figure(prefix + "first 503 after the primary was lost (ms)", "%.0f" % ((first - lost) / 1000.0))
+        d.figure(prefix + "last failed request sent, after the name moved (ms)",
+                 "%+.0f" % ((max(r[0] for r in fails) - dns) / 1000.0))
+        d.figure(prefix + "last 503 answered, after the name moved (ms)", "%+.0f" % ((last - dns) / 1000.0))
+    else:
+        d.figure(prefix + "client window: first -> last 503 answered (ms)", "0 (no request failed)")
+    bad = [r for r in fails if r[3] != 503]
+    d.check(not bad, prefix + "the only failures are 503", ", ".join(d.outcome(r) for r in bad[:10]))
+    no_ra = [r for r in fails if r[3] == 503 and not r[6]]
+    d.check(not no_ra, prefix + "every 503 carries Retry-After", "%d without" % len(no_ra))
+    late = [r for r in fails if r[0] > dns + 2000000]
+    d.check(not late, prefix + "recovered within 2 s of the name pointing at the new primary",
+            "%d requests sent later failed" % len(late))
+
+
+def db_window(d, slack_us=1000000):
+    """Failures that belong to the failover: answered after the primary was
+    lost (minus slack for requests in flight), sent before writes came back
+    plus the 2 s bound plus slack."""
+    lost, dns = d.e("lost_us"), d.e("dns_us")
+    return lambda r: r[1] >= lost and r[0] <= dns + 2000000 + slack_us
+
+
+def drill_failover(d):
+    fails = d.common()
+    d.check(d.ev.get("failover_rc") == "0", "make stack-failover succeeded")
+    if d.ev.get("failover_rc") != "0":
+        return
+    d.figure("failover", "zone %s -> zone %s" % (d.ev.get("old_primary"), d.ev.get("new_primary")))
+    inwin = db_window(d)
+    failover_checks(d, fails)
+    outside = [r for r in fails if not inwin(r)]
+    d.check(not outside, "no failures outside the failover", "%d" % len(outside))
+    d.check(d.ev.get("restarts") == "0", "no instance restarted", "%s restarts" % d.ev.get("restarts"))
+    tail = [r for r in d.reqs if r[0] > d.e("dns_us") + 2000000]
+    d.check(len(tail) > 0 and all(200 <= r[3] < 300 for r in tail), "requests succeed after the failover")
+    if fails:
+        d.show_failures(fails[-4:], d.e("dns_us"), "failed (vs name moved)", limit=4)
+
+
+def drill_failback(d):
+    fails = d.common()
+    d.check(d.ev.get("failback_rc") == "0", "make stack-failback succeeded under load")
+    d.check(d.ev.get("failover_rc") == "0", "the second failover succeeded")
+    if d.ev.get("failback_rc") == "0":
+        t0 = d.e("rebuild_start_us")
+        d.figure("standby rebuilt in zone", d.ev.get("rebuild_zone"))
+        d.figure("base backup + start of the new standby (ms)", "%.0f" % ((d.e("rebuild_backup_us") - t0) / 1000.0))
+        d.figure("failback -> standby synchronous again (ms)", "%.0f" % ((d.e("rebuild_sync_us") - t0) / 1000.0))
+        during = [r for r in fails if d.e("failback_start_us") <= r[1] and r[0] <= d.e("failback_end_us")]
+        d.check(not during, "no request failed during the failback", "%d failed" % len(during))
+    if d.ev.get("failover_rc") != "0":
+        return
+    d.figure("second failover", "zone %s -> zone %s" % (d.ev.get("old_primary"), d.ev.get("new_primary")))
+    inwin = db_window(d)
+    failover_checks(d, [r for r in fails if inwin(r)], "[second failover] ")
+    outside = [r for r in fails if not inwin(r)]
+    d.check(not outside, "no failures outside the second failover", "%d" % len(outside))
+    d.check(d.ev.get("restarts") == "0", "no instance restarted", "%s restarts" % d.ev.get("restarts"))
+
+
+def drill_azloss(d):
+    fails = d.common()
+    d.check(d.ev.get("azloss_rc") == "0", "make stack-az-loss succeeded")
+    if d.ev.get("azloss_rc") != "0":
+        return
+    z = d.ev.get("zone")
+    loss, out, cap = d.e("loss_us"), d.e("lb_out_us"), d.e("capacity_us")
+    primary_lost = d.ev.get("primary_was") == z
+    d.figure("zone lost", "%s (instances %s; database %s)" % (
+        z, ", ".join("app" + i for i in d.ev.get("lost_instances", "").split()),
+        "primary: failover" if primary_lost else "standby: primary continues unprotected"))
+    # Where each failure happened: a response-less close/reset, a 502, or a
+    # balancer 503 (no Retry-After) before the balancer took the zone out is
+    # a request at (or routed to) a dead instance; a 503 with Retry-After is
+    # the service saying the database is not there (the failover window).
+    at_dead = [r for r in fails if r[0] <= out and (r[3] in (0, 502) or (r[3] == 503 and not r[6]))]
+    db_503 = [r for r in fails if r[3] == 503 and r[6]]
+    other = [r for r in fails if r not in at_dead and r not in db_503]
+    d.figure("failed: at or routed to the dead instances before the balancer took them out", len(at_dead))
+    d.figure("failed: database window (503 with Retry-After)", len(db_503))
+    d.figure("failed: other", len(other))
+    d.figure("zone lost -> balancer stops routing to it (ms)", "%.0f" % ((out - loss) / 1000.0))
+    d.figure("zone lost -> capacity restored in the other zone (ms)", "%.0f" % ((cap - loss) / 1000.0))
+    d.check(out - loss <= d.e("check_window_ms") * 1000,
+            "the balancer stops routing to the zone within its health-check window (%s ms)" % d.ev.get("check_window_ms"))
+    d.check(cap - out <= (d.e("rise_window_ms") + 60000) * 1000,
+            "the replacements are in service within a start-up plus the healthy threshold of checks")
+    d.check(not other, "no other failures (every failure was at a dead instance or in the database window)",
+            ", ".join("%s at %s" % (d.outcome(r), d.rel(r[0], loss)) for r in other[:10]))
+    d.check(len(at_dead) <= int(d.summary.get("connections", 0)) + 5 * len(d.ev.get("lost_instances", "").split()),
+            "failed requests at the dead instances are at most the connections in use (plus a handful each)",
+            "%d" % len(at_dead))
+    if primary_lost:
+        inwin = db_window(d)
+        failover_checks(d, db_503, "[failover] ")
+        d.check(all(inwin(r) for r in db_503), "database 503s only in the failover window")
+    else:
+        late = [r for r in db_503 if r[0] > loss + 2000000]
+        d.check(not late, "losing the standby: no database 503 later than 2 s after the loss", "%d" % len(late))
+    d.check(d.ev.get("restarts") == "0", "no instance in the surviving zone restarted",
+            "%s restarts of %s" % (d.ev.get("restarts"), d.ev.get("survivors")))
+    if fails:
+        d.show_failures(fails, loss, "failed (vs zone lost)", limit=8)
+
+
 def report(results, out):
     rows = [json.loads(line) for line in open(results) if line.strip()]
     lines = ["| drill | result | figures |", "| --- | --- | --- |"]
@@ -302,7 +426,8 @@ def main():
     name, d = sys.argv[1], sys.argv[2]
     dr = Drill(name, d)
     {"roll": drill_roll, "kill": drill_kill, "pg": drill_pg, "partition": drill_partition,
-     "slowloris": drill_slowloris}[name](dr)
+     "slowloris": drill_slowloris, "failover": drill_failover, "failback": drill_failback,
+     "azloss": drill_azloss}[name](dr)
     ok = all(c["ok"] for c in dr.checks)
     with open(os.path.join(os.path.dirname(os.path.abspath(d)), "results.jsonl"), "a") as f:
         f.write(json.dumps({"drill": name, "figures": dr.figures, "checks": dr.checks, "pass": ok}) + "\n")

@@ -14,9 +14,10 @@
  *   -w PERCENT        share of writes (default 30)
  *   -t SECONDS        per-request timeout (default 30)
  *   -o OUTDIR         where to write:
- *       requests.csv  start_us,end_us,kind,status,error,id,request_id
+ *       requests.csv  start_us,end_us,kind,status,error,id,request_id,retry_after
  *                     (wall clock in microseconds; kind W = POST, R = GET;
- *                     status 0 = no HTTP response, error says why)
+ *                     status 0 = no HTTP response, error says why;
+ *                     retry_after 1 = the response had a Retry-After header)
  *       acked.csv     id,name of every write answered 201: the writes the
  *                     service acknowledged, which must all be in the database
  *       summary.txt   key=value totals
@@ -58,7 +59,8 @@ struct conn {
     int64_t start_wall, deadline;
     char kind;
     int64_t seq, get_id;
-    int reused; /* the request went out on a kept-alive connection */
+    int reused;      /* the request went out on a kept-alive connection */
+    int retry_after; /* the response carried Retry-After */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -159,8 +161,9 @@ static void watch(struct conn *c, uint32_t events)
 static void finish(struct conn *c, int status, const char *err, int64_t id)
 {
     int64_t end = wall_us();
-    fprintf(g_req, "%" PRId64 ",%" PRId64 ",%c,%d,%s,%" PRId64 ",lg-%s-%" PRId64 "\n", c->start_wall, end,
-            c->kind, status, err ? err : "", id, g_run, c->seq);
+    fprintf(g_req, "%" PRId64 ",%" PRId64 ",%c,%d,%s,%" PRId64 ",lg-%s-%" PRId64 ",%d\n", c->start_wall,
+            end, c->kind, status, err ? err : "", id, g_run, c->seq, c->retry_after);
+    c->retry_after = 0;
     S.done++;
     if (status >= 200 && status < 300)
         S.ok2xx++;
@@ -330,6 +333,7 @@ static int try_parse(struct conn *c, int eof)
     long body = -1;
     if ((v = find_header(c->rbuf, hl, "connection", &vl)) && vl == 5 && strncasecmp(v, "close", 5) == 0)
         close_after = 1;
+    c->retry_after = find_header(c->rbuf, hl, "retry-after", &vl) != NULL;
     if ((v = find_header(c->rbuf, hl, "transfer-encoding", &vl)) && vl >= 7 &&
         strncasecmp(v + vl - 7, "chunked", 7) == 0) {
         body = chunked_len(c->rbuf + hl, c->rlen - hl);
@@ -505,7 +509,7 @@ int main(int argc, char **argv)
     static char rb[1 << 20], ab[1 << 16];
     setvbuf(g_req, rb, _IOFBF, sizeof(rb));
     setvbuf(g_ack, ab, _IOFBF, sizeof(ab));
-    fprintf(g_req, "start_us,end_us,kind,status,error,id,request_id\n");
+    fprintf(g_req, "start_us,end_us,kind,status,error,id,request_id,retry_after\n");
 
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);

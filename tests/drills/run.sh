@@ -8,6 +8,14 @@
 #   pg         PostgreSQL restart -m fast, then -m immediate, under load
 #   partition  nftables drop between the instances and PostgreSQL for 20 s
 #   slowloris  slowhttptest (200 connections) through the balancer
+#   failover   the database primary's host dies (SIGKILL) under the same
+#              load; the synchronous standby in the other zone is promoted
+#              and the database's name moves to it
+#   failback   a new synchronous standby (fresh base backup) under load,
+#              then a second failover
+#   azloss     a whole Availability Zone dies under load (its instances and
+#              database server, kill -9): first the standby's zone, then,
+#              after az-restore, the primary's (CI: the primary's only)
 #
 #   tests/drills/run.sh                 every drill, full load phases (make drills)
 #   DRILLS_MODE=ci tests/drills/run.sh  shorter load phases (make test-drills)
@@ -23,7 +31,9 @@
 # DRILLS_PARTITION_CONNS (6 x the rate: the partition drill's requests take
 # up to ~5 s each, so it needs rate x 5 connections to keep the rate),
 # DRILLS_WRITE_PCT (30), DRILLS_PRE / DRILLS_POST (seconds of load before and
-# after each fault), DRILLS_SLOW_SECONDS, DRILLS_KEEP_STACK=1.
+# after each fault), DRILLS_SLOW_SECONDS, DRILLS_KEEP_STACK=1, DRILLS_IMG_DIR
+# (also copy the timelines of drills 6-8 there as drill-<name>.svg, e.g.
+# docs/img).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -49,7 +59,7 @@ PARTITION_SECONDS=20
 SLOW_CONNECTIONS=200
 OUT=${DRILLS_OUT:-$ROOT/build/drills}
 LOADGEN=$OUT/loadgen
-ALL_DRILLS=(roll kill pg partition slowloris)
+ALL_DRILLS=(roll kill pg partition slowloris failover failback azloss)
 
 if (($# > 0)); then
     DRILLS=("$@")
@@ -123,9 +133,11 @@ load_stop() {
 }
 
 # Every write the service acknowledged (201) must be in the database, with
-# the name it was given.
+# the name it was given. (The primary's, wherever it is now: pg.env.)
 check_writes() {
     local dir=$1 res
+    # shellcheck source=/dev/null
+    source "$S_SECRETS/pg.env"
     res=$(
         {
             echo "CREATE TEMP TABLE acked (id bigint, name text);"
@@ -143,7 +155,7 @@ instances_ready() {
     n=$(stack_instances)
     for ((i = 1; i <= n; i++)); do
         [[ $(lb_server_status "$i" 2>/dev/null) == UP ]] || return 1
-        probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$i")/readyz" || return 1
+        probe_url "$NS_LB" "http://$(instance_addr "$i"):$(instance_port "$i")/readyz" || return 1
     done
 }
 
@@ -196,7 +208,7 @@ analyze() { python3 "$ROOT/tests/drills/analyze.py" "$1" "$2"; }
 # The version each instance reports (items_api_build_info in its /metrics),
 # asked from the balancer's namespace at the instance's own address.
 instance_version() {
-    ip netns exec "$NS_LB" python3 - "http://$IP_APP:$(instance_port "$1")/metrics" "$STACK_DIR/api-key" <<'PY'
+    ip netns exec "$NS_LB" python3 - "http://$(instance_addr "$1"):$(instance_port "$1")/metrics" "$STACK_DIR/api-key" <<'PY'
 import re, sys, urllib.request
 key = open(sys.argv[2]).read().strip()
 req = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + key})
@@ -301,7 +313,7 @@ drill_kill() {
     new_ready() {
         new=$(cat "$S_RUN/app$victim.pid" 2>/dev/null || true)
         [[ -n $new && $new != "$pid" ]] && pid_alive "$new" &&
-            probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$victim")/readyz"
+            probe_url "$NS_LB" "http://$(instance_addr "$victim"):$(instance_port "$victim")/readyz"
     }
     wait_until 60 0.05 new_ready || true
     t_ready=$(now_us)
@@ -368,7 +380,7 @@ drill_partition() {
     (
         while :; do
             for ((i = 1; i <= n; i++)); do
-                if probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$i")/healthz"; then
+                if probe_url "$NS_LB" "http://$(instance_addr "$i"):$(instance_port "$i")/healthz"; then
                     echo "healthz app$i ok"
                 else
                     echo "healthz app$i FAIL $(now_us)"
@@ -379,16 +391,19 @@ drill_partition() {
         done
     ) >"$dir/probes.log" 2>&1 &
     BG+=($!)
-    t_part=$(now_us)
     ip netns exec "$NS_VPC" nft -f - <<EOF
 table inet partition {
     chain forward {
         type filter hook forward priority filter - 10; policy accept;
-        iifname "r-app" oifname "r-db" drop
-        iifname "r-db" oifname "r-app" drop
+        iifname "r-app*" oifname "r-db*" drop
+        iifname "r-db*" oifname "r-app*" drop
     }
 }
 EOF
+    # The partition is in place once nft has returned (on a loaded machine
+    # that can be a few hundred ms after it was started): the clock starts
+    # there.
+    t_part=$(now_us)
     log "   partition in place"
     sleep "$PARTITION_SECONDS"
     ip netns exec "$NS_VPC" nft delete table inet partition
@@ -452,6 +467,237 @@ drill_slowloris() {
     ev "$dir" slowhttptest_verdict "${verdict:-unknown}"
     check_writes "$dir"
     analyze slowloris "$dir"
+}
+
+# ------------------------------------------------------------------ zones and the database
+
+# The balancer's servers in service, twice a second, for the timelines:
+# "<epoch us> <servers UP>" lines in DIR/lb-samples.txt. Stopped by
+# sampler_stop (or the drill's cleanup).
+sampler_start() {
+    local dir=$1
+    (
+        while :; do
+            printf '%s %s\n' "$(now_us)" "$(lb_servers_fields status 2>/dev/null | awk '$2 == "UP" { n++ } END { print n + 0 }')"
+            sleep 0.5
+        done
+    ) >"$dir/lb-samples.txt" 2>/dev/null &
+    BG+=($!)
+}
+
+sampler_stop() {
+    local p=${BG[-1]}
+    kill -TERM "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+    unset 'BG[-1]'
+}
+
+# The database's role changes during the drill (db/events.log), for the
+# timeline and the report.
+db_events_since() {
+    awk -v t="$2" '$1 >= t' "$STACK_DIR/db/events.log" >"$1/db-events.txt"
+}
+
+# KEY=VALUE lines of a file the stack wrote, into the drill's events with
+# a prefix: ev_file DIR FILE PREFIX
+ev_file() {
+    local k v
+    while IFS='=' read -r k v; do
+        [[ -n $k ]] && ev "$1" "$3$k" "$v"
+    done <"$2"
+}
+
+# The drill's timeline (tests/drills/timeline.py): $OUT/timeline-NAME.svg,
+# and docs/img/drill-NAME.svg too when DRILLS_IMG_DIR names docs/img.
+timeline() {
+    local dir=$1 name=$2 title=$3
+    python3 "$ROOT/tests/drills/timeline.py" "$dir" "$OUT/timeline-$name.svg" "$title" >/dev/null 2>"$dir/timeline.err" || {
+        log "   (timeline of $name not rendered: $(tail -n 1 "$dir/timeline.err"))"
+        return 0
+    }
+    if [[ -n ${DRILLS_IMG_DIR:-} ]]; then
+        cp "$OUT/timeline-$name.svg" "$DRILLS_IMG_DIR/drill-$name.svg"
+    fi
+}
+
+# The database has a synchronous standby (rebuilt outside the load phase
+# if an earlier drill left the primary alone).
+ensure_protected() {
+    if [[ -z $(cat "$STACK_DIR/db/standby" 2>/dev/null) ]]; then
+        log "   (preparation: rebuilding the standby, make stack-failback)"
+        "$ROOT/rehearsal/stack.sh" failback >"$1/prepare-failback.log" 2>&1 || {
+            cat "$1/prepare-failback.log" >&2
+            return 1
+        }
+    fi
+}
+
+restarts_since() {
+    local -n before_=$1
+    local i n r=0
+    read -r -a now_ <<<"$(instance_pids)"
+    n=${#before_[@]}
+    for ((i = 0; i < n; i++)); do
+        [[ ${now_[i]:-} == "${before_[i]}" ]] || r=$((r + 1))
+    done
+    echo "$r"
+}
+
+# One failover under load, figures into DIR with PREFIX.
+failover_under_load() {
+    local dir=$1 rc=0
+    "$ROOT/rehearsal/stack.sh" failover >"$dir/failover.log" 2>&1 || rc=$?
+    sed 's/^/    /' "$dir/failover.log"
+    ev "$dir" failover_rc "$rc"
+    ((rc == 0)) || return 0
+    ev_file "$dir" "$STACK_DIR/db/last-failover.env" ""
+    dns_queries "$dir"
+}
+
+# The instances' queries for the database's name after it moved
+# (dnsmasq's query log): libpq resolves the name at every new connection,
+# so each instance's reconnects show up here with the new address.
+dns_queries() {
+    local dir=$1 from
+    from=$(sed -n 's/^dns_log_lines=//p' "$STACK_DIR/db/last-failover.env")
+    ev "$dir" dns_queries_after_move "$(tail -n +"$((from + 1))" "$S_LOG/dnsmasq.log" |
+        grep -c "query\[A\] $DB_HOST from 10\.0\.1[01]\.10" || true)"
+}
+
+drill_failover() {
+    local dir before t0
+    dir=$(new_drill failover)
+    log "6. database failover under load: the primary's host dies (SIGKILL), the standby in the other zone is promoted, $DB_HOST moves"
+    ensure_protected "$dir"
+    steady
+    read -r -a before <<<"$(instance_pids)"
+    t0=$(now_us)
+    sampler_start "$dir"
+    load_start "$dir"
+    sleep "$PRE"
+    failover_under_load "$dir"
+    sleep "$POST"
+    load_stop "$dir"
+    sampler_stop
+    db_events_since "$dir" "$t0"
+    ev "$dir" restarts "$(restarts_since before)"
+    check_writes "$dir"
+    timeline "$dir" failover "Drill 6: database failover under $RATE req/s ($MODE)"
+    analyze failover "$dir"
+}
+
+drill_failback() {
+    local dir before t0 t1 t2 rc=0
+    dir=$(new_drill failback)
+    log "7. failback under load: a new synchronous standby from a fresh base backup, then a second failover"
+    if [[ -n $(cat "$STACK_DIR/db/standby" 2>/dev/null) ]]; then
+        log "   (preparation: a failover first, so that there is something to fail back)"
+        "$ROOT/rehearsal/stack.sh" failover >"$dir/prepare-failover.log" 2>&1 || {
+            cat "$dir/prepare-failover.log" >&2
+            return 1
+        }
+    fi
+    steady
+    read -r -a before <<<"$(instance_pids)"
+    t0=$(now_us)
+    sampler_start "$dir"
+    load_start "$dir"
+    sleep "$PRE"
+    t1=$(now_us)
+    "$ROOT/rehearsal/stack.sh" failback >"$dir/failback.log" 2>&1 || rc=$?
+    t2=$(now_us)
+    sed 's/^/    /' "$dir/failback.log"
+    ev "$dir" failback_rc "$rc"
+    ev "$dir" failback_start_us "$t1"
+    ev "$dir" failback_end_us "$t2"
+    ev_file "$dir" "$STACK_DIR/db/last-rebuild.env" ""
+    sleep "$PRE"
+    failover_under_load "$dir"
+    sleep "$POST"
+    load_stop "$dir"
+    sampler_stop
+    db_events_since "$dir" "$t0"
+    ev "$dir" restarts "$(restarts_since before)"
+    check_writes "$dir"
+    timeline "$dir" failback "Drill 7: failback (new standby) then a second failover under $RATE req/s ($MODE)"
+    analyze failback "$dir"
+}
+
+# One zone lost under load, then restored (outside the load phase) unless
+# RESTORE is 0: azloss_one ZONE [RESTORE]
+azloss_one() {
+    local z=$1 restore=${2:-1} dir before t0 rc=0 i n survivors=() kind
+    dir=$(new_drill "azloss-$z")
+    ensure_protected "$dir"
+    kind=standby
+    [[ $(cat "$STACK_DIR/db/primary") != "$z" ]] || kind=primary
+    steady
+    n=$(stack_instances)
+    read -r -a before <<<"$(instance_pids)"
+    for ((i = 1; i <= n; i++)); do
+        [[ $(instance_zone "$i") == "$z" ]] || survivors+=("$i:${before[i - 1]}")
+    done
+    log "   zone $z: instances $(for ((i = 1; i <= n; i++)); do [[ $(instance_zone "$i") == "$z" ]] && printf 'app%s ' "$i"; done)and the database $(if [[ $(cat "$STACK_DIR/db/primary") == "$z" ]]; then echo primary; else echo standby; fi)"
+    load_lb_settings
+    ev "$dir" check_window_ms $(((LB_HEALTH_CHECK_UNHEALTHY_THRESHOLD * LB_HEALTH_CHECK_INTERVAL_SECONDS + LB_HEALTH_CHECK_TIMEOUT_SECONDS) * 1000))
+    ev "$dir" rise_window_ms $(((LB_HEALTH_CHECK_INTERVAL_SECONDS * (LB_HEALTH_CHECK_HEALTHY_THRESHOLD + 1) + LB_HEALTH_CHECK_TIMEOUT_SECONDS) * 1000))
+    t0=$(now_us)
+    sampler_start "$dir"
+    load_start "$dir"
+    sleep "$PRE"
+    rm -f "$STACK_DIR/db/last-failover.env"
+    "$ROOT/rehearsal/stack.sh" az-loss "$z" >"$dir/az-loss.log" 2>&1 || rc=$?
+    sed 's/^/    /' "$dir/az-loss.log"
+    ev "$dir" azloss_rc "$rc"
+    ((rc != 0)) || ev_file "$dir" "$STACK_DIR/db/last-azloss.env" ""
+    if [[ -f $STACK_DIR/db/last-failover.env ]]; then
+        ev_file "$dir" "$STACK_DIR/db/last-failover.env" ""
+        dns_queries "$dir"
+    fi
+    sleep "$POST"
+    load_stop "$dir"
+    sampler_stop
+    db_events_since "$dir" "$t0"
+    local restarted=0 s
+    for s in "${survivors[@]}"; do
+        [[ $(cat "$S_RUN/app${s%%:*}.pid") == "${s#*:}" ]] || restarted=$((restarted + 1))
+    done
+    ev "$dir" survivors "${#survivors[@]}"
+    ev "$dir" restarts "$restarted"
+    check_writes "$dir"
+    rc=0
+    if [[ $kind == primary ]]; then
+        timeline "$dir" azloss "Drill 8: loss of zone $z (instances + database primary) under $RATE req/s ($MODE)"
+    else
+        timeline "$dir" azloss-standby "Drill 8: loss of zone $z (instances + database standby) under $RATE req/s ($MODE)"
+    fi
+    analyze azloss "$dir" || rc=1
+    ((restore)) || return "$rc"
+    "$ROOT/rehearsal/stack.sh" az-restore "$z" >"$dir/az-restore.log" 2>&1 || {
+        cat "$dir/az-restore.log" >&2
+        return 1
+    }
+    log "   zone $z restored: $(tail -n 1 "$dir/az-restore.log" | sed 's/.*stack: //')"
+    return "$rc"
+}
+
+drill_azloss() {
+    local first rc=0 last=1
+    [[ ${DRILLS[-1]} == azloss ]] || last=0
+    if [[ $MODE == ci ]]; then
+        # CI: the primary's zone only (instances and a failover at once),
+        # and no restore when nothing follows (the stack is torn down).
+        log "8. loss of a whole Availability Zone under load: the primary's"
+        azloss_one "$(cat "$STACK_DIR/db/primary")" $((!last))
+        return
+    fi
+    log "8. loss of a whole Availability Zone under load: the standby's zone, then the primary's"
+    # The standby's zone first (the primary keeps running, unprotected),
+    # then, after the restore, the primary's (a failover as well).
+    first=$(other_zone "$(cat "$STACK_DIR/db/primary")")
+    azloss_one "$first" || rc=1
+    azloss_one "$(other_zone "$first")" || rc=1
+    return "$rc"
 }
 
 # ------------------------------------------------------------------ main

@@ -5,16 +5,20 @@
 #      (change a number there, the config follows) with the ALB's rules;
 #   2. a stack comes up (its own STACK_NAME, never a developer's stack) and
 #      the allowed paths work: internet -> balancer, machine -> forwarded
-#      port, balancer -> instances, instances -> database;
+#      port, balancer -> instances, instances -> database (by its name,
+#      through the stack's resolver), database <-> database (replication);
+#      the instances are spread over zones a and b, the database has a
+#      synchronous standby in the other zone;
 #   3. the forbidden paths are refused by the network: internet ->
 #      instance, internet -> database, balancer -> database (and database ->
-#      instance), each next to an allowed path to the same port so the
+#      instance, instance -> instance across zones), each next to an allowed path to the same port so the
 #      refusal is the firewall's, not an absent listener's;
 #   4. the runbook's local rehearsal: a new API key and a database restore
 #      from a snapshot go live with one rolling update;
 #   5. stack-down leaves nothing: no process (by pid, by network namespace,
 #      by command line), no namespace, no nftables table, no veth, no file
-#      (the stack directory, the runtime directory, an empty var/);
+#      (the stack directory, the runtime directory, /etc/netns/<ns>, an
+#      empty var/);
 #   6. a bring-up that fails half-way tears down what it started.
 #
 # Prints one line per check; exits 1 if any failed. Needs root.
@@ -193,7 +197,53 @@ check "the runtime directory $S_RT is 0755 root, outside the checkout" \
 runs_from_runtime() { [[ $(readlink -f "/proc/$pid1/exe") == "$S_RELEASES"/*/items-api ]]; }
 check "instances execute a release in the runtime directory" runs_from_runtime
 check "PostgreSQL runs (as postgres) from the runtime directory" \
-    test "$(stat -c %U "/proc/$(head -n 1 "$S_PG/data/postmaster.pid")")" = postgres
+    test "$(stat -c %U "/proc/$(head -n 1 "$S_PG/a/data/postmaster.pid")")" = postgres
+
+echo "--- two zones, a synchronous standby, the database by name"
+zones_of_instances=$(for ((i = 1; i <= N; i++)); do instance_zone "$i"; done | sort -u | tr -d '\n')
+check "instances spread over zones a and b (as the ASG does): $zones_of_instances" test "$zones_of_instances" = ab
+in_zone_ns() {
+    local i=$1 ino want
+    ino=$(stat -L -c %i "/proc/$(cat "$S_RUN/app$i.pid")/ns/net")
+    want=$(stat -L -c %i "/run/netns/$(instance_ns "$i")")
+    [[ $ino == "$want" ]]
+}
+for ((i = 1; i <= N; i++)); do
+    check "app$i runs in its zone's app subnet ($(instance_ns "$i"), $(instance_addr "$i"))" in_zone_ns "$i"
+done
+check "the primary is in zone a, the standby in zone b" test "$(db_primary_zone)/$(cat "$STACK_DIR/db/standby")" = a/b
+# psql on the primary (zone a), from its own namespace
+psql_a() {
+    (
+        # shellcheck source=/dev/null
+        source "$S_SECRETS/pg-a.env"
+        ip netns exec "$PG_NETNS" env PGPASSWORD="$PG_PASSWORD" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U items -d items -qAt "$@"
+    )
+}
+sync_state=$(psql_a -c "SELECT application_name || ' ' || state || ' ' || sync_state FROM pg_stat_replication")
+check "the standby streams synchronously from the primary ($sync_state)" test "$sync_state" = "dbb streaming sync"
+check "synchronous_commit is on" test "$(psql_a -c 'SHOW synchronous_commit')" = on
+url_host() { sed -n 's|^postgres://[^@]*@\([^:/]*\).*|\1|p' "$S_SECRETS/database-url"; }
+check "DATABASE_URL names the database by $DB_HOST, not an address" test "$(url_host)" = "$DB_HOST"
+for z in "${ZONES[@]}"; do
+    check "$DB_HOST resolves to the primary (${DB_IP[a]}) in app subnet $z" \
+        test "$(ip netns exec "$(app_ns "$z")" getent ahostsv4 "$DB_HOST" | awk 'NR == 1 { print $1 }')" = "${DB_IP[a]}"
+done
+ttl=$(ip netns exec "$(app_ns a)" python3 - "${APP_GW[a]}" "$DB_HOST" <<'PY'
+import socket, struct, sys
+server, name = sys.argv[1], sys.argv[2]
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(q, (server, 53))
+r = s.recv(512)
+i = len(q)
+i += 2 + 2 + 2  # name pointer, type, class
+print(struct.unpack(">I", r[i:i + 4])[0])
+PY
+)
+check "the name's TTL is ${DNS_TTL} s, as the RDS endpoint's (got $ttl)" test "$ttl" = "$DNS_TTL"
 
 echo "--- allowed paths"
 r=$(http GET "$URL/healthz")
@@ -216,11 +266,17 @@ check "a 16,384-byte URL passes the balancer (the service answers: ${r:0:60})" f
 expect_path "internet -> balancer listener" open "$NS_PUB" "$IP_LB" "$LB_PORT"
 check "internet -> balancer: GET /healthz 200" probe_url "$NS_PUB" "http://$IP_LB:$LB_PORT/healthz"
 for ((i = 1; i <= N; i++)); do
-    expect_path "balancer -> instance $i" open "$NS_LB" "$IP_APP" "$(instance_port "$i")"
+    expect_path "balancer -> instance $i" open "$NS_LB" "$(instance_addr "$i")" "$(instance_port "$i")"
     check "balancer -> instance $i: GET /readyz 200 (so instance -> database works)" \
-        probe_url "$NS_LB" "http://$IP_APP:$(instance_port "$i")/readyz"
+        probe_url "$NS_LB" "http://$(instance_addr "$i"):$(instance_port "$i")/readyz"
 done
-expect_path "instances -> database" open "$NS_APP" "$IP_DB" "$DB_PORT"
+for z in "${ZONES[@]}"; do
+    for zd in "${ZONES[@]}"; do
+        expect_path "instances in zone $z -> database in zone $zd" open "$(app_ns "$z")" "${DB_IP[$zd]}" "$DB_PORT"
+    done
+done
+expect_path "database b -> database a (replication)" open "$(db_ns b)" "${DB_IP[a]}" "$DB_PORT"
+expect_path "database a -> database b (replication)" open "$(db_ns a)" "${DB_IP[b]}" "$DB_PORT"
 
 echo "--- runbook rehearsal: add an API key and restore a snapshot, in one rolling update"
 r=$(http POST "$URL/v1/items" "$KEY" '{"name":"before-snapshot"}')
@@ -277,29 +333,39 @@ check "no instance saw the restored database's URL before its old process had dr
 echo "--- forbidden paths"
 refused_before=$(ip netns exec "$NS_VPC" nft list counter inet vpc refused | awk '/packets/ { print $2 }')
 for ((i = 1; i <= N; i++)); do
-    expect_path "internet -> instance $i refused" refused "$NS_PUB" "$IP_APP" "$(instance_port "$i")"
+    expect_path "internet -> instance $i refused" refused "$NS_PUB" "$(instance_addr "$i")" "$(instance_port "$i")"
 done
-expect_path "internet -> database refused" refused "$NS_PUB" "$IP_DB" "$DB_PORT"
-expect_path "balancer -> database refused" refused "$NS_LB" "$IP_DB" "$DB_PORT"
-expect_path "database -> instance refused" refused "$NS_DB" "$IP_APP" "$(instance_port 1)"
-expect_path "balancer -> instance on a port that is not an app port refused" refused "$NS_LB" "$IP_APP" 22
+for z in "${ZONES[@]}"; do
+    expect_path "internet -> database $z refused" refused "$NS_PUB" "${DB_IP[$z]}" "$DB_PORT"
+    expect_path "balancer -> database $z refused" refused "$NS_LB" "${DB_IP[$z]}" "$DB_PORT"
+done
+expect_path "database a -> instance 1 refused" refused "$(db_ns a)" "$(instance_addr 1)" "$(instance_port 1)"
+expect_path "database b -> instance 2 refused" refused "$(db_ns b)" "$(instance_addr 2)" "$(instance_port 2)"
+expect_path "instance subnet a -> instance 2 (zone b) refused" refused "$(app_ns a)" "$(instance_addr 2)" "$(instance_port 2)"
+expect_path "balancer -> instance on a port that is not an app port refused" refused "$NS_LB" "$(instance_addr 1)" 22
 refused_after=$(ip netns exec "$NS_VPC" nft list counter inet vpc refused | awk '/packets/ { print $2 }')
 check "the refusals are the router's rules (counter $refused_before -> $refused_after)" \
-    test $((refused_after - refused_before)) -ge $((N + 3))
+    test $((refused_after - refused_before)) -ge $((N + 7))
 # With the router's rule gone, the instance's own security group still refuses.
-ip netns exec "$NS_VPC" nft insert rule inet vpc forward iifname r-pub oifname r-app accept
-expect_path "internet -> instance 1 refused by the instance's security group alone" refused "$NS_PUB" "$IP_APP" "$(instance_port 1)"
+ip netns exec "$NS_VPC" nft insert rule inet vpc forward iifname r-pub oifname '{ "r-appa", "r-appb" }' accept
+expect_path "internet -> instance 1 refused by the instance's security group alone" refused "$NS_PUB" "$(instance_addr 1)" "$(instance_port 1)"
+expect_path "internet -> instance 2 refused by the instance's security group alone" refused "$NS_PUB" "$(instance_addr 2)" "$(instance_port 2)"
 ip netns exec "$NS_VPC" nft flush chain inet vpc forward
 ip netns exec "$NS_VPC" nft delete table inet vpc
 ip netns exec "$NS_VPC" nft add table inet vpc
 ip netns exec "$NS_VPC" nft add chain inet vpc forward '{ type filter hook forward priority filter; policy accept; }'
-expect_path "internet -> database refused by the database's security group alone" refused "$NS_PUB" "$IP_DB" "$DB_PORT"
-expect_path "balancer -> database refused by the database's security group alone" refused "$NS_LB" "$IP_DB" "$DB_PORT"
+for z in "${ZONES[@]}"; do
+    expect_path "internet -> database $z refused by the database's security group alone" refused "$NS_PUB" "${DB_IP[$z]}" "$DB_PORT"
+    expect_path "balancer -> database $z refused by the database's security group alone" refused "$NS_LB" "${DB_IP[$z]}" "$DB_PORT"
+done
 
 # ------------------------------------------------------------------ 4
 echo "--- stack-down leaves nothing behind"
 pids=$(cat "$S_RUN"/*.pid 2>/dev/null | tr '\n' ' ')
-pids+=" $(head -n 1 "$S_PG/data/postmaster.pid" 2>/dev/null || true)"
+for z in "${ZONES[@]}"; do
+    pids+=" $(head -n 1 "$S_PG/$z/data/postmaster.pid" 2>/dev/null || true)"
+done
+check "dnsmasq runs (pid file)" pid_alive "$(cat "$S_RUN/dnsmasq.pid")"
 runtime=$S_RT
 mapfile -t nsinodes < <(awk '{ print $2 }' "$STACK_DIR/namespaces")
 port=${URL##*:}
@@ -329,7 +395,10 @@ leftovers() {
         [[ ! -e /run/netns/$ns ]] || echo "namespace $ns still exists"
     done
     if ip netns list | grep -q "^$STACK_NAME-"; then echo "ip netns list still shows $STACK_NAME-*"; fi
-    for ns in r-pub r-lb r-app r-db; do
+    for ns in "${STACK_NAMESPACES[@]}" "$NS_HOST"; do
+        [[ ! -e /etc/netns/$ns ]] || echo "/etc/netns/$ns still exists"
+    done
+    for ns in r-pub r-lb r-appa r-appb r-dba r-dbb; do
         if ip link show "$ns" >/dev/null 2>&1; then echo "interface $ns in the machine's namespace"; fi
     done
     nft list tables >"$WORK/nft-after" 2>&1 || true
