@@ -164,9 +164,13 @@ def drill_kill(d):
             "%d later, %d other" % (len(later), len(other)))
     # With retries 0 (the ALB retries nothing) the requests that find the
     # port closed fail; HAProxy's passive check takes the server out on the
-    # first one, so only those it was connecting at that moment.
-    d.check(len(refused) <= 5, "at most a handful of requests found it dead before the balancer took it out",
-            "%d" % len(refused))
+    # first one, so only those it was already connecting at that moment. A
+    # generator connection has one request outstanding and sees its 503 only
+    # after the mark-down, so each connection fails at most once this way
+    # (a fixed "handful" failed a full-load run with 13 of 64).
+    d.check(len(refused) <= int(d.summary.get("connections", 0)),
+            "requests that found it dead before the balancer took it out are at most the connections in use",
+            "%d of %s connections" % (len(refused), d.summary.get("connections")))
     d.check(len(at_instance) <= int(d.summary.get("connections", 0)),
             "failed in-flight requests are at most the connections in use")
     if fails:
