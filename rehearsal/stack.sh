@@ -17,6 +17,9 @@
 #                                          other zone (fresh base backup)
 #   rehearsal/stack.sh az-loss a|b      a whole zone dies (instances, database)
 #   rehearsal/stack.sh az-restore a|b   the zone is back: standby, instances
+#   rehearsal/stack.sh scale-out|scale-in [K]   the Auto Scaling group's
+#                                          capacity changes (asg.sh)
+#   rehearsal/stack.sh scaler start|stop  target tracking (scaler.py)
 #   rehearsal/stack.sh down             tear everything down
 #
 #   internet (NS pub 192.168.200.10)            machine's loopback 127.0.0.1:PORT
@@ -79,7 +82,8 @@ net_up() {
         net_link "$(db_ns "$z")" "db$z" "${DB_IP[$z]}" "${DB_GW[$z]}"
     done
     ip netns exec "$NS_VPC" sysctl -qw net.ipv4.ip_forward=1
-    ports="$LB_APP_PORT-$((LB_APP_PORT + INSTANCES - 1))"
+    # Every slot's port: the group can grow to its maximum (asg.sh).
+    ports="$LB_APP_PORT-$((LB_APP_PORT + $(stack_slots) - 1))"
 
     # The router: what may cross between tiers (network ACLs + route tables).
     # Anything else is refused with a TCP reset / ICMP "administratively
@@ -254,6 +258,8 @@ set_current() {
 
 # shellcheck source=rehearsal/db.sh
 source "$HERE/db.sh"
+# shellcheck source=rehearsal/asg.sh
+source "$HERE/asg.sh"
 
 # Close every descriptor above 2 in the current (sub)shell, so that the
 # long-running processes started from it inherit no lock, pipe or socket of
@@ -314,10 +320,10 @@ lb_server_up() { [[ $(lb_server_status "$1" 2>/dev/null) == UP ]]; }
 
 start_haproxy() {
     local port=$1 addrs=() i
-    for ((i = 1; i <= INSTANCES; i++)); do
+    for ((i = 1; i <= $(stack_slots); i++)); do
         addrs+=("$(instance_addr "$i")")
     done
-    python3 "$HERE/gen-haproxy.py" --settings "$LB_SETTINGS" --instances "$INSTANCES" \
+    python3 "$HERE/gen-haproxy.py" --settings "$LB_SETTINGS" --instances "$INSTANCES" --slots "$(stack_slots)" \
         --lb-addr "$IP_LB" --lb-port "$LB_PORT" --app-addrs "$(IFS=,; echo "${addrs[*]}")" \
         --host-ns "$NS_HOST" --host-port "$port" --socket "$HAPROXY_SOCK" \
         --admin-port "$HAPROXY_ADMIN_PORT" >"$STACK_DIR/haproxy.cfg"
@@ -392,6 +398,7 @@ cmd_up() {
     chgrp nogroup "$S_SECRETS"
     chmod 0750 "$S_SECRETS"
     echo "$INSTANCES" >"$STACK_DIR/instances/count"
+    asg_slots "$INSTANCES" >"$STACK_DIR/instances/slots"
     load_lb_settings
 
     stack_log "network: namespaces ${STACK_NAMESPACES[*]:1} via $NS_VPC"
@@ -754,10 +761,25 @@ cmd_az_loss() {
 # Move instance N to zone Z, as the ASG's AZ rebalancing does: drain it
 # (deregistration), stop it, launch it in Z, in service after its checks.
 move_instance() {
-    local i=$1 z=$2 t0 scur sup
+    local i=$1 z=$2 t0 sup
     t0=$(date +%s%3N)
+    deregister_target "$i"
+    sup=$(cat "$S_RUN/app$i.supervisor.pid")
+    kill -TERM "$sup"
+    wait_until $((LB_DEREGISTRATION_DELAY_SECONDS + LB_SHUTDOWN_TIMEOUT_SECONDS + 10)) 0.05 \
+        eval "! pid_alive $sup" || stack_die "app$i's supervisor (pid $sup) did not exit after SIGTERM"
+    launch_in_zone "$i" "$z"
+    register_target "$i"
+    stack_log "app$i back in zone $z after $(($(date +%s%3N) - t0)) ms"
+}
+
+# Deregistration, as on the ALB: no new requests (drain); done when the
+# target has nothing in flight or after the deregistration delay, whichever
+# comes first; then out of the balancer (maintenance).
+deregister_target() {
+    local i=$1 scur deadline
     hactl "set server app/app$i state drain" >/dev/null
-    local deadline=$((t0 + LB_DEREGISTRATION_DELAY_SECONDS * 1000))
+    deadline=$(($(date +%s%3N) + LB_DEREGISTRATION_DELAY_SECONDS * 1000))
     while :; do
         scur=$(lb_server_field "$i" scur)
         [[ $scur == 0 ]] && break
@@ -765,20 +787,22 @@ move_instance() {
         sleep 0.1
     done
     hactl "set server app/app$i state maint" >/dev/null
-    sup=$(cat "$S_RUN/app$i.supervisor.pid")
-    kill -TERM "$sup"
-    wait_until $((LB_DEREGISTRATION_DELAY_SECONDS + LB_SHUTDOWN_TIMEOUT_SECONDS + 10)) 0.05 \
-        eval "! pid_alive $sup" || stack_die "app$i's supervisor (pid $sup) did not exit after SIGTERM"
-    launch_in_zone "$i" "$z"
+}
+
+# A (re)started instance joins as a new ALB target does: traffic only after
+# the healthy threshold of checks. HAProxy would put a server leaving
+# maintenance straight back in rotation, so: into drain (still no traffic),
+# health forced down, the checks bring it up, then ready.
+register_target() {
+    local i=$1
     hactl "set server app/app$i state drain" >/dev/null
     hactl "set server app/app$i health down" >/dev/null
     local up_wait=$((LB_HEALTH_CHECK_INTERVAL_SECONDS * (LB_HEALTH_CHECK_HEALTHY_THRESHOLD + 1) + LB_HEALTH_CHECK_TIMEOUT_SECONDS + 5))
     # shellcheck disable=SC2317  # called through wait_until
     passed_checks() { (($(lb_server_field "$i" check_health) >= LB_HEALTH_CHECK_HEALTHY_THRESHOLD)); }
-    wait_until "$up_wait" 0.1 passed_checks || stack_die "app$i not healthy in zone $z within ${up_wait}s"
+    wait_until "$up_wait" 0.1 passed_checks || stack_die "app$i not healthy in zone $(instance_zone "$i") within ${up_wait}s"
     hactl "set server app/app$i state ready" >/dev/null
     wait_until 5 0.05 lb_server_up "$i" || stack_die "app$i not UP after its checks passed"
-    stack_log "app$i back in zone $z after $(($(date +%s%3N) - t0)) ms"
 }
 
 # The zone is back: its database server is rebuilt as the standby (if the
@@ -833,6 +857,13 @@ cmd_down() {
     fi
     if [[ -d $STACK_DIR ]]; then
         [[ -f $STACK_DIR/state ]] && echo stopping >"$STACK_DIR/state"
+        # The scaler first, with a scaling activity it may be running (its
+        # process group: it is a session leader, see spawn): everything
+        # goes anyway, and no launch may start now.
+        if [[ -f $S_RUN/scaler.pid ]]; then
+            kill -KILL -- "-$(cat "$S_RUN/scaler.pid")" 2>/dev/null || true
+            rm -f "$S_RUN/scaler.pid"
+        fi
         stop_pidfile "$S_RUN/haproxy.pid" TERM 5
         # Supervisors forward SIGTERM; instances drain, then exit.
         for f in "$S_RUN"/app*.supervisor.pid; do
@@ -880,8 +911,11 @@ failover) cmd_failover ;;
 failback) cmd_failback ;;
 az-loss) cmd_az_loss "${2:-}" ;;
 az-restore) cmd_az_restore "${2:-}" ;;
+scale-out) cmd_scale_out "${2:-}" ;;
+scale-in) cmd_scale_in "${2:-}" ;;
+scaler) cmd_scaler "${2:-}" ;;
 *)
-    echo "usage: $0 up [INSTANCES] | roll | rollback | snapshot [NAME] | restore NAME | status | failover | failback | az-loss a|b | az-restore a|b | down" >&2
+    echo "usage: $0 up [INSTANCES] | roll | rollback | snapshot [NAME] | restore NAME | status | failover | failback | az-loss a|b | az-restore a|b | scale-out [K] | scale-in [K] | scaler start|stop | down" >&2
     exit 2
     ;;
 esac

@@ -9,6 +9,8 @@
  *   -a ADDR -p PORT   the load balancer (IPv4)
  *   -k KEYFILE        the API key (first line)
  *   -r RATE           requests per second, paced (default 1000)
+ *   -s SCHEDULE       stepped rates instead of -r and -d: RATE:SECONDS,...
+ *                     (e.g. 200:30,800:60,200:90), then it stops
  *   -c CONNS          connections (default 64); a request waits for a free one
  *   -d SECONDS        how long to send (0: until SIGTERM/SIGINT)
  *   -w PERCENT        share of writes (default 30)
@@ -87,6 +89,42 @@ static struct {
     uint64_t sent, done, ok2xx, non2xx, errors, writes_acked, skipped_slots, waited_for_conn;
     uint64_t by_status[600];
 } S;
+
+/* -s: the rate of each step and when it ends (us after the start). */
+#define MAX_STEPS 64
+static double g_step_rate[MAX_STEPS];
+static int64_t g_step_end[MAX_STEPS];
+static int g_nsteps;
+
+static int parse_schedule(const char *spec)
+{
+    int64_t end = 0;
+    const char *p = spec;
+    while (*p) {
+        char *q;
+        double r = strtod(p, &q);
+        if (q == p || *q != ':' || r <= 0 || g_nsteps == MAX_STEPS)
+            return -1;
+        p = q + 1;
+        double secs = strtod(p, &q);
+        if (q == p || secs <= 0 || (*q && *q != ','))
+            return -1;
+        end += (int64_t)(secs * 1e6);
+        g_step_rate[g_nsteps] = r;
+        g_step_end[g_nsteps++] = end;
+        p = *q ? q + 1 : q;
+    }
+    return g_nsteps > 0 ? 0 : -1;
+}
+
+/* Microseconds between requests at T us after the start. */
+static int64_t interval_at(int64_t t, double rate)
+{
+    for (int i = 0; i < g_nsteps; i++)
+        if (t < g_step_end[i])
+            return (int64_t)(1e6 / g_step_rate[i]);
+    return g_nsteps ? (int64_t)(1e6 / g_step_rate[g_nsteps - 1]) : (int64_t)(1e6 / rate);
+}
 
 static int64_t *g_lat; /* latencies in us of completed requests */
 static size_t g_nlat, g_caplat;
@@ -457,7 +495,8 @@ static int cmp64(const void *a, const void *b)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: loadgen -a ADDR -p PORT -k KEYFILE -o OUTDIR [-r RATE] [-c CONNS] [-d SECONDS] "
+    fprintf(stderr, "usage: loadgen -a ADDR -p PORT -k KEYFILE -o OUTDIR [-r RATE | -s RATE:SECONDS,...] "
+                    "[-c CONNS] [-d SECONDS] "
                     "[-w WRITE_PCT] [-t TIMEOUT_S] [-v]\n");
     exit(2);
 }
@@ -468,12 +507,14 @@ int main(int argc, char **argv)
     int port = 0, nconns = 64, write_pct = 30, verbose = 0;
     double rate = 1000, duration = 0, timeout_s = 30;
     int opt;
-    while ((opt = getopt(argc, argv, "a:p:k:r:c:d:w:t:o:v")) != -1) {
+    const char *schedule = NULL;
+    while ((opt = getopt(argc, argv, "a:p:k:r:s:c:d:w:t:o:v")) != -1) {
         switch (opt) {
         case 'a': addr = optarg; break;
         case 'p': port = atoi(optarg); break;
         case 'k': keyfile = optarg; break;
         case 'r': rate = atof(optarg); break;
+        case 's': schedule = optarg; break;
         case 'c': nconns = atoi(optarg); break;
         case 'd': duration = atof(optarg); break;
         case 'w': write_pct = atoi(optarg); break;
@@ -485,6 +526,16 @@ int main(int argc, char **argv)
     }
     if (!addr || !keyfile || !outdir || port <= 0 || rate <= 0 || nconns <= 0 || nconns > 10000)
         usage();
+    if (schedule) {
+        if (parse_schedule(schedule) != 0)
+            usage();
+        /* The whole schedule, and the average rate it asks for. */
+        duration = g_step_end[g_nsteps - 1] / 1e6;
+        double n = 0;
+        for (int i = 0; i < g_nsteps; i++)
+            n += g_step_rate[i] * (g_step_end[i] - (i ? g_step_end[i - 1] : 0)) / 1e6;
+        rate = n / duration;
+    }
     memset(&g_addr, 0, sizeof(g_addr));
     g_addr.sin_family = AF_INET;
     g_addr.sin_port = htons((uint16_t)port);
@@ -528,7 +579,6 @@ int main(int argc, char **argv)
         conns[i].st = C_CLOSED;
     }
 
-    const int64_t interval = (int64_t)(1e6 / rate);
     const int64_t timeout_us = (int64_t)(timeout_s * 1e6);
     const int64_t t0 = mono_us(), wall0 = wall_us();
     const int64_t t_end = duration > 0 ? t0 + (int64_t)(duration * 1e6) : INT64_MAX;
@@ -558,7 +608,8 @@ int main(int argc, char **argv)
         if (!stop_at) {
             /* Never burst more than 100 ms of backlog after a stall. */
             if (now - next_due > 100000) {
-                S.skipped_slots += (uint64_t)((now - next_due - 100000) / interval);
+                int64_t iv = interval_at(next_due - t0, rate);
+                S.skipped_slots += (uint64_t)((now - next_due - 100000) / iv);
                 next_due = now - 100000;
             }
             int waited = 0;
@@ -581,7 +632,7 @@ int main(int argc, char **argv)
                 int ci = freelist[pick];
                 freelist[pick] = freelist[--nfree];
                 dispatch(&conns[ci], write_pct, timeout_us);
-                next_due += interval;
+                next_due += interval_at(next_due - t0, rate);
             }
             if (waited)
                 S.waited_for_conn++;
@@ -623,6 +674,8 @@ int main(int argc, char **argv)
         FILE *o = outs[k];
         fprintf(o, "start_us=%" PRId64 "\nseconds=%.1f\ntarget_rate=%.0f\nconnections=%d\nwrite_pct=%d\n", wall0,
                 elapsed / 1e6, rate, nconns, write_pct);
+        if (schedule)
+            fprintf(o, "schedule=%s\n", schedule);
         fprintf(o, "sent=%" PRIu64 "\ncompleted=%" PRIu64 "\nachieved_rate=%.1f\n", S.sent, S.done,
                 elapsed > 0 ? S.sent / (elapsed / 1e6) : 0.0);
         fprintf(o, "ok_2xx=%" PRIu64 "\nnon_2xx=%" PRIu64 "\nconnection_errors=%" PRIu64 "\n", S.ok2xx, S.non2xx,
