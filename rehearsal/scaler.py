@@ -6,7 +6,8 @@ numbers (infrastructure/capacity-model.json), in time compressed by
 STACK_TIME_FACTOR.
 
 Run by `rehearsal/stack.sh scaler start` (stopped by `scaler stop` and by
-stack-down); reads STACK_DIR, STACK_TIME_FACTOR, CAPACITY_MODEL.
+stack-down); reads STACK_DIR, STACK_TIME_FACTOR, CAPACITY_MODEL. `scaler.py --params`
+prints the numbers it derives (KEY=VALUE) and exits.
 
 Every metric period (metric_period_seconds / factor) it takes one datapoint
 per policy:
@@ -86,9 +87,6 @@ class Scaler:
         self.prev_cpu = {}
         self.activity = None
         self.stopping = False
-        os.makedirs(os.path.join(stack_dir, "scaler"), exist_ok=True)
-        self.ev_f = open(os.path.join(stack_dir, "scaler", "events.log"), "a", buffering=1)
-        self.dp_f = open(os.path.join(stack_dir, "scaler", "datapoints.log"), "a", buffering=1)
 
     def log(self, msg):
         print("%s scaler: %s" % (time.strftime("%H:%M:%S", time.gmtime()), msg), flush=True)
@@ -193,6 +191,9 @@ class Scaler:
         self.log("scale-%s %d -> %d %s (now %d instances)" % (kind, n, cap, "done" if rc == 0 else "FAILED", self.count()))
 
     def run(self):
+        os.makedirs(os.path.join(self.dir, "scaler"), exist_ok=True)
+        self.ev_f = open(os.path.join(self.dir, "scaler", "events.log"), "a", buffering=1)
+        self.dp_f = open(os.path.join(self.dir, "scaler", "datapoints.log"), "a", buffering=1)
         self.log("target tracking every %.1f s (a %d s metric period / time factor %g): requests per target %.0f/min "
                  "(AWS %s x %.3f, an instance's entitlement of %.2f cores of %d), CPU %.0f %% of that entitlement; "
                  "scale-out after %d datapoints above, scale-in after %d below %.0f %%; warm-up %.1f s; min %d, max %d" % (
@@ -226,12 +227,26 @@ class Scaler:
                     self.start_activity(d[0], self.count(), d[1], d[2], d[3])
 
 
+    def params(self):
+        """The derived numbers, for the drills (one computation, here)."""
+        return {"time_factor": "%g" % self.factor, "period_s": "%.3f" % self.period,
+                "requests_target_per_min": "%.1f" % self.requests.target,
+                "aws_requests_target_per_min": self.aws_requests_target, "fraction_of_aws_instance": "%.4f" % self.fraction,
+                "entitled_cores": "%.3f" % self.entitled_cores, "cpu_target_pct": "%.1f" % self.cpu.target,
+                "warmup_s": "%.2f" % self.warmup, "min": self.min, "max": self.max,
+                "out_datapoints": self.out_n, "in_datapoints": self.in_n, "in_fraction": self.in_frac}
+
+
 def main():
     stack_dir = os.environ.get("STACK_DIR") or sys.exit("scaler: STACK_DIR is not set")
     root = os.path.dirname(HERE)
     model = os.environ.get("CAPACITY_MODEL", os.path.join(root, "infrastructure", "capacity-model.json"))
     factor = os.environ.get("STACK_TIME_FACTOR") or json.load(open(model))["rehearsal"]["time_factor"]
     s = Scaler(stack_dir, model, float(factor))
+    if sys.argv[1:] == ["--params"]:
+        for k, v in s.params().items():
+            print("%s=%s" % (k, v))
+        return
 
     def stop(*_):
         s.stopping = True

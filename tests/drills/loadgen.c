@@ -10,7 +10,9 @@
  *   -k KEYFILE        the API key (first line)
  *   -r RATE           requests per second, paced (default 1000)
  *   -s SCHEDULE       stepped rates instead of -r and -d: RATE:SECONDS,...
- *                     (e.g. 200:30,800:60,200:90), then it stops
+ *                     (e.g. 200:30,800:60,200:90), then it stops; SIGUSR1
+ *                     ends the current step at once (a drill moves on when
+ *                     what it waits for has happened)
  *   -c CONNS          connections (default 64); a request waits for a free one
  *   -d SECONDS        how long to send (0: until SIGTERM/SIGINT)
  *   -w PERCENT        share of writes (default 30)
@@ -65,7 +67,7 @@ struct conn {
     int retry_after; /* the response carried Retry-After */
 };
 
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop, g_next_step;
 static struct sockaddr_in g_addr;
 static char g_key[600];
 static char g_host[64];
@@ -117,6 +119,15 @@ static int parse_schedule(const char *spec)
     return g_nsteps > 0 ? 0 : -1;
 }
 
+/* The step at T us after the start (g_nsteps once the schedule is over). */
+static int step_at(int64_t t)
+{
+    int i = 0;
+    while (i < g_nsteps && t >= g_step_end[i])
+        i++;
+    return i;
+}
+
 /* Microseconds between requests at T us after the start. */
 static int64_t interval_at(int64_t t, double rate)
 {
@@ -147,6 +158,12 @@ static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    g_next_step = 1;
 }
 
 static void die(const char *msg)
@@ -565,6 +582,8 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    struct sigaction su = {.sa_handler = on_usr1};
+    sigaction(SIGUSR1, &su, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     g_ep = epoll_create1(EPOLL_CLOEXEC);
@@ -586,9 +605,20 @@ int main(int argc, char **argv)
     struct epoll_event evs[256];
     uint64_t last_sent = 0;
 
+    /* Schedule time runs ahead of the clock by skew once SIGUSR1 has cut
+       steps short. */
+    int64_t skew = 0;
     for (;;) {
         int64_t now = mono_us();
-        if (!stop_at && (g_stop || now >= t_end))
+        if (g_next_step && g_nsteps) {
+            g_next_step = 0;
+            int i = step_at(now - t0 + skew);
+            if (i < g_nsteps) {
+                skew = g_step_end[i] - (now - t0);
+                next_due = now;
+            }
+        }
+        if (!stop_at && (g_stop || now + skew >= t_end))
             stop_at = now;
         int inflight = 0, nfree = 0;
         for (int i = 0; i < nconns; i++) {
@@ -608,7 +638,7 @@ int main(int argc, char **argv)
         if (!stop_at) {
             /* Never burst more than 100 ms of backlog after a stall. */
             if (now - next_due > 100000) {
-                int64_t iv = interval_at(next_due - t0, rate);
+                int64_t iv = interval_at(next_due - t0 + skew, rate);
                 S.skipped_slots += (uint64_t)((now - next_due - 100000) / iv);
                 next_due = now - 100000;
             }
@@ -632,7 +662,7 @@ int main(int argc, char **argv)
                 int ci = freelist[pick];
                 freelist[pick] = freelist[--nfree];
                 dispatch(&conns[ci], write_pct, timeout_us);
-                next_due += interval_at(next_due - t0, rate);
+                next_due += interval_at(next_due - t0 + skew, rate);
             }
             if (waited)
                 S.waited_for_conn++;
