@@ -2,7 +2,8 @@
 """Figures and checks of one drill, from the load generator's records.
 
   analyze.py DRILL DIR      DRILL: roll | kill | pg | partition | slowloris |
-                                   failover | failback | azloss
+                                   failover | failback | azloss | scale
+                                   (scale: analyze_scale.py)
   analyze.py --report RESULTS.jsonl OUT.md
 
 DIR holds what tests/drills/run.sh left there: requests.csv and summary.txt
@@ -16,6 +17,8 @@ import csv
 import json
 import os
 import sys
+
+from analyze_scale import drill_scale
 
 
 class Drill:
@@ -431,7 +434,7 @@ def main():
     dr = Drill(name, d)
     {"roll": drill_roll, "kill": drill_kill, "pg": drill_pg, "partition": drill_partition,
      "slowloris": drill_slowloris, "failover": drill_failover, "failback": drill_failback,
-     "azloss": drill_azloss}[name](dr)
+     "azloss": drill_azloss, "scale": drill_scale}[name](dr)
     ok = all(c["ok"] for c in dr.checks)
     with open(os.path.join(os.path.dirname(os.path.abspath(d)), "results.jsonl"), "a") as f:
         f.write(json.dumps({"drill": name, "figures": dr.figures, "checks": dr.checks, "pass": ok}) + "\n")

@@ -16,6 +16,9 @@
 #   azloss     a whole Availability Zone dies under load (its instances and
 #              database server, kill -9): first the standby's zone, then,
 #              after az-restore, the primary's (CI: the primary's only)
+#   scale      the scaler (target tracking, rehearsal/scaler.py) under a
+#              load ramp low -> high -> low: scale-out, then scale-in to the
+#              minimum without a failed request (tests/drills/scale.sh)
 #
 #   tests/drills/run.sh                 every drill, full load phases (make drills)
 #   DRILLS_MODE=ci tests/drills/run.sh  shorter load phases (make test-drills)
@@ -32,8 +35,9 @@
 # up to ~5 s each, so it needs rate x 5 connections to keep the rate),
 # DRILLS_WRITE_PCT (30), DRILLS_PRE / DRILLS_POST (seconds of load before and
 # after each fault), DRILLS_SLOW_SECONDS, DRILLS_KEEP_STACK=1, DRILLS_IMG_DIR
-# (also copy the timelines of drills 6-8 there as drill-<name>.svg, e.g.
-# docs/img).
+# (also copy the timelines of drills 6-9 there as drill-<name>.svg, e.g.
+# docs/img), STACK_TIME_FACTOR (drill 9's time compression; default from
+# infrastructure/capacity-model.json "rehearsal").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -59,7 +63,7 @@ PARTITION_SECONDS=20
 SLOW_CONNECTIONS=200
 OUT=${DRILLS_OUT:-$ROOT/build/drills}
 LOADGEN=$OUT/loadgen
-ALL_DRILLS=(roll kill pg partition slowloris failover failback azloss)
+ALL_DRILLS=(roll kill pg partition slowloris failover failback azloss scale)
 
 if (($# > 0)); then
     DRILLS=("$@")
@@ -699,6 +703,9 @@ drill_azloss() {
     azloss_one "$(other_zone "$first")" || rc=1
     return "$rc"
 }
+
+# shellcheck source=tests/drills/scale.sh
+source "$ROOT/tests/drills/scale.sh"
 
 # ------------------------------------------------------------------ main
 

@@ -6,10 +6,12 @@
 DIR is a drill's output (tests/drills/run.sh): requests.csv (every request
 of the load generator), lb-samples.txt ("<epoch us> <servers UP>" twice a
 second, the balancer's view), db-events.txt ("<epoch us> <event> <zone>",
-the database's role changes, rehearsal/db.sh) and events.env. Three panels
-over the same time axis (seconds from the start of the load): requests/s
-and non-2xx/s, p99 latency, instances in service; the database's role
-changes are vertical lines across all three. Rendered by gnuplot (Debian
+the database's role changes, rehearsal/db.sh), scale-events.txt (the same
+shape: drill 9's scaling activities, rehearsal/scaler.py) and events.env.
+Three panels over the same time axis (seconds from the start of the load):
+requests/s and non-2xx/s, p99 latency, instances in service; the
+database's role changes and the scaling events are vertical lines across
+all three. Rendered by gnuplot (Debian
 gnuplot-nox) to SVG (or PNG when OUT ends in .png).
 """
 import csv
@@ -36,14 +38,16 @@ def load(d):
     except OSError:
         pass
     events = []
-    try:
-        with open(os.path.join(d, "db-events.txt")) as f:
-            for line in f:
-                p = line.split()
-                if len(p) == 3:
-                    events.append((int(p[0]), p[1], p[2]))
-    except OSError:
-        pass
+    for name in ("db-events.txt", "scale-events.txt"):
+        try:
+            with open(os.path.join(d, name)) as f:
+                for line in f:
+                    p = line.split()
+                    if len(p) == 3:
+                        events.append((int(p[0]), p[1], p[2]))
+        except OSError:
+            pass
+    events.sort()
     return reqs, lb, events
 
 
@@ -56,6 +60,10 @@ LABELS = {
     "standby": "standby %s in sync",
     "standby-lost": "standby %s lost",
     "primary": "primary %s",
+    "scale-out-start": "scale-out to %s",
+    "scale-in-start": "scale-in to %s",
+    "in-service": "%s in service",
+    "terminated": "%s terminated",
 }
 
 
