@@ -17,15 +17,19 @@
 #                              (fresh base backup): protected again
 #   make stack-az-loss AZ=a|b  a whole Availability Zone dies (instances, database)
 #   make stack-az-restore AZ=a|b   it comes back: standby rebuilt, instances moved home
+#   make stack-scaler          start target tracking (rehearsal/scaler.py; stack-scaler-stop)
+#   make stack-scale-out / stack-scale-in [K=1]   the group's capacity by hand
+#   make stack-scale-drill     drill 9 alone: a load ramp, scale-out, scale-in
 #   make stack-down            tear it all down (no process, namespace or file left)
-#   make drills                the eight drills, full load phases
+#   make drills                the nine drills, full load phases
 #   make test-stack            isolation test + stack-down leaves nothing
-#   make test-drills           the eight drills with short load phases (CI)
+#   make test-drills           the nine drills with short load phases (CI)
 
 INSTANCES ?= 3
 
 .PHONY: stack stack-roll stack-rollback stack-status stack-snapshot stack-restore stack-down \
         stack-failover stack-failback stack-az-loss stack-az-restore \
+        stack-scaler stack-scaler-stop stack-scale-out stack-scale-in stack-scale-drill \
         drills test-stack test-drills deps-stack
 TEST_TARGETS += test-stack test-drills
 
@@ -66,6 +70,22 @@ stack-az-loss: ## lose a whole zone (AZ=a|b): its instances and database server,
 stack-az-restore: ## the zone is back (AZ=a|b): standby rebuilt there, its instances moved home
 	@test -n "$(AZ)" || { echo "usage: make stack-az-restore AZ=a|b" >&2; exit 2; }
 	@rehearsal/stack.sh az-restore $(AZ)
+
+stack-scaler: ## start the target-tracking scaler (capacity-model.json; STACK_TIME_FACTOR, default in its "rehearsal")
+	@rehearsal/stack.sh scaler start
+
+stack-scaler-stop: ## stop the scaler (after the scaling activity in progress)
+	@rehearsal/stack.sh scaler stop
+
+stack-scale-out: ## launch K instances (default 1), as the Auto Scaling group does
+	@rehearsal/stack.sh scale-out $(or $(K),1)
+
+stack-scale-in: ## deregister, drain and stop K instances (default 1), never below the minimum
+	@rehearsal/stack.sh scale-in $(or $(K),1)
+
+stack-scale-drill: deps-stack ## drill 9 alone, full length: the stack scales like the Auto Scaling group under a load ramp
+	@$(MAKE) --no-print-directory build
+	@DRILLS_MODE=full tests/drills/run.sh scale
 
 stack-down: ## tear the stack down
 	@rehearsal/stack.sh down

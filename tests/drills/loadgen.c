@@ -684,6 +684,10 @@ int main(int argc, char **argv)
             on_event(evs[i].data.ptr, evs[i].events);
     }
     int64_t elapsed = (stop_at ? stop_at : mono_us()) - t0;
+    /* With a schedule cut short by SIGUSR1 the rate asked for is what was
+       due in the time it ran: the requests sent plus those skipped. */
+    if (schedule && elapsed > 0)
+        rate = (double)(S.sent + S.skipped_slots) / (elapsed / 1e6);
     fflush(g_req);
     fflush(g_ack);
     fclose(g_req);

@@ -65,6 +65,7 @@ LABELS = {
     "in-service": "%s in service",
     "terminated": "%s terminated",
 }
+SCALING = ("scale-out-start", "scale-in-start", "in-service", "terminated")
 
 
 def main():
@@ -101,9 +102,11 @@ def main():
     for i, (t, ev, z) in enumerate(e for e in events if t0 <= e[0] <= t_end):
         x = (t - t0) / 1e6
         label = LABELS.get(ev, ev + " %s") % z
-        arrows.append("set arrow from %.2f, graph 0 to %.2f, graph 1 nohead lc rgb '#aa3333' dt 2" % (x, x))
-        arrows.append("set label \"%s\" at %.2f, graph %.2f left offset 0.3,0 font ',8' tc rgb '#aa3333'" % (
-            label, x, 0.93 - 0.11 * (i % 4)))
+        # The database's events in red, the group's (drill 9) in blue.
+        color = "#3355aa" if ev in SCALING else "#aa3333"
+        arrows.append("set arrow from %.2f, graph 0 to %.2f, graph 1 nohead lc rgb '%s' dt 2" % (x, x, color))
+        arrows.append("set label \"%s\" at %.2f, graph %.2f left offset 0.3,0 font ',8' tc rgb '%s'" % (
+            label, x, 0.93 - 0.11 * (i % 4), color))
     maxn = max([n for _, n in lb] + [1])
     script = """
 {terminal}
