@@ -156,6 +156,13 @@ if ! grep -q 'option redispatch' <(grep -v 'no option redispatch' "$WORK/real.cf
 else
     fail "something re-enables retries or redispatch"
 fi
+# The Auto Scaling group's room to grow (rehearsal/asg.sh): slots past the
+# instances are declared, disabled (no traffic, no checks) until a launch.
+python3 "$ROOT/rehearsal/gen-haproxy.py" --settings "$LB_SETTINGS" --instances 2 --slots 4 --lb-addr 10.0.0.10 \
+    --lb-port 80 --app-addrs 10.0.10.10,10.0.11.10,10.0.10.10,10.0.11.10 --host-ns x-host --host-port 1234 \
+    --socket /tmp/x.sock --admin-port 9999 >"$WORK/slots.cfg"
+check "slots past the instances are declared disabled" has "$WORK/slots.cfg" "server app4 10.0.11.10:$((LB_APP_PORT + 3)) disabled$"
+check "the instances' own slots are enabled" has "$WORK/slots.cfg" "server app2 10.0.11.10:$((LB_APP_PORT + 1))$"
 if python3 "$ROOT/rehearsal/gen-haproxy.py" --settings /dev/null --instances 1 --lb-addr a --lb-port 1 \
     --app-addr b --host-ns c --host-port 2 --socket d --admin-port 3 >/dev/null 2>&1; then
     fail "a broken settings file is refused"
