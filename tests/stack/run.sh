@@ -368,6 +368,9 @@ done
 
 # ------------------------------------------------------------------ 4
 echo "--- stack-down leaves nothing behind"
+# The scaler too (it runs in the machine's namespace, not the stack's).
+"$STACK" scaler start >"$WORK/scaler.log" 2>&1 || fail "scaler start: $(cat "$WORK/scaler.log")"
+check "the scaler runs (pid file)" pid_alive "$(cat "$S_RUN/scaler.pid")"
 pids=$(cat "$S_RUN"/*.pid 2>/dev/null | tr '\n' ' ')
 for z in "${ZONES[@]}"; do
     pids+=" $(head -n 1 "$S_PG/$z/data/postmaster.pid" 2>/dev/null || true)"
