@@ -2,7 +2,9 @@
 # The local production rehearsal's own test (make test-stack):
 #
 #   1. the HAProxy config is generated from infrastructure/lb-settings.json
-#      (change a number there, the config follows) with the ALB's rules;
+#      (change a number there, the config follows) with the ALB's rules and
+#      disabled slots up to the group's maximum; the scaler's decisions
+#      follow target tracking's rules (tests/stack/scaler_policy.py);
 #   2. a stack comes up (its own STACK_NAME, never a developer's stack) and
 #      the allowed paths work: internet -> balancer, machine -> forwarded
 #      port, balancer -> instances, instances -> database (by its name,
@@ -15,7 +17,7 @@
 #      refusal is the firewall's, not an absent listener's;
 #   4. the runbook's local rehearsal: a new API key and a database restore
 #      from a snapshot go live with one rolling update;
-#   5. stack-down leaves nothing: no process (by pid, by network namespace,
+#   5. stack-down leaves nothing (a running scaler included): no process (by pid, by network namespace,
 #      by command line), no namespace, no nftables table, no veth, no file
 #      (the stack directory, the runtime directory, /etc/netns/<ns>, an
 #      empty var/);
@@ -156,6 +158,9 @@ if ! grep -q 'option redispatch' <(grep -v 'no option redispatch' "$WORK/real.cf
 else
     fail "something re-enables retries or redispatch"
 fi
+echo "--- the scaler decides as target tracking does (tests/stack/scaler_policy.py, no stack)"
+check "scaler policy: every case above" python3 "$ROOT/tests/stack/scaler_policy.py"
+
 # The Auto Scaling group's room to grow (rehearsal/asg.sh): slots past the
 # instances are declared, disabled (no traffic, no checks) until a launch.
 python3 "$ROOT/rehearsal/gen-haproxy.py" --settings "$LB_SETTINGS" --instances 2 --slots 4 --lb-addr 10.0.0.10 \
