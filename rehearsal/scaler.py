@@ -206,7 +206,10 @@ class Scaler:
                    warmup_s="%.2f" % self.warmup, min=self.min, max=self.max, out_datapoints=self.out_n,
                    in_datapoints=self.in_n, in_fraction=self.in_frac)
         next_t = time.monotonic()
-        self.datapoint()  # the first one only sets the counters
+        try:
+            self.datapoint()  # the first one only sets the counters
+        except (OSError, StopIteration, ValueError, KeyError):
+            pass
         while True:
             next_t += self.period
             while time.monotonic() < next_t:
@@ -217,7 +220,16 @@ class Scaler:
                     self.log("stopped")
                     return
                 time.sleep(min(0.05, max(0.0, next_t - time.monotonic())))
-            up, warming, rpt, cpu, serving_cpu = self.datapoint()
+            try:
+                up, warming, rpt, cpu, serving_cpu = self.datapoint()
+            except (OSError, StopIteration, ValueError, KeyError) as e:
+                # The balancer did not answer (a busy machine): a missing
+                # datapoint, as CloudWatch has them; no decision on it.
+                self.log("no datapoint: %s: %s" % (type(e).__name__, e))
+                self.requests.add(None)
+                self.cpu.add(None)
+                self.prev_req = None
+                continue
             self.dp_f.write("%d %d %d %d %s %s\n" % (now_us(), len(up), len(warming), self.count(),
                                                     "-" if rpt is None else "%.1f" % rpt,
                                                     "-" if cpu is None else "%.1f" % cpu))
