@@ -10,7 +10,9 @@
 # the same file the Terraform defaults follow. The balancer has a slot for
 # every instance up to the maximum (declared disabled by gen-haproxy.py),
 # and the network lets the balancer reach every slot's port, so a launch
-# changes neither: it registers a target, as on the ALB.
+# changes neither: it registers a target, as on the ALB. A scaling activity
+# and a roll exclude each other (the roll lock): the one that comes second
+# fails at once, and the scaler tries again at its next datapoint.
 
 CAPACITY_MODEL=${CAPACITY_MODEL:-$STACK_ROOT/infrastructure/capacity-model.json}
 
