@@ -6,10 +6,12 @@
 #   rehearsal/bad-release.sh no-privileges [BIN]   for ITEMS_API_BIN
 #
 #   never-ready     its database secret names a port the database subnet
-#                   refuses: the service retries, gives up after
-#                   DB_STARTUP_TIMEOUT_SECONDS, the supervisor restarts it;
-#                   it never answers /readyz (a release that cannot reach
-#                   its database, as with a wrong secret or security group).
+#                   refuses, and it gives up after BAD_STARTUP_TIMEOUT (5)
+#                   seconds (its DB_STARTUP_TIMEOUT_SECONDS) and exits, so the
+#                   supervisor restarts it with growing delays: it never
+#                   answers /readyz and crash-loops, as a release that cannot
+#                   reach its database (a wrong secret or security group) or
+#                   whose migration fails does.
 #   no-privileges   its database secret names a role (items_noaccess, made
 #                   here) that may log in and read schema_migrations but has
 #                   no privilege on the items table: /healthz and /readyz
@@ -77,11 +79,13 @@ dir=$S_RT/bad-releases/$kind.$(date -u +%Y%m%dT%H%M%S%3N)
 mkdir -p "$dir"
 chmod 0755 "$S_RT/bad-releases" "$dir"
 install -m 0755 "$bin" "$dir/items-api.real"
+extra=
+[[ $kind != never-ready ]] || extra="DB_STARTUP_TIMEOUT_SECONDS=${BAD_STARTUP_TIMEOUT:-5} "
 cat >"$dir/items-api" <<EOF
 #!/bin/sh
 # A bad release ($kind), made by rehearsal/bad-release.sh: $bin with
 # another database secret.
-DATABASE_URL_FILE=$secret exec $dir/items-api.real "\$@"
+${extra}DATABASE_URL_FILE=$secret exec $dir/items-api.real "\$@"
 EOF
 chmod 0755 "$dir/items-api"
 echo "$dir/items-api"

@@ -16,6 +16,10 @@
 #   azloss     a whole Availability Zone dies under load (its instances and
 #              database server, kill -9): first the standby's zone, then,
 #              after az-restore, the primary's (CI: the primary's only)
+#   badready   a release that is never ready, rolled under load: stopped at
+#              the first instance and rolled back (tests/drills/releases.sh)
+#   bad5xx     a release that fails real requests: the deploy guard stops
+#              and rolls back the roll (tests/drills/releases.sh)
 #
 #   tests/drills/run.sh                 every drill, full load phases (make drills)
 #   DRILLS_MODE=ci tests/drills/run.sh  shorter load phases (make test-drills)
@@ -32,8 +36,9 @@
 # up to ~5 s each, so it needs rate x 5 connections to keep the rate),
 # DRILLS_WRITE_PCT (30), DRILLS_PRE / DRILLS_POST (seconds of load before and
 # after each fault), DRILLS_SLOW_SECONDS, DRILLS_KEEP_STACK=1, DRILLS_IMG_DIR
-# (also copy the timelines of drills 6-8 there as drill-<name>.svg, e.g.
-# docs/img).
+# (also copy the timelines of drills 6-8, 10 and 11 there as
+# drill-<name>.svg, e.g. docs/img), DRILLS_READY_TIMEOUT (drill 10's
+# readiness timeout for the roll), STACK_TIME_FACTOR (drill 11's guard).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -59,7 +64,7 @@ PARTITION_SECONDS=20
 SLOW_CONNECTIONS=200
 OUT=${DRILLS_OUT:-$ROOT/build/drills}
 LOADGEN=$OUT/loadgen
-ALL_DRILLS=(roll kill pg partition slowloris failover failback azloss)
+ALL_DRILLS=(roll kill pg partition slowloris failover failback azloss badready bad5xx)
 
 if (($# > 0)); then
     DRILLS=("$@")
@@ -699,6 +704,9 @@ drill_azloss() {
     azloss_one "$(other_zone "$first")" || rc=1
     return "$rc"
 }
+
+# shellcheck source=tests/drills/releases.sh
+source "$ROOT/tests/drills/releases.sh"
 
 # ------------------------------------------------------------------ main
 
