@@ -87,7 +87,7 @@ lb_deregister() {
 # so: out of maintenance into drain (still no traffic), health forced down,
 # wait for the checks to bring it up, then ready.
 lb_register() {
-    local i=$1 up_wait
+    local i=$1 event=$2 up_wait
     hactl "set server app/app$i state drain" >/dev/null
     hactl "set server app/app$i health down" >/dev/null
     up_wait=$((LB_HEALTH_CHECK_INTERVAL_SECONDS * (LB_HEALTH_CHECK_HEALTHY_THRESHOLD + 1) + LB_HEALTH_CHECK_TIMEOUT_SECONDS + 5))
@@ -95,6 +95,8 @@ lb_register() {
     passed_checks() { (($(lb_server_field "$i" check_health) >= LB_HEALTH_CHECK_HEALTHY_THRESHOLD)); }
     wait_until "$up_wait" 0.1 passed_checks || roll_fail "app$i not healthy in the balancer within ${up_wait}s"
     hactl "set server app/app$i state ready" >/dev/null
+    # In rotation from here (the drills' timelines and bounds start here).
+    roll_event "$event" "app$i"
     wait_until 5 0.05 lb_server_up "$i" || roll_fail "app$i not UP in the balancer after its checks passed"
 }
 
@@ -126,9 +128,8 @@ $(instance_last_words "$i")"
     t_started=$(date +%s%3N)
     [[ $(instance_release "$i") == "$rel" ]] || roll_fail "app$i runs release $(instance_release "$i"), not $rel"
 
-    lb_register "$i"
+    lb_register "$i" in-service
     t_up=$(date +%s%3N)
-    roll_event in-service "app$i"
     stack_log "app$i: pid $old -> $new (port $port): drained $((t_drained - t0))ms, stopped $((t_stopped - t_drained))ms, started+ready $((t_started - t_stopped))ms, healthy in balancer $((t_up - t_started))ms"
     echo "roll app$i old=$old new=$new t0=$t0 drained=$t_drained stopped=$t_stopped ready=$t_started in_service=$t_up" >>"$STACK_DIR/roll.log"
 }
@@ -178,8 +179,7 @@ restore_instance() {
     start_supervisor "$i"
     wait_until "$ready_timeout" 0.05 instance_ready "$i" ||
         roll_fail "rollback: app$i not ready on $(basename "$(readlink -f "$STACK_DIR/current")") within ${ready_timeout}s"
-    lb_register "$i"
-    roll_event rolled-back "app$i"
+    lb_register "$i" rolled-back
     stack_log "app$i back on release $(instance_release "$i") and in service after $(($(date +%s%3N) - t0)) ms"
 }
 
