@@ -74,7 +74,7 @@ after_bad_roll() {
     ev "$dir" versions_after "$(instance_versions)"
     awk -v t="$t0" '$1 >= t && $2 != "guard-period"' "$STACK_DIR/roll-events.log" >"$dir/release-events.txt"
     # The roll's events, as KEY_us=time (the first of each).
-    awk -v t="$t0" '$1 >= t { k = $2; gsub(/-/, "_", k); if (!(k in seen)) { seen[k] = 1; print k "_us=" $1 } }' \
+    awk -v t="$t0" '$1 >= t { k = $2; gsub(/-/, "_", k); if (k == "roll_start") k = "roll_began"; if (!(k in seen)) { seen[k] = 1; print k "_us=" $1 } }' \
         "$STACK_DIR/roll-events.log" >>"$dir/events.env"
     "$ROOT/rehearsal/stack.sh" status >"$dir/status-after.txt" 2>"$dir/status-after.err" || true
     ev "$dir" status_after_errors "$(wc -l <"$dir/status-after.err")"
@@ -112,9 +112,15 @@ drill_badready() {
     bin=$(bad_release_bin badready never-ready)
     load_lb_settings
     ev "$dir" ready_timeout_s "$BAD_READY_TIMEOUT"
-    # The roll's own time: the readiness timeout, then the rollback of one
-    # instance (deregistration, stop, start, the healthy threshold of checks).
-    ev "$dir" roll_bound_ms $(((BAD_READY_TIMEOUT + LB_DEREGISTRATION_DELAY_SECONDS + LB_SHUTDOWN_TIMEOUT_SECONDS + LB_HEALTH_CHECK_INTERVAL_SECONDS * (LB_HEALTH_CHECK_HEALTHY_THRESHOLD + 1) + LB_HEALTH_CHECK_TIMEOUT_SECONDS + 10) * 1000))
+    # The roll's own time: the sum of the limits it waits under
+    # (rehearsal/roll.sh), for the bad instance and then its rollback: each
+    # a deregistration (the delay), a stop (delay + shutdown timeout + 10 s)
+    # and a start (the readiness timeout); then the healthy threshold of
+    # checks (interval x (threshold + 1) + timeout + 5 s) and the UP wait
+    # (5 s). On a loaded machine the steps take longer than on an idle one,
+    # never longer than these.
+    local stop_s=$((LB_DEREGISTRATION_DELAY_SECONDS + LB_SHUTDOWN_TIMEOUT_SECONDS + 10))
+    ev "$dir" roll_bound_ms $(((2 * (LB_DEREGISTRATION_DELAY_SECONDS + stop_s + BAD_READY_TIMEOUT) + LB_HEALTH_CHECK_INTERVAL_SECONDS * (LB_HEALTH_CHECK_HEALTHY_THRESHOLD + 1) + LB_HEALTH_CHECK_TIMEOUT_SECONDS + 10) * 1000))
     status_poller_start "$dir"
     bad_roll "$dir" "$bin" STACK_READY_TIMEOUT="$BAD_READY_TIMEOUT"
     local p=${BG[-1]}
