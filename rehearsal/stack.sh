@@ -738,8 +738,8 @@ cmd_az_restore() {
 
 stop_pidfile() {
     local pidfile=$1 sig=$2 timeout=$3 pid
-    [[ -f $pidfile ]] || return 0
-    pid=$(cat "$pidfile")
+    # A supervisor removes its pid file as it exits: gone is stopped.
+    pid=$(cat "$pidfile" 2>/dev/null) || return 0
     pid_alive "$pid" || return 0
     kill "-$sig" "$pid" 2>/dev/null || true
     if ! wait_until "$timeout" 0.1 eval "! pid_alive $pid"; then
