@@ -5,7 +5,9 @@
 #
 #   make stack [INSTANCES=3]   bring it up; prints the URL and an API key
 #                              (also in var/stack/url and var/stack/api-key)
-#   make stack-roll            rolling update to a fresh build/items-api
+#   make stack-roll            rolling update to a fresh build/items-api (or
+#                              ITEMS_API_BIN); a release never ready, or
+#                              tripping the deploy guard, is rolled back
 #   make stack-rollback        rolling update back to the previous release
 #   make stack-status          instances, releases, the balancer's view
 #   make stack-snapshot [SNAPSHOT=name]   pg_dump of the database (RDS snapshot)
@@ -21,9 +23,9 @@
 #   make stack-scale-out / stack-scale-in [K=1]   the group's capacity by hand
 #   make stack-scale-drill     drill 9 alone: a load ramp, scale-out, scale-in
 #   make stack-down            tear it all down (no process, namespace or file left)
-#   make drills                the nine drills, full load phases
+#   make drills                every drill, full load phases
 #   make test-stack            isolation test + stack-down leaves nothing
-#   make test-drills           the nine drills with short load phases (CI)
+#   make test-drills           every drill with short load phases (CI)
 
 INSTANCES ?= 3
 
@@ -40,7 +42,7 @@ stack: deps-stack ## bring up the local production rehearsal (INSTANCES=n, defau
 	@$(MAKE) --no-print-directory build
 	@rehearsal/stack.sh up $(INSTANCES)
 
-stack-roll: deps-stack ## rolling update of every instance to a fresh build
+stack-roll: deps-stack ## rolling update to a fresh build (or ITEMS_API_BIN); rolls a bad release back, exit 1
 	@$(MAKE) --no-print-directory build
 	@rehearsal/stack.sh roll
 

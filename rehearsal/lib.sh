@@ -100,6 +100,51 @@ print(v)
 PY
 }
 
+# Time compression of the rehearsal's control loops: what AWS does per
+# period of P seconds (an alarm's evaluation period, a scaling policy's
+# warm-up) the stack does per P / STACK_TIME_FACTOR seconds, so a drill
+# takes minutes. Counts per period (an alarm's threshold) are kept as they
+# are: per second, the compressed guard is the stricter one.
+STACK_TIME_FACTOR=${STACK_TIME_FACTOR:-10}
+if [[ ! $STACK_TIME_FACTOR =~ ^[1-9][0-9]{0,2}$ ]]; then
+    echo "STACK_TIME_FACTOR must be a whole number 1-999 (got '$STACK_TIME_FACTOR')" >&2
+    return 2
+fi
+DEPLOY_GUARD=${DEPLOY_GUARD:-$STACK_ROOT/infrastructure/deploy-guard.json}
+
+# The deploy guard (infrastructure/deploy-guard.json, the numbers of the
+# CloudWatch alarm that stops an instance refresh), as GUARD_<KEY> shell
+# variables, plus GUARD_PERIOD_MS: the period compressed by STACK_TIME_FACTOR.
+load_deploy_guard() {
+    local line
+    while IFS= read -r line; do
+        declare -g "$line"
+    done < <(python3 - "$DEPLOY_GUARD" "$STACK_TIME_FACTOR" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))
+for k in ("period_seconds", "evaluation_periods", "datapoints_to_alarm", "threshold"):
+    if not isinstance(g.get(k), int) or g[k] < 0:
+        sys.exit("deploy-guard.json: %s must be a whole number" % k)
+# What the stack can count: each target's 5xx answers at the balancer.
+if g.get("metric") != "HTTPCode_Target_5XX_Count" or g.get("statistic") != "Sum":
+    sys.exit("deploy-guard.json: the stack's guard counts HTTPCode_Target_5XX_Count (Sum), not %s (%s)"
+             % (g.get("metric"), g.get("statistic")))
+# The Terraform alarm's comparison (GreaterThanThreshold) unless the file says otherwise.
+op = g.get("comparison_operator", "GreaterThanThreshold")
+if op not in ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold"):
+    sys.exit("deploy-guard.json: comparison_operator %s is not one the stack's guard knows" % op)
+for k in ("period_seconds", "evaluation_periods", "datapoints_to_alarm", "threshold"):
+    print("GUARD_%s=%d" % (k.upper(), g[k]))
+print("GUARD_COMPARISON=%s" % op)
+print("GUARD_PERIOD_MS=%d" % (g["period_seconds"] * 1000 // int(sys.argv[2])))
+PY
+)
+    [[ -n ${GUARD_PERIOD_MS:-} ]] || {
+        echo "cannot read the deploy guard from $DEPLOY_GUARD" >&2
+        return 1
+    }
+}
+
 # Everything lb-settings.json holds, as LB_<KEY> shell variables.
 load_lb_settings() {
     local line

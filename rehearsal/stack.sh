@@ -260,6 +260,8 @@ set_current() {
 source "$HERE/db.sh"
 # shellcheck source=rehearsal/asg.sh
 source "$HERE/asg.sh"
+# shellcheck source=rehearsal/roll.sh
+source "$HERE/roll.sh"
 
 # Close every descriptor above 2 in the current (sub)shell, so that the
 # long-running processes started from it inherit no lock, pipe or socket of
@@ -480,89 +482,17 @@ cmd_status() {
     n=$(stack_instances)
     echo "stack $STACK_NAME: up, url $(cat "$STACK_DIR/url"), current release $(basename "$(readlink -f "$STACK_DIR/current")")"
     echo "  database: primary in zone $(db_primary_zone), synchronous standby in zone $(db_standby_zone | grep . || echo none)${S_DNS:+; $DB_HOST -> $(dns_lookup "$DB_HOST" a)}"
+    # The release is the one the supervisor started (run/appN.release), not
+    # /proc/PID/exe: a release may be a wrapper that execs another binary,
+    # and a crashed instance waiting for its restart has no process at all
+    # (that case once printed "dirname: invalid option" here).
     for ((i = 1; i <= n; i++)); do
         pid=$(cat "$S_RUN/app$i.pid" 2>/dev/null || echo -)
-        printf '  app%d  zone %s  port %d  pid %s  release %s  balancer %s\n' "$i" "$(instance_zone "$i")" "$(instance_port "$i")" "$pid" \
-            "$(basename "$(dirname "$(readlink -f "/proc/$pid/exe" 2>/dev/null || echo -/-)")")" \
+        pid_alive "$pid" || pid="$pid(not running)"
+        printf '  app%d  zone %s  port %d  pid %s  release %s%s  balancer %s\n' "$i" "$(instance_zone "$i")" "$(instance_port "$i")" "$pid" \
+            "$(instance_release "$i")" "$([[ -L $STACK_DIR/instances/app$i.release ]] && echo ' (pinned by a roll in progress)')" \
             "$(lb_server_status "$i" 2>/dev/null || echo '?')"
     done
-}
-
-# Rolling update, one instance at a time, as an ASG instance refresh does:
-# deregister (drain) -> wait -> terminate (SIGTERM) -> launch the new
-# release -> wait until the balancer's health checks pass -> next.
-roll_one() {
-    local i=$1 rel=$2 port old new t0 t_drained t_stopped t_started t_up scur
-    port=$(instance_port "$i")
-    t0=$(date +%s%3N)
-    hactl "set server app/app$i state drain" >/dev/null
-    # Deregistration: ends when the target has no request in flight, or
-    # after the deregistration delay, whichever comes first (as on the ALB).
-    local deadline=$((t0 + LB_DEREGISTRATION_DELAY_SECONDS * 1000))
-    while :; do
-        scur=$(lb_server_field "$i" scur)
-        [[ $scur == 0 ]] && break
-        (($(date +%s%3N) < deadline)) || break
-        sleep 0.1
-    done
-    hactl "set server app/app$i state maint" >/dev/null
-    t_drained=$(date +%s%3N)
-
-    old=$(cat "$S_RUN/app$i.pid")
-    kill -TERM "$old"
-    wait_until $((LB_DEREGISTRATION_DELAY_SECONDS + LB_SHUTDOWN_TIMEOUT_SECONDS + 10)) 0.05 \
-        eval "! pid_alive $old" || stack_die "app$i (pid $old) did not exit after SIGTERM"
-    t_stopped=$(date +%s%3N)
-
-    new_started() {
-        new=$(cat "$S_RUN/app$i.pid" 2>/dev/null || true)
-        [[ -n $new && $new != "$old" ]] && pid_alive "$new" && instance_ready "$i"
-    }
-    wait_until 60 0.05 new_started || stack_die "app$i: the new release did not become ready within 60 s"
-    t_started=$(date +%s%3N)
-    local exe
-    exe=$(readlink -f "/proc/$new/exe")
-    [[ $exe == "$S_RELEASES/$rel/items-api" ]] || stack_die "app$i runs $exe, not release $rel"
-
-    # A new target gets traffic only after the healthy threshold of checks.
-    # HAProxy would put a server leaving maintenance straight back in
-    # rotation, so: out of maintenance into drain (still no traffic), health
-    # forced down, wait for the checks to bring it up, then ready.
-    hactl "set server app/app$i state drain" >/dev/null
-    hactl "set server app/app$i health down" >/dev/null
-    local up_wait=$((LB_HEALTH_CHECK_INTERVAL_SECONDS * (LB_HEALTH_CHECK_HEALTHY_THRESHOLD + 1) + LB_HEALTH_CHECK_TIMEOUT_SECONDS + 5))
-    passed_checks() { (($(lb_server_field "$i" check_health) >= LB_HEALTH_CHECK_HEALTHY_THRESHOLD)); }
-    wait_until "$up_wait" 0.1 passed_checks || stack_die "app$i not healthy in the balancer within ${up_wait}s"
-    hactl "set server app/app$i state ready" >/dev/null
-    wait_until 5 0.05 lb_server_up "$i" || stack_die "app$i not UP in the balancer after its checks passed"
-    t_up=$(date +%s%3N)
-    stack_log "app$i: pid $old -> $new (port $port): drained $((t_drained - t0))ms, stopped $((t_stopped - t_drained))ms, started+ready $((t_started - t_stopped))ms, healthy in balancer $((t_up - t_started))ms"
-    echo "roll app$i old=$old new=$new t0=$t0 drained=$t_drained stopped=$t_stopped ready=$t_started in_service=$t_up" >>"$STACK_DIR/roll.log"
-}
-
-cmd_roll() {
-    stack_is_up || stack_die "stack $STACK_NAME is not up (make stack)"
-    exec 8>"$S_RUN/roll.lock"
-    flock -n 8 || stack_die "another roll is running"
-    load_lb_settings
-    local rel=${1:-} prev n i t0
-    if [[ -z $rel ]]; then
-        rel=$(install_release "${ITEMS_API_BIN:-$STACK_ROOT/build/items-api}")
-    fi
-    [[ -x $S_RELEASES/$rel/items-api ]] || stack_die "no release $rel"
-    prev=$(basename "$(readlink -f "$STACK_DIR/current")")
-    n=$(stack_instances)
-    t0=$(date +%s%3N)
-    stack_log "rolling $n instances from $prev to $rel"
-    if [[ $prev != "$rel" ]]; then
-        ln -sfn "$S_RELEASES/$prev" "$STACK_DIR/previous.tmp"
-        mv -Tf "$STACK_DIR/previous.tmp" "$STACK_DIR/previous"
-        set_current "$rel"
-    fi
-    for ((i = 1; i <= n; i++)); do
-        roll_one "$i" "$rel"
-    done
-    stack_log "rolled $n instances to $rel in $(($(date +%s%3N) - t0))ms"
 }
 
 # The database the instances use, from the DATABASE_URL secret.
@@ -625,12 +555,6 @@ cmd_restore() {
     mv -f "$S_SECRETS/database-url.tmp" "$S_SECRETS/database-url"
     stack_log "DATABASE_URL now names $db: rolling the instances onto it (each switches when it is replaced)"
     cmd_roll "$(basename "$(readlink -f "$STACK_DIR/current")")"
-}
-
-cmd_rollback() {
-    stack_is_up || stack_die "stack $STACK_NAME is not up"
-    [[ -L $STACK_DIR/previous ]] || stack_die "no previous release to roll back to"
-    cmd_roll "$(basename "$(readlink -f "$STACK_DIR/previous")")"
 }
 
 # ------------------------------------------------------------------ zones
@@ -838,8 +762,8 @@ cmd_az_restore() {
 
 stop_pidfile() {
     local pidfile=$1 sig=$2 timeout=$3 pid
-    [[ -f $pidfile ]] || return 0
-    pid=$(cat "$pidfile")
+    # A supervisor removes its pid file as it exits: gone is stopped.
+    pid=$(cat "$pidfile" 2>/dev/null) || return 0
     pid_alive "$pid" || return 0
     kill "-$sig" "$pid" 2>/dev/null || true
     if ! wait_until "$timeout" 0.1 eval "! pid_alive $pid"; then

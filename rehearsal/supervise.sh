@@ -2,10 +2,14 @@
 # supervise.sh N: keep service instance N running, as systemd (Restart=always)
 # or Docker's restart policy would on an EC2 instance.
 #
-# - Starts $STACK_DIR/current/items-api (resolved at every start, so a roll
-#   only has to switch the `current` link and stop the old process) as the
-#   unprivileged user nobody, with the environment in instances/N.env and
-#   the secrets in files (API_KEYS_FILE, DATABASE_URL_FILE).
+# - Starts the instance's release, resolved at every start: the link
+#   instances/appN.release when it exists (a roll in progress pins each
+#   instance it replaces there, so that a bad release never becomes
+#   `current`), else $STACK_DIR/current; as the unprivileged user nobody,
+#   with the environment in instances/N.env and the secrets in files
+#   (API_KEYS_FILE, DATABASE_URL_FILE). The release it started is in
+#   run/appN.release (the process may be a wrapper that execs another
+#   binary, so /proc/PID/exe does not tell).
 # - Before each start, copies the database-url secret to the instance's own
 #   file (secrets/appN.database-url, its DATABASE_URL_FILE), while no
 #   process of this instance runs: the service re-reads that file before
@@ -69,7 +73,13 @@ copy_database_url() {
 
 while ((!stopping)); do
     copy_database_url
-    release=$(readlink -f "$STACK_DIR/current")
+    if [[ -L $STACK_DIR/instances/$name.release ]]; then
+        release=$(readlink -f "$STACK_DIR/instances/$name.release")
+    else
+        release=$(readlink -f "$STACK_DIR/current")
+    fi
+    basename "$release" >"$S_RUN/$name.release.tmp"
+    mv -f "$S_RUN/$name.release.tmp" "$S_RUN/$name.release"
     started=$(date +%s)
     starts=$((starts + 1))
     env -i "${instance_env[@]}" \

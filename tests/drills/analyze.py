@@ -2,7 +2,7 @@
 """Figures and checks of one drill, from the load generator's records.
 
   analyze.py DRILL DIR      DRILL: roll | kill | pg | partition | slowloris |
-                                   failover | failback | azloss | scale
+                                   failover | failback | azloss | scale | badready | bad5xx
                                    (scale: analyze_scale.py)
   analyze.py --report RESULTS.jsonl OUT.md
 
@@ -416,6 +416,92 @@ def drill_azloss(d):
         d.show_failures(fails, loss, "failed (vs zone lost)", limit=8)
 
 
+def rolled_back(d):
+    """After a bad roll: stopped at the first instance, which is back on the
+    previous release like every other, `current` unchanged, nothing pinned."""
+    n = d.e("instances")
+    old = d.ev.get("versions_before", "").split()
+    after = d.ev.get("versions_after", "").split()
+    rels = d.ev.get("releases_after", "").split()
+    cur = d.ev.get("current_before")
+    d.figure("make stack-roll exit status", d.ev.get("roll_rc"))
+    d.figure("roll start -> roll exit, rolled back (s)", "%.1f" % (d.e("roll_ms") / 1000.0))
+    if "rolled_back_us" in d.ev:
+        d.figure("the bad release's instance out of rotation -> back in service on the previous release (s)",
+                 "%.1f" % ((d.e("rolled_back_us") - d.e("rollback_out_us")) / 1e6))
+    d.figure("instances UP after / their versions", "%s of %d / %s" % (d.ev.get("instances_up"), n, " ".join(after)))
+    d.figure("current release before / after", "%s / %s" % (cur, d.ev.get("current_after")))
+    d.check(d.ev.get("roll_rc") not in (None, "0"), "make stack-roll exits non-zero")
+    d.check(d.e("roll_names_app1") > 0, "its message names the instance it stopped at (app1)")
+    d.check(d.e("instances_up") == n, "every instance is UP at the balancer after", d.ev.get("instances_up"))
+    d.check(rels == [cur] * n, "every instance runs the previous release", " ".join(rels))
+    d.check(len(old) == n and after == [old[0]] * n, "every instance reports the version it had before",
+            "%s -> %s" % (" ".join(old), " ".join(after)))
+    d.check(d.ev.get("current_after") == cur, "the current release is unchanged",
+            "%s -> %s" % (cur, d.ev.get("current_after")))
+    d.check(d.ev.get("pinned_after") == "0", "no instance left pinned to the bad release")
+    d.check(d.ev.get("status_after_errors") == "0", "make stack-status prints no error after the roll")
+
+
+def drill_badready(d):
+    fails = d.common()
+    rolled_back(d)
+    d.figure("readiness timeout of the roll (STACK_READY_TIMEOUT, s)", d.ev.get("ready_timeout_s"))
+    d.figure("the roll's own time: the sum of its waits' limits (s)", "%.0f" % (d.e("roll_bound_ms") / 1000.0))
+    d.figure("make stack-status during the roll: samples / with app1 on the bad release / app1 with no process / errors",
+             "%s / %s / %s / %s" % (d.ev.get("status_samples"), d.ev.get("status_bad_on_app1"),
+                                    d.ev.get("status_app1_no_process"), d.ev.get("status_errors")))
+    d.check(d.e("ready_reason") > 0, "its message says why: not ready within the timeout, with the instance's last log lines")
+    own_ms = (d.e("roll_failed_us") - d.e("roll_began_us")) / 1000.0
+    d.figure("the roll's own start -> rolled back (s)", "%.1f" % (own_ms / 1000.0))
+    d.check(own_ms <= d.e("roll_bound_ms"), "rolled back within the roll's own time: the sum of its waits' limits (%.0f s)"
+            % (d.e("roll_bound_ms") / 1000.0), "%.1f s" % (own_ms / 1000.0))
+    d.check(not any(r[3] for r in fails), "0 non-2xx responses", "%d" % sum(1 for r in fails if r[3]))
+    d.check(not any(not r[3] for r in fails), "0 connection errors", "%d" % sum(1 for r in fails if not r[3]))
+    d.check(d.e("status_samples") > 0 and d.e("status_bad_on_app1") > 0,
+            "make stack-status during the roll shows app1 on the bad release (pinned), not current")
+    d.check(d.ev.get("status_errors") == "0", "make stack-status during the roll prints no error (the 'dirname' bug)",
+            "%s lines on stderr" % d.ev.get("status_errors"))
+    if fails:
+        d.show_failures(fails, d.e("roll_start_us"), "failed")
+
+
+def drill_bad5xx(d):
+    fails = d.common()
+    rolled_back(d)
+    n = d.e("instances")
+    t_in, t_out = d.e("in_service_us"), d.e("rollback_out_us")
+    period_ms, periods = d.e("guard_period_ms"), d.e("guard_periods")
+    rate = float(d.summary.get("achieved_rate", 0))
+    conns = int(d.summary.get("connections", 0))
+    served_s = (t_out - t_in) / 1e6
+    # The bad instance's share: round robin over n servers gives it 1/n of
+    # the requests while it is in rotation. 1.5x covers the rate's jitter on
+    # a busy machine; the requests already in flight at the two edges are at
+    # most one per generator connection.
+    bound = 1.5 * rate / n * served_s + conns
+    d.figure("deploy guard (deploy-guard.json)", "5xx > %s in %s of %s periods of %s s; here %s ms each (STACK_TIME_FACTOR %s)" % (
+        d.ev.get("guard_threshold"), d.ev.get("guard_datapoints"), periods, d.ev.get("guard_period_s"),
+        period_ms, d.ev.get("time_factor")))
+    d.figure("the bad instance in service -> guard trips (ms)", "%.0f" % ((d.e("guard_tripped_us") - t_in) / 1000.0))
+    d.figure("guard trips -> the bad instance out of rotation (ms)", "%.0f" % ((t_out - d.e("guard_tripped_us")) / 1000.0))
+    d.figure("the bad instance served for (s)", "%.1f" % served_s)
+    d.figure("failed requests / bound: 1.5 x its share (1/%d) of %.0f req/s x %.1f s + %d connections" % (
+        n, rate, served_s, conns), "%d / %.0f" % (len(fails), bound))
+    d.check(d.e("guard_reason") > 0, "its message says why: the deploy guard tripped on app1")
+    d.check(d.e("guard_tripped_us") - t_in <= (periods * period_ms + 2000) * 1000,
+            "the guard trips within its evaluation window (%d x %d ms, + 2 s)" % (periods, period_ms))
+    d.check(len(fails) > d.e("guard_threshold"), "the bad release did fail requests (the guard had something to catch)")
+    d.check(all(r[3] >= 500 for r in fails), "every failure is a 5xx answer (no connection error, no other status)",
+            ", ".join(sorted(set(d.outcome(r) for r in fails if r[3] < 500))))
+    early_late = [r for r in fails if r[0] < t_in - 1000000 or r[0] > t_out + 1000000]
+    d.check(not early_late, "every failure was sent while the bad instance was in rotation", "%d outside" % len(early_late))
+    d.check(len(fails) <= bound, "failures within the bad instance's share of the traffic while it served",
+            "%d > %.0f" % (len(fails), bound))
+    if fails:
+        d.show_failures(fails[:4], t_in, "failed (vs in service)", limit=4)
+
+
 def report(results, out):
     rows = [json.loads(line) for line in open(results) if line.strip()]
     lines = ["| drill | result | figures |", "| --- | --- | --- |"]
@@ -434,7 +520,8 @@ def main():
     dr = Drill(name, d)
     {"roll": drill_roll, "kill": drill_kill, "pg": drill_pg, "partition": drill_partition,
      "slowloris": drill_slowloris, "failover": drill_failover, "failback": drill_failback,
-     "azloss": drill_azloss, "scale": drill_scale}[name](dr)
+     "azloss": drill_azloss, "scale": drill_scale, "badready": drill_badready,
+     "bad5xx": drill_bad5xx}[name](dr)
     ok = all(c["ok"] for c in dr.checks)
     with open(os.path.join(os.path.dirname(os.path.abspath(d)), "results.jsonl"), "a") as f:
         f.write(json.dumps({"drill": name, "figures": dr.figures, "checks": dr.checks, "pass": ok}) + "\n")

@@ -19,6 +19,10 @@
 #   scale      the scaler (target tracking, rehearsal/scaler.py) under a
 #              load ramp low -> high -> low: scale-out, then scale-in to the
 #              minimum without a failed request (tests/drills/scale.sh)
+#   badready   a release that is never ready, rolled under load: stopped at
+#              the first instance and rolled back (tests/drills/releases.sh)
+#   bad5xx     a release that fails real requests: the deploy guard stops
+#              and rolls back the roll (tests/drills/releases.sh)
 #
 #   tests/drills/run.sh                 every drill, full load phases (make drills)
 #   DRILLS_MODE=ci tests/drills/run.sh  shorter load phases (make test-drills)
@@ -35,9 +39,11 @@
 # up to ~5 s each, so it needs rate x 5 connections to keep the rate),
 # DRILLS_WRITE_PCT (30), DRILLS_PRE / DRILLS_POST (seconds of load before and
 # after each fault), DRILLS_SLOW_SECONDS, DRILLS_KEEP_STACK=1, DRILLS_IMG_DIR
-# (also copy the timelines of drills 6-9 there as drill-<name>.svg, e.g.
-# docs/img), STACK_TIME_FACTOR (drill 9's time compression; default from
-# infrastructure/capacity-model.json "rehearsal").
+# (also copy the timelines of drills 6-11 there as drill-<name>.svg, e.g.
+# docs/img), DRILLS_READY_TIMEOUT (drill 10's readiness timeout for the
+# roll), STACK_TIME_FACTOR (time compression of drill 9's scaler and drill
+# 11's guard; drill 9's default from infrastructure/capacity-model.json
+# "rehearsal").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -64,8 +70,8 @@ SLOW_CONNECTIONS=200
 OUT=${DRILLS_OUT:-$ROOT/build/drills}
 LOADGEN=$OUT/loadgen
 # Drill 9 (scale) runs before drill 8: the short form of drill 8 skips its
-# zone restore only when it is the last drill.
-ALL_DRILLS=(roll kill pg partition slowloris failover failback scale azloss)
+# zone restore only when it is the last drill of its stack.
+ALL_DRILLS=(roll kill pg partition slowloris failover failback scale azloss badready bad5xx)
 
 if (($# > 0)); then
     DRILLS=("$@")
@@ -708,6 +714,8 @@ drill_azloss() {
 
 # shellcheck source=tests/drills/scale.sh
 source "$ROOT/tests/drills/scale.sh"
+# shellcheck source=tests/drills/releases.sh
+source "$ROOT/tests/drills/releases.sh"
 
 # ------------------------------------------------------------------ main
 

@@ -7,11 +7,12 @@ DIR is a drill's output (tests/drills/run.sh): requests.csv (every request
 of the load generator), lb-samples.txt ("<epoch us> <servers UP>" twice a
 second, the balancer's view), db-events.txt ("<epoch us> <event> <zone>",
 the database's role changes, rehearsal/db.sh), scale-events.txt (the same
-shape: drill 9's scaling activities, rehearsal/scaler.py) and events.env.
-Three panels over the same time axis (seconds from the start of the load):
-requests/s and non-2xx/s, p99 latency, instances in service; the
-database's role changes and the scaling events are vertical lines across
-all three. Rendered by gnuplot (Debian
+shape: drill 9's scaling activities, rehearsal/scaler.py), release-events.txt
+("<epoch us> <event> <instance>", a roll's steps, rehearsal/roll.sh) and
+events.env. Three panels over the same time axis (seconds from the start of
+the load): requests/s and non-2xx/s, p99 latency, instances in service; the
+database's role changes (red), the scaling events and the roll's steps
+(blue) are vertical lines across all three. Rendered by gnuplot (Debian
 gnuplot-nox) to SVG (or PNG when OUT ends in .png).
 """
 import csv
@@ -38,17 +39,16 @@ def load(d):
     except OSError:
         pass
     events = []
-    for name in ("db-events.txt", "scale-events.txt"):
+    for name in ("db-events.txt", "scale-events.txt", "release-events.txt"):
         try:
             with open(os.path.join(d, name)) as f:
                 for line in f:
                     p = line.split()
-                    if len(p) == 3:
+                    if len(p) == 3 and p[1] in LABELS:
                         events.append((int(p[0]), p[1], p[2]))
         except OSError:
             pass
-    events.sort()
-    return reqs, lb, events
+    return reqs, lb, sorted(events)
 
 
 LABELS = {
@@ -60,12 +60,23 @@ LABELS = {
     "standby": "standby %s in sync",
     "standby-lost": "standby %s lost",
     "primary": "primary %s",
+    # The group's scaling activities (rehearsal/scaler.py, asg.sh).
     "scale-out-start": "scale-out to %s",
     "scale-in-start": "scale-in to %s",
-    "in-service": "%s in service",
     "terminated": "%s terminated",
+    # A roll's steps (rehearsal/roll.sh); "in-service" is both's.
+    "roll-start": "roll starts",
+    "out": "%s out (drain)",
+    "in-service": "%s in service",
+    "guard-tripped": "guard trips on %s",
+    "stopped": "roll stopped at %s",
+    "rollback-out": "%s out (rollback)",
+    "rolled-back": "%s back on the previous release",
+    "roll-done": "roll done",
 }
-SCALING = ("scale-out-start", "scale-in-start", "in-service", "terminated")
+# The database's events in red, the group's and the roll's in blue.
+BLUE_EVENTS = {"scale-out-start", "scale-in-start", "in-service", "terminated", "roll-start", "out",
+               "guard-tripped", "stopped", "rollback-out", "rolled-back", "roll-done"}
 
 
 def main():
@@ -101,12 +112,11 @@ def main():
     arrows = []
     for i, (t, ev, z) in enumerate(e for e in events if t0 <= e[0] <= t_end):
         x = (t - t0) / 1e6
-        label = LABELS.get(ev, ev + " %s") % z
-        # The database's events in red, the group's (drill 9) in blue.
-        color = "#3355aa" if ev in SCALING else "#aa3333"
-        arrows.append("set arrow from %.2f, graph 0 to %.2f, graph 1 nohead lc rgb '%s' dt 2" % (x, x, color))
+        label = LABELS[ev] % z if "%s" in LABELS[ev] else LABELS[ev]
+        colour = "#3355bb" if ev in BLUE_EVENTS else "#aa3333"
+        arrows.append("set arrow from %.2f, graph 0 to %.2f, graph 1 nohead lc rgb '%s' dt 2" % (x, x, colour))
         arrows.append("set label \"%s\" at %.2f, graph %.2f left offset 0.3,0 font ',8' tc rgb '%s'" % (
-            label, x, 0.93 - 0.11 * (i % 4), color))
+            label, x, 0.93 - 0.11 * (i % 4), colour))
     maxn = max([n for _, n in lb] + [1])
     script = """
 {terminal}

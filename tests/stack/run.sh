@@ -17,6 +17,8 @@
 #      refusal is the firewall's, not an absent listener's;
 #   4. the runbook's local rehearsal: a new API key and a database restore
 #      from a snapshot go live with one rolling update;
+#   4b. stack-status names each instance's release, with no error for an
+#      instance that has no process;
 #   5. stack-down leaves nothing (a running scaler included): no process (by pid, by network namespace,
 #      by command line), no namespace, no nftables table, no veth, no file
 #      (the stack directory, the runtime directory, /etc/netns/<ns>, an
@@ -370,6 +372,21 @@ for z in "${ZONES[@]}"; do
     expect_path "internet -> database $z refused by the database's security group alone" refused "$NS_PUB" "${DB_IP[$z]}" "$DB_PORT"
     expect_path "balancer -> database $z refused by the database's security group alone" refused "$NS_LB" "${DB_IP[$z]}" "$DB_PORT"
 done
+
+echo "--- stack-status, also for an instance with no process"
+# An instance between a crash and its restart has no process: stack-status
+# once printed "dirname: invalid option" for it (issue 13). Its supervisor
+# is held (SIGSTOP) while its process is killed, so the moment lasts.
+sup=$(cat "$S_RUN/app1.supervisor.pid")
+pid=$(cat "$S_RUN/app1.pid")
+kill -STOP "$sup"
+kill -KILL "$pid"
+wait_until 5 0.05 eval "! pid_alive $pid" || true
+"$STACK" status >"$WORK/status.out" 2>"$WORK/status.err" || true
+kill -CONT "$sup"
+check "stack-status prints no error when an instance has no process" test ! -s "$WORK/status.err"
+check "stack-status says app1 is not running and names its release" \
+    grep -q "^  app1 .*pid $pid(not running)  release $(basename "$(readlink -f "$STACK_DIR/current")")  " "$WORK/status.out"
 
 # ------------------------------------------------------------------ 4
 echo "--- stack-down leaves nothing behind"
