@@ -129,7 +129,7 @@ run_deploy() {
     env -u GITHUB_ACTIONS -u GITHUB_STEP_SUMMARY -u GITHUB_SHA -u GITHUB_OUTPUT -u AWS_ACCOUNT_ID \
         TF_DIR="$work/stack" TF_STATE_BUCKET="$bucket" TF_STATE_KEY=items-api/test/terraform.tfstate \
         TF_BACKEND_CONFIG=use_path_style=true GITHUB_REPOSITORY=example-org/items-api \
-        IMAGE_ENGINE=docker SMOKE_ATTEMPTS=3 SMOKE_INTERVAL=0 SMOKE_PASSES=2 POLL_INTERVAL=0 REFRESH_TIMEOUT=60 \
+        IMAGE_ENGINE=docker SMOKE_ATTEMPTS=3 SMOKE_INTERVAL=0 SMOKE_PASSES=2 POLL_INTERVAL=0 REFRESH_TIMEOUT=60 BAKE_SECONDS=0 \
         DEPLOY_SUMMARY="$work/summary.md" GITHUB_OUTPUT="$work/gh-output" \
         "${DEPLOY_ENV[@]}" release/deploy.sh "$@" >"$work/out/$name.log" 2>&1 || rc=$?
     cp "$STUB_DIR/calls.log" "$work/out/$name.calls"
