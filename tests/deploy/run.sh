@@ -21,7 +21,8 @@
 # plain HTTP), waiting for somebody else's refresh, a
 # manual rollback with --no-push, a failed first deploy (nothing to roll
 # back to), a first deploy whose ECR repository cannot be created, and
-# somebody else's refresh that outlasts REFRESH_TIMEOUT. Every failure and
+# somebody else's refresh that outlasts REFRESH_TIMEOUT, and the bad
+# releases the deploy guard stops (tests/deploy/bad_releases.sh). Every failure and
 # refusal writes a job summary. Secrets never reach argv, logs or summaries.
 set -euo pipefail
 
@@ -300,6 +301,10 @@ run_deploy manual-rollback 0 --no-push --tag "$A"
 expect "manual-rollback: nothing pushed" 0 "$(calls '^docker push')"
 expect "manual-rollback: the state runs A" "$A" "$(current_image)"
 expect "manual-rollback: the service runs A" "$A" "$(deployed)"
+
+# Bad releases stop themselves: the deploy guard (release/guard.sh).
+# shellcheck source=tests/deploy/bad_releases.sh
+source tests/deploy/bad_releases.sh
 
 add_image "items-api:$H" "$H"
 echo "$H" >"$STUB_DIR/bad-tags"
