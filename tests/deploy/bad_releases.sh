@@ -14,7 +14,8 @@
 #   alarm-after-refresh   the alarm fires after the refresh ended, during the
 #                         deploy's bake: the previous tag is redeployed by a refresh
 #                         without the alarms (the stub fails one started with a
-#                         firing alarm, as AWS does), exit 1 naming the alarm
+#                         firing alarm, as AWS fails one whose alarm fires), exit 1
+#                         naming the alarm
 #
 # Sourced where the stack serves what its state records (after run.sh's
 # manual-rollback), and leaves it so. Each bad release must leave the
