@@ -28,6 +28,9 @@ locals {
   lb_settings   = jsondecode(file("${path.module}/lb-settings.json"))
   app_port      = local.lb_settings.app_port
   drain_seconds = local.lb_settings.deregistration_delay_seconds
+  # Likewise for the 5xx alarm that rolls a release back (monitoring's
+  # target_5xx): the rehearsal's roll guards with the same numbers.
+  deploy_guard = jsondecode(file("${path.module}/deploy-guard.json"))
 
   asg_name            = "${var.name}-app"
   db_identifier       = "${var.name}-db"
@@ -205,6 +208,7 @@ module "monitoring" {
   db_instance_identifier  = module.database.identifier
 
   alarm_thresholds = var.alarm_thresholds
+  deploy_guard     = local.deploy_guard
 }
 
 module "user_data" {
@@ -261,6 +265,7 @@ module "compute" {
   instance_refresh_checkpoint_percentages   = [50, 100]
   instance_refresh_checkpoint_delay_seconds = var.instance_refresh_checkpoint_delay_seconds
   rollback_alarm_names                      = module.monitoring.deploy_guard_alarm_names
+  instance_refresh_bake_seconds             = module.monitoring.deploy_guard_bake_seconds
 
   secret_arns              = [module.secrets.api_keys_secret_arn, module.database.master_user_secret_arn]
   secrets_kms_key_arn      = var.kms_key_arn

@@ -505,7 +505,7 @@ variable "alarm_thresholds" {
   description = "Alarm thresholds; omitted keys keep their defaults."
   type = object({
     alb_5xx_per_minute       = optional(number, 10)
-    target_5xx_per_minute    = optional(number, 10)
+    target_5xx_per_minute    = optional(number) # retired: infrastructure/deploy-guard.json (validation below)
     p99_latency_seconds      = optional(number, 1)
     db_cpu_percent           = optional(number, 80)
     db_free_storage_gb       = optional(number, 5)
@@ -514,6 +514,13 @@ variable "alarm_thresholds" {
     app_5xx_rate_percent     = optional(number, 5)
   })
   default = {}
+
+  # The rollback alarm's threshold has one source, shared with the rehearsal:
+  # an override here would make AWS judge releases differently.
+  validation {
+    condition     = var.alarm_thresholds.target_5xx_per_minute == null
+    error_message = "alarm_thresholds.target_5xx_per_minute is retired: the target-5xx alarm that rolls releases back takes its numbers from infrastructure/deploy-guard.json (threshold, period, evaluation periods), shared with the rehearsal. Change them there."
+  }
 }
 
 ################################################################################

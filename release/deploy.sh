@@ -14,15 +14,22 @@
 #      when ECR already has TAG: tags are immutable)
 #   5. terraform apply of that plan: a new launch template version runs TAG
 #   6. start an instance refresh of the Auto Scaling group (rolling, minimum
-#      healthy percentage, checkpoints, auto-rollback on the deploy-guard
-#      alarms: the preferences come from Terraform's outputs) and wait for it
+#      healthy percentage, checkpoints, a bake time, auto-rollback on the
+#      deploy-guard alarms: the preferences come from Terraform's outputs) and
+#      wait for it, watching the alarms (release/guard.sh): one in ALARM rolls
+#      the refresh back
 #   7. smoke test through the load balancer: GET /healthz and an authenticated
 #      GET /v1/items, SMOKE_PASSES times in a row. The API key goes only to an
 #      https:// URL, or to http:// on a loopback address (a tunnel): a plain
 #      http:// URL elsewhere (SMOKE_URL, or the service_url the plan would
 #      give) is refused before anything changes
-#   8. on any failure after the apply started: apply the previous tag again, refresh
-#      (unless the group already rolled itself back), smoke test, and exit 1
+#   7b. bake: the deploy-guard alarms stay watched until the bake time after
+#      the refresh is over (BakeTime of the preferences: the target-5xx alarm's
+#      evaluation window, infrastructure/deploy-guard.json, plus one period)
+#   8. on any failure after the apply started (the refresh failed or rolled
+#      back, an alarm fired, the smoke test failed): apply the previous tag
+#      again, refresh without the alarms (unless the group already rolled
+#      itself back), smoke test, and exit 1 naming the failure
 #
 # First run: if the state has no ECR repository yet (a fresh stack deployed by
 # hand), the repository is created first with a targeted apply, then the
@@ -68,6 +75,8 @@
 #                                        2 x REFRESH_TIMEOUT. The credentials and
 #                                        the job must outlast that plus the rest
 #                                        (minutes): ci-cd.yml has the arithmetic
+#   BAKE_SECONDS                         the bake of step 7b (default: the refresh
+#                                        preferences' BakeTime, from Terraform)
 #   IMAGE_ENGINE                         docker|podman (default: image/engine.sh decides)
 #   ALLOW_DESTROY=1                      apply plans that destroy resources
 #
@@ -82,13 +91,16 @@
 set -euo pipefail
 
 # The plan path is release/plan.sh; the release path is below, over
-# release/lib.sh (steps 1-3, the summary), release/smoke.sh (step 7) and
+# release/lib.sh (steps 1-3, the summary), release/smoke.sh (step 7),
+# release/guard.sh (the alarms that stop a bad release, step 6-7) and
 # release/rollout.sh (steps 4-8: push, apply, refresh, rollback).
 release_dir=$(dirname "${BASH_SOURCE[0]}")
 # shellcheck source=release/lib.sh
 source "$release_dir/lib.sh"
 # shellcheck source=release/smoke.sh
 source "$release_dir/smoke.sh"
+# shellcheck source=release/guard.sh
+source "$release_dir/guard.sh"
 # shellcheck source=release/rollout.sh
 source "$release_dir/rollout.sh"
 

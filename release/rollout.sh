@@ -7,7 +7,8 @@
 #
 #   create_repository          first deploy: terraform apply -target=module.registry
 #   push_image                 image_ref -> <repository>:TAG in ECR
-#   release TAG                apply the saved plan, refresh, smoke test
+#   release TAG                apply the saved plan, refresh (watched by the deploy
+#                              guard, release/guard.sh), smoke test, bake
 #   roll_back FAILURE SELF     back to previous_tag after release TAG failed
 #
 # Waiting for instance refreshes is bounded: REFRESH_TIMEOUT for each wait,
@@ -17,6 +18,9 @@ refresh_timeout=${REFRESH_TIMEOUT:-2700}
 poll_interval=${POLL_INTERVAL:-30}
 # Seconds of refresh waiting left in this run: 2 x REFRESH_TIMEOUT in all.
 refresh_budget=$((2 * refresh_timeout))
+# 1: the next refresh is a release's, watched by the deploy guard; 0: the
+# rollback's, which puts the known-good tag back without the alarms.
+guarded=1
 
 # create_repository: the very first deploy of a stack by hand: the repository
 # must exist before the push, and before the plan (a saved plan goes stale
@@ -77,23 +81,28 @@ refresh_status() {
 
 terminal() { [[ $1 =~ ^(Successful|Failed|Cancelled|RollbackFailed|RollbackSuccessful)$ ]]; }
 
-# wait_refresh ID: polls until a terminal status or the timeout; sets
-# wait_result to the status, or Timeout. Each wait lasts at most
-# REFRESH_TIMEOUT, and what is left of the run's budget (refresh_budget,
-# which it spends: hence a global result, not a subshell's output).
+# wait_refresh ID [ON_POLL]: polls until a terminal status or the timeout;
+# sets wait_result to the status, or Timeout, and wait_reason to AWS's
+# StatusReason. ON_POLL STATUS runs at each poll (the deploy guard). Each
+# wait lasts at most REFRESH_TIMEOUT, and what is left of the run's budget
+# (refresh_budget, which it spends: hence a global result, not a subshell's
+# output).
 wait_refresh() {
-    local id=$1 t0 limit deadline line status last=
+    local id=$1 on_poll=${2:-} t0 limit deadline line status reason last=
+    wait_reason=
     t0=$(date +%s)
     limit=$((refresh_budget < refresh_timeout ? refresh_budget : refresh_timeout))
     ((limit > 0)) || limit=0
     deadline=$((t0 + limit))
     while :; do
         line=$(refresh_status "$id") || line="Unknown"
-        status=${line%%$'\t'*}
+        IFS=$'\t' read -r status _ reason <<<"$line" || true
+        [[ -z $reason || $reason == None ]] || wait_reason=$reason
         if [[ $line != "$last" ]]; then
             log "refresh $id: $(tr '\t' ' ' <<<"$line")"
             last=$line
         fi
+        [[ -z $on_poll ]] || "$on_poll" "$status"
         if terminal "$status"; then
             wait_result=$status
             break
@@ -129,7 +138,7 @@ wait_for_other_refresh() {
 # waits. Sets refresh_id and refresh_result (a terminal status or Timeout;
 # a timed-out refresh is rolled back, or cancelled, first).
 refresh() {
-    local desired prefs
+    local desired prefs on_poll=
     desired=$(tf_out instance_refresh_desired_configuration)
     prefs=$(tf_out instance_refresh_preferences)
     [[ -n $desired && -n $prefs ]] || {
@@ -137,6 +146,15 @@ refresh() {
         refresh_result=Failed
         return 0
     }
+    if ((guarded)); then
+        guard_start "$prefs"
+        on_poll=guard_poll
+    else
+        prefs=$(guard_off "$prefs")
+        guard_alarms=()
+        guard_tripped=
+        log "rollback refresh: without the deploy-guard alarms and bake (the failed release's alarm may still be in ALARM)"
+    fi
     wait_for_other_refresh
     if ((refresh_budget <= 0)); then
         log "no time left for another refresh (2 x REFRESH_TIMEOUT = $((2 * refresh_timeout))s of waiting used)"
@@ -153,13 +171,13 @@ refresh() {
         return 0
     }
     log "instance refresh $refresh_id started on $asg (desired $desired)"
-    wait_refresh "$refresh_id"
+    wait_refresh "$refresh_id" "$on_poll"
     refresh_result=$wait_result
     if [[ $refresh_result == Timeout ]]; then
         log "refresh $refresh_id did not finish in time: rolling it back"
         if aws autoscaling rollback-instance-refresh --region "$region" --auto-scaling-group-name "$asg" >/dev/null 2>&1 ||
             aws autoscaling cancel-instance-refresh --region "$region" --auto-scaling-group-name "$asg" >/dev/null 2>&1; then
-            wait_refresh "$refresh_id"
+            wait_refresh "$refresh_id" "$on_poll"
             refresh_result=$wait_result
             [[ $refresh_result != Timeout ]] || refresh_result=Failed
         else
@@ -192,21 +210,37 @@ release() {
     group "instance refresh of $asg"
     refresh
     endgroup
+    local why=${guard_tripped:-${wait_reason:-no reason given}}
     case $refresh_result in
-    Successful) ;;
+    Successful)
+        if [[ -n $guard_tripped ]]; then
+            failure=$guard_tripped
+            return
+        fi
+        ;;
     RollbackSuccessful)
         self_rolled_back=1
-        failure="the instance refresh rolled back (alarm or failed instances)"
+        failure="the instance refresh rolled back: $why"
         return
         ;;
     *)
-        failure="the instance refresh ended $refresh_result"
+        failure="the instance refresh ended $refresh_result: $why"
         return
         ;;
     esac
     group "smoke test"
-    smoke || failure="smoke test failed"
+    if ! smoke; then
+        failure="smoke test failed"
+        endgroup
+        return
+    fi
     endgroup
+    if ((guarded)); then
+        group "bake (deploy guard)"
+        guard_bake
+        endgroup
+        failure=$guard_tripped
+    fi
 }
 
 # roll_back FIRST_FAILURE SELF_ROLLED_BACK: after release TAG failed, back to
@@ -240,6 +274,7 @@ roll_back() {
         if apply_plan; then failure=; else failure="rollback apply failed"; fi
         endgroup
     else
+        guarded=0
         release "$previous_tag"
     fi
     rollback_refresh=$refresh_id
@@ -249,6 +284,6 @@ roll_back() {
         die 3 "rollback to $previous_tag failed: $failure"
     fi
     summary "FAILED ($first_failure); rolled back to $previous_tag"
-    log "rolled back to $previous_tag"
+    log "rolled back to $previous_tag, which serves again; $tag failed: $first_failure"
     exit 1
 }

@@ -28,6 +28,7 @@ variables {
   instance_refresh_checkpoint_percentages   = [50, 100]
   instance_refresh_checkpoint_delay_seconds = 120
   rollback_alarm_names                      = ["items-api-target-5xx", "items-api-unhealthy-hosts"]
+  instance_refresh_bake_seconds             = 240
   cpu_target_utilization                    = 50
   requests_per_target                       = 1000
   secret_arns = [
@@ -100,6 +101,11 @@ run "launch_template_and_group" {
   assert {
     condition     = jsondecode(jsonencode(output.instance_refresh_preferences)).AutoRollback == true && output.instance_refresh_preferences.MinHealthyPercentage == 100 && output.instance_refresh_preferences.AlarmSpecification.Alarms == var.rollback_alarm_names
     error_message = "The pipeline's refresh preferences must match the group's instance_refresh block"
+  }
+
+  assert {
+    condition     = output.instance_refresh_preferences.BakeTime == 240
+    error_message = "The deploy's refreshes bake (AWS keeps judging them by the alarms) for instance_refresh_bake_seconds"
   }
 
   assert {

@@ -14,6 +14,8 @@ variables {
   asg_name                = "items-api-app"
   asg_min_size            = 2
   db_instance_identifier  = "items-api-db"
+  # The rollback alarm's one source, as the root reads it.
+  deploy_guard = jsondecode(file("deploy-guard.json"))
 }
 
 run "monitoring_uses_the_service_metrics" {
@@ -89,4 +91,74 @@ run "monitoring_rejects_a_malformed_alarm_email" {
   }
 
   expect_failures = [var.alarm_email]
+}
+
+# The alarm that rolls releases back is deploy-guard.json, number for number,
+# and a finished refresh bakes for its evaluation window plus one period.
+run "target_5xx_alarm_is_deploy_guard_json" {
+  command = apply
+
+  module {
+    source = "./modules/monitoring"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.this["target_5xx"].metric_name == jsondecode(file("deploy-guard.json")).metric &&
+      aws_cloudwatch_metric_alarm.this["target_5xx"].statistic == jsondecode(file("deploy-guard.json")).statistic &&
+      aws_cloudwatch_metric_alarm.this["target_5xx"].period == jsondecode(file("deploy-guard.json")).period_seconds &&
+      aws_cloudwatch_metric_alarm.this["target_5xx"].evaluation_periods == jsondecode(file("deploy-guard.json")).evaluation_periods &&
+      aws_cloudwatch_metric_alarm.this["target_5xx"].datapoints_to_alarm == jsondecode(file("deploy-guard.json")).datapoints_to_alarm &&
+      aws_cloudwatch_metric_alarm.this["target_5xx"].threshold == jsondecode(file("deploy-guard.json")).threshold
+    )
+    error_message = "The target-5xx alarm must equal infrastructure/deploy-guard.json (metric, statistic, period, evaluation periods, datapoints, threshold)"
+  }
+
+  assert {
+    condition     = output.deploy_guard_bake_seconds == jsondecode(file("deploy-guard.json")).period_seconds * (jsondecode(file("deploy-guard.json")).evaluation_periods + 1)
+    error_message = "The bake is the guard's evaluation window plus one period (both guard alarms are 60 s x 3 today)"
+  }
+}
+
+# Other numbers in the file move the alarm and the bake with them.
+run "target_5xx_alarm_follows_the_guard" {
+  command = apply
+
+  module {
+    source = "./modules/monitoring"
+  }
+
+  variables {
+    deploy_guard = {
+      metric             = "HTTPCode_Target_5XX_Count", statistic = "Sum", period_seconds = 120,
+      evaluation_periods = 4, datapoints_to_alarm = 3, threshold = 25
+    }
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["target_5xx"].period == 120 && aws_cloudwatch_metric_alarm.this["target_5xx"].evaluation_periods == 4 && aws_cloudwatch_metric_alarm.this["target_5xx"].datapoints_to_alarm == 3 && aws_cloudwatch_metric_alarm.this["target_5xx"].threshold == 25
+    error_message = "The target-5xx alarm takes every number from deploy_guard"
+  }
+
+  assert {
+    condition     = output.deploy_guard_bake_seconds == 600
+    error_message = "The bake is the longest guard alarm's window plus one period: 120 s x (4 + 1)"
+  }
+}
+
+run "monitoring_rejects_a_guard_cloudwatch_cannot_evaluate" {
+  command = plan
+
+  module {
+    source = "./modules/monitoring"
+  }
+
+  variables {
+    deploy_guard = {
+      metric             = "HTTPCode_Target_5XX_Count", statistic = "Sum", period_seconds = 45,
+      evaluation_periods = 2, datapoints_to_alarm = 3, threshold = 10
+    }
+  }
+
+  expect_failures = [var.deploy_guard]
 }

@@ -174,3 +174,14 @@ run "rejects_an_unknown_class_without_max_connections" {
 
   expect_failures = [var.asg_max_size]
 }
+
+# The rollback alarm's numbers live in deploy-guard.json only.
+run "rejects_a_target_5xx_threshold_override" {
+  command = plan
+
+  variables {
+    alarm_thresholds = { target_5xx_per_minute = 50 }
+  }
+
+  expect_failures = [var.alarm_thresholds]
+}

@@ -48,6 +48,17 @@ run "default_stack" {
     error_message = "The instance role must read exactly the API keys secret and the RDS master secret"
   }
 
+  # One source for the rollback guard: the alarm the refresh watches is
+  # deploy-guard.json's, and the refresh bakes for its window plus a period.
+  assert {
+    condition = (
+      module.monitoring.alarm_names.target_5xx == "items-api-target-5xx" &&
+      contains(output.instance_refresh_preferences.AlarmSpecification.Alarms, "items-api-target-5xx") &&
+      output.instance_refresh_preferences.BakeTime == local.deploy_guard.period_seconds * (local.deploy_guard.evaluation_periods + 1)
+    )
+    error_message = "The refresh must roll back on the deploy-guard.json alarm and bake for its evaluation window plus one period"
+  }
+
   # One number for draining: target group deregistration delay = DRAIN_SECONDS.
   assert {
     condition     = module.user_data.environment.DRAIN_SECONDS == tostring(local.lb_settings.deregistration_delay_seconds)

@@ -21,7 +21,8 @@
 # plain HTTP), waiting for somebody else's refresh, a
 # manual rollback with --no-push, a failed first deploy (nothing to roll
 # back to), a first deploy whose ECR repository cannot be created, and
-# somebody else's refresh that outlasts REFRESH_TIMEOUT. Every failure and
+# somebody else's refresh that outlasts REFRESH_TIMEOUT, and the bad
+# releases the deploy guard stops (tests/deploy/bad_releases.sh). Every failure and
 # refusal writes a job summary. Secrets never reach argv, logs or summaries.
 set -euo pipefail
 
@@ -129,7 +130,7 @@ run_deploy() {
     env -u GITHUB_ACTIONS -u GITHUB_STEP_SUMMARY -u GITHUB_SHA -u GITHUB_OUTPUT -u AWS_ACCOUNT_ID \
         TF_DIR="$work/stack" TF_STATE_BUCKET="$bucket" TF_STATE_KEY=items-api/test/terraform.tfstate \
         TF_BACKEND_CONFIG=use_path_style=true GITHUB_REPOSITORY=example-org/items-api \
-        IMAGE_ENGINE=docker SMOKE_ATTEMPTS=3 SMOKE_INTERVAL=0 SMOKE_PASSES=2 POLL_INTERVAL=0 REFRESH_TIMEOUT=60 \
+        IMAGE_ENGINE=docker SMOKE_ATTEMPTS=3 SMOKE_INTERVAL=0 SMOKE_PASSES=2 POLL_INTERVAL=0 REFRESH_TIMEOUT=60 BAKE_SECONDS=0 \
         DEPLOY_SUMMARY="$work/summary.md" GITHUB_OUTPUT="$work/gh-output" \
         "${DEPLOY_ENV[@]}" release/deploy.sh "$@" >"$work/out/$name.log" 2>&1 || rc=$?
     cp "$STUB_DIR/calls.log" "$work/out/$name.calls"
@@ -300,6 +301,10 @@ run_deploy manual-rollback 0 --no-push --tag "$A"
 expect "manual-rollback: nothing pushed" 0 "$(calls '^docker push')"
 expect "manual-rollback: the state runs A" "$A" "$(current_image)"
 expect "manual-rollback: the service runs A" "$A" "$(deployed)"
+
+# Bad releases stop themselves: the deploy guard (release/guard.sh).
+# shellcheck source=tests/deploy/bad_releases.sh
+source tests/deploy/bad_releases.sh
 
 add_image "items-api:$H" "$H"
 echo "$H" >"$STUB_DIR/bad-tags"

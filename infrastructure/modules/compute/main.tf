@@ -37,6 +37,9 @@ locals {
     ScaleInProtectedInstances = "Refresh"
     StandbyInstances          = "Terminate"
     AlarmSpecification        = length(var.rollback_alarm_names) > 0 ? { Alarms = var.rollback_alarm_names } : null
+    # Only in the StartInstanceRefresh preferences (the provider's
+    # instance_refresh block has no bake time): the deploys start the refreshes.
+    BakeTime = var.instance_refresh_bake_seconds
   }
 }
 

@@ -166,6 +166,17 @@ variable "instance_refresh_checkpoint_percentages" {
   type        = list(number)
 }
 
+variable "instance_refresh_bake_seconds" {
+  description = "BakeTime of a refresh started by release/deploy.sh: after the last instance is replaced, how long the rollback alarms still judge (and AutoRollback can undo) the release before the refresh counts as successful. The monitoring module derives it from the guard alarms' evaluation window (deploy_guard_bake_seconds)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.instance_refresh_bake_seconds >= 0 && var.instance_refresh_bake_seconds <= 172800 && floor(var.instance_refresh_bake_seconds) == var.instance_refresh_bake_seconds
+    error_message = "instance_refresh_bake_seconds must be a whole number of seconds, 0-172800 (the StartInstanceRefresh limit)."
+  }
+}
+
 variable "instance_refresh_checkpoint_delay_seconds" {
   description = "Pause at each checkpoint, in seconds."
   type        = number

@@ -95,17 +95,20 @@ locals {
       comparison_operator = "GreaterThanThreshold"
       treat_missing_data  = "notBreaching"
     }
+    # The deploy guard: its numbers are deploy-guard.json's (var.deploy_guard),
+    # the one source shared with the rehearsal's 5xx guard (rehearsal/), so a
+    # release is judged by the same rule on both.
     target_5xx = {
       suffix              = "target-5xx"
-      description         = "The service answers 5xx. Also rolls back an instance refresh."
+      description         = "The service answers 5xx: more than ${var.deploy_guard.threshold} per ${var.deploy_guard.period_seconds} s in ${var.deploy_guard.datapoints_to_alarm} of ${var.deploy_guard.evaluation_periods} periods (infrastructure/deploy-guard.json). Also rolls back an instance refresh."
       namespace           = "AWS/ApplicationELB"
-      metric_name         = "HTTPCode_Target_5XX_Count"
+      metric_name         = var.deploy_guard.metric
       dimensions          = local.tg_dimensions
-      statistic           = "Sum"
-      period              = 60
-      evaluation_periods  = 3
-      datapoints_to_alarm = 2
-      threshold           = var.alarm_thresholds.target_5xx_per_minute
+      statistic           = var.deploy_guard.statistic
+      period              = var.deploy_guard.period_seconds
+      evaluation_periods  = var.deploy_guard.evaluation_periods
+      datapoints_to_alarm = var.deploy_guard.datapoints_to_alarm
+      threshold           = var.deploy_guard.threshold
       comparison_operator = "GreaterThanThreshold"
       treat_missing_data  = "notBreaching"
     }
@@ -228,6 +231,9 @@ locals {
       }
     }
   }
+
+  # The alarms that roll back an instance refresh (outputs deploy_guard_*).
+  deploy_guard_keys = ["target_5xx", "unhealthy_hosts"]
 
   # The dashboard's alarm widget lists them in this order.
   alarm_order = ["alb_5xx", "target_5xx", "unhealthy_hosts", "p99_latency", "in_service", "db_cpu", "db_free_storage", "db_connections", "app_db_errors", "app_5xx_rate"]

@@ -15,10 +15,15 @@ output "alarm_topic_arn" {
 
 output "deploy_guard_alarm_names" {
   description = "Alarms that roll back an instance refresh when they fire."
-  value = [
-    aws_cloudwatch_metric_alarm.this["target_5xx"].alarm_name,
-    aws_cloudwatch_metric_alarm.this["unhealthy_hosts"].alarm_name,
-  ]
+  value       = [for k in local.deploy_guard_keys : aws_cloudwatch_metric_alarm.this[k].alarm_name]
+}
+
+output "deploy_guard_bake_seconds" {
+  description = "How long a finished release stays watched by the deploy-guard alarms before it counts as good: the longest guard alarm's evaluation window (period x evaluation periods) plus one period, the delay before a period's datapoint reaches CloudWatch."
+  value = max([
+    for k in local.deploy_guard_keys :
+    aws_cloudwatch_metric_alarm.this[k].period * (aws_cloudwatch_metric_alarm.this[k].evaluation_periods + 1)
+  ]...)
 }
 
 output "alarm_names" {

@@ -310,6 +310,19 @@ def readback(workdir):
     c.check("an alarm on the service's EMF metric DbErrors",
             any(a.get("Namespace") == "ItemsApi" and a.get("MetricName") == "DbErrors" for a in alarms))
     c.check("every alarm notifies the SNS topic", all(outputs["alarm_topic_arn"] in a["AlarmActions"] for a in alarms))
+    # The rollback guard, read back from CloudWatch: deploy-guard.json's numbers,
+    # the alarm the refresh preferences name, and a bake of its window + a period.
+    guard = json.load(open(os.path.join(os.path.dirname(__file__), "..", "..", "deploy-guard.json")))
+    t5xx = next((a for a in alarms if a["AlarmName"] == f"{NAME}-target-5xx"), {})
+    c.equal("target-5xx alarm = deploy-guard.json (metric, statistic, period, evaluation periods, datapoints, threshold)",
+            [t5xx.get(k) for k in ("MetricName", "Statistic", "Period", "EvaluationPeriods", "DatapointsToAlarm", "Threshold")],
+            [guard["metric"], guard["statistic"], guard["period_seconds"], guard["evaluation_periods"],
+             guard["datapoints_to_alarm"], float(guard["threshold"])])
+    prefs = outputs["instance_refresh_preferences"]
+    c.check("the refresh preferences roll back on the target-5xx alarm",
+            f"{NAME}-target-5xx" in prefs.get("AlarmSpecification", {}).get("Alarms", []), prefs)
+    c.equal("refresh BakeTime = guard window + one period", prefs.get("BakeTime"),
+            guard["period_seconds"] * (guard["evaluation_periods"] + 1))
     body = client("cloudwatch").get_dashboard(DashboardName=outputs["dashboard_name"])["DashboardBody"]
     c.check("dashboard shows the service's EMF metrics", '"ItemsApi"' in body and "DbPoolWaiting" in body)
     subs = client("sns").list_subscriptions_by_topic(TopicArn=outputs["alarm_topic_arn"])["Subscriptions"]

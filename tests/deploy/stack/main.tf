@@ -75,6 +75,26 @@ variable "smoke_api_key" {
   sensitive   = true
 }
 
+variable "deploy_guard" {
+  description = "The rollback alarm's numbers: infrastructure/deploy-guard.json's (tests/deploy/bad_releases.sh reads the alarm back and compares)."
+  type = object({
+    metric              = string
+    statistic           = string
+    period_seconds      = number
+    evaluation_periods  = number
+    datapoints_to_alarm = number
+    threshold           = number
+  })
+  default = {
+    metric              = "HTTPCode_Target_5XX_Count"
+    statistic           = "Sum"
+    period_seconds      = 60
+    evaluation_periods  = 3
+    datapoints_to_alarm = 2
+    threshold           = 10
+  }
+}
+
 locals {
   asg_name = "${var.name}-app"
   image    = "${module.registry.repository_url}:${var.image_tag}"
@@ -120,6 +140,21 @@ resource "aws_autoscaling_group" "this" {
   }
 }
 
+# The deploy guard the refresh preferences name (the real stack's target-5xx
+# alarm); the aws stub sets its state to make a release "fail real requests".
+resource "aws_cloudwatch_metric_alarm" "deploy_guard" {
+  alarm_name          = "${var.name}-deploy-guard"
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = var.deploy_guard.metric
+  statistic           = var.deploy_guard.statistic
+  period              = var.deploy_guard.period_seconds
+  evaluation_periods  = var.deploy_guard.evaluation_periods
+  datapoints_to_alarm = var.deploy_guard.datapoints_to_alarm
+  threshold           = var.deploy_guard.threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+}
+
 resource "aws_secretsmanager_secret" "api_keys" {
   name                    = "${var.name}/api-keys"
   recovery_window_in_days = 0
@@ -159,7 +194,9 @@ output "instance_refresh_preferences" {
     CheckpointDelay       = 120
     SkipMatching          = true
     AutoRollback          = true
-    AlarmSpecification    = { Alarms = ["${var.name}-deploy-guard"] }
+    AlarmSpecification    = { Alarms = [aws_cloudwatch_metric_alarm.deploy_guard.alarm_name] }
+    # monitoring's deploy_guard_bake_seconds: the window plus one period
+    BakeTime = var.deploy_guard.period_seconds * (var.deploy_guard.evaluation_periods + 1)
   })
 }
 
