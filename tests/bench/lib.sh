@@ -252,7 +252,7 @@ nginx_stop() {
 bench_idle_figures() {
     local n=$1
     bench_log "idle keep-alive connections: $n to a fresh service, then to a fresh nginx"
-    svc_start "${BENCH_WORKER_THREADS:-2}" "${BENCH_DB_POOL_SIZE:-4}"
+    svc_start "${BENCH_WORKER_THREADS:-2}" "${BENCH_DB_POOL_SIZE:-16}"
     read -r IDLE_SVC IDLE_SVC_B IDLE_SVC_A IDLE_SVC_N _ < <(bench_idle_one service "$n" \
         --port "$SVC_PORT" --pid "$SVC_PID")
     svc_stop

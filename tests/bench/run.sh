@@ -29,7 +29,7 @@
 #   BENCH_CONNECTIONS=64     wrk -c and pgbench -c
 #   BENCH_WRK_THREADS=2      wrk -t and pgbench -j
 #   BENCH_WORKER_THREADS=2   the service's WORKER_THREADS (nginx gets as many workers)
-#   BENCH_DB_POOL_SIZE=4     the service's DB_POOL_SIZE
+#   BENCH_DB_POOL_SIZE=16    the service's DB_POOL_SIZE (its default, docs/capacity.md)
 #   BENCH_STARTUP_REPS=10    start-up repetitions
 #   BENCH_IDLE_CONNECTIONS=5000  idle keep-alive connections for the KiB/connection figure
 #   BENCH_PROFILE=0          1: one more GET run under `perf record -g -p`,
@@ -59,7 +59,7 @@ BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64}
 BENCH_WRK_THREADS=${BENCH_WRK_THREADS:-2}
 # Defaults chosen by tests/bench/sweep.sh on the 2-core box (docs/performance.md).
 BENCH_WORKER_THREADS=${BENCH_WORKER_THREADS:-2}
-BENCH_DB_POOL_SIZE=${BENCH_DB_POOL_SIZE:-4}
+BENCH_DB_POOL_SIZE=${BENCH_DB_POOL_SIZE:-16}
 BENCH_STARTUP_REPS=${BENCH_STARTUP_REPS:-10}
 BENCH_PROFILE=${BENCH_PROFILE:-0}
 BENCH_COMPARE=${BENCH_COMPARE:-0}
