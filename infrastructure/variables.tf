@@ -221,7 +221,7 @@ variable "log_level" {
 variable "db_pool_size" {
   description = "DB_POOL_SIZE: database connections per instance (1-100); the rule on asg_max_size keeps the fleet's total within the database's max_connections (db_max_connections)."
   type        = number
-  default     = 8
+  default     = 16
 }
 
 ################################################################################
@@ -277,7 +277,7 @@ variable "asg_min_size" {
 variable "asg_max_size" {
   description = "Maximum number of instances, at least asg_min_size."
   type        = number
-  default     = 6
+  default     = 4
 
   # Peak instances: an instance refresh launches replacements before old
   # instances stop (up to instance_refresh_max_healthy_percentage of the
@@ -292,13 +292,13 @@ variable "asg_max_size" {
 variable "cpu_target_utilization" {
   description = "Average CPU utilization (%) the group keeps by scaling, 10-90 (headroom while new instances boot)."
   type        = number
-  default     = 50
+  default     = 35
 }
 
 variable "requests_per_target" {
   description = "ALB requests per target per minute the group keeps by scaling (positive)."
   type        = number
-  default     = 1000
+  default     = 137000
 }
 
 variable "instance_warmup_seconds" {

@@ -7,13 +7,18 @@
 #   make bench-sweep    GET item ratio over WORKER_THREADS × DB_POOL_SIZE (build/bench/sweep.md)
 #   make bench-profile  make bench plus perf record -g of the GET path (build/bench/profile-get.txt)
 #   make bench-compare  make bench plus Express and Flask on the same box
+#   make capacity       the capacity model's measurements (~8 min): POST vs pgbench INSERT
+#                       by DB_POOL_SIZE, the drills' 70/30 mix on PostgreSQL and on one
+#                       instance (build/bench/capacity.md), and what they derive
+#   make capacity-update  the same, then writes infrastructure/capacity-model.json
 #
 # Knobs are environment variables read by tests/bench/run.sh (BENCH_DURATION,
 # BENCH_RUNS, BENCH_WORKER_THREADS, BENCH_DB_POOL_SIZE, BENCH_COMPARE, ...).
 
 BENCH_PROBE := build/bench/startup-probe
+BENCH_LOADGEN := build/bench/loadgen
 
-.PHONY: bench bench-quick bench-idle bench-sweep bench-profile bench-compare deps-bench
+.PHONY: bench bench-quick bench-idle bench-sweep bench-profile bench-compare capacity capacity-update deps-bench
 
 deps-bench:
 	@tools/deps.sh bench
@@ -41,3 +46,15 @@ bench-profile: build $(BENCH_PROBE) | deps-bench ## benchmark + perf profile of 
 
 bench-compare: build $(BENCH_PROBE) | deps-bench ## benchmark + Express and Flask for comparison
 	@BENCH_COMMAND="make bench-compare" BENCH_COMPARE=1 tests/bench/run.sh
+
+# The drills' load generator (tests/drills/run.sh builds its own copy).
+$(BENCH_LOADGEN): tests/drills/loadgen.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	$(Q)$(CC) -std=c17 -O2 $(WARNINGS) -o $@ $<
+
+capacity: build $(BENCH_LOADGEN) | deps-bench ## capacity model measurements (build/bench/capacity.md), derived defaults
+	@tests/bench/capacity.sh
+
+capacity-update: capacity ## make capacity, then write the derived defaults to infrastructure/capacity-model.json
+	@python3 tools/capacity/derive.py --write build/bench/capacity.json

@@ -77,9 +77,10 @@ class Scaler:
         # The rule of capacity-model.json "rehearsal": an instance's share of
         # the machine, and what fraction of an AWS instance that is.
         self.entitled_cores = cores / self.max
-        self.fraction = self.entitled_cores / r["aws_instance_vcpus"]
+        self.fraction = self.entitled_cores / m["aws"]["instance_vcpus"]
+        self.rate_factor = r["rate_factor"]
         self.aws_requests_target = d["requests_per_target"]
-        self.requests = Policy("requests", d["requests_per_target"] * self.fraction)
+        self.requests = Policy("requests", d["requests_per_target"] * self.fraction / self.rate_factor)
         self.cpu = Policy("cpu", d["cpu_target_utilization"])
         self.sock = os.path.join(stack_dir, "run", "haproxy.sock")
         self.warm_until = {}  # slot -> monotonic time its warm-up ends
@@ -195,10 +196,10 @@ class Scaler:
         self.ev_f = open(os.path.join(self.dir, "scaler", "events.log"), "a", buffering=1)
         self.dp_f = open(os.path.join(self.dir, "scaler", "datapoints.log"), "a", buffering=1)
         self.log("target tracking every %.1f s (a %d s metric period / time factor %g): requests per target %.0f/min "
-                 "(AWS %s x %.3f, an instance's entitlement of %.2f cores of %d), CPU %.0f %% of that entitlement; "
+                 "(AWS %s x %.3f / rate factor %g, an instance's entitlement of %.2f cores of %d), CPU %.0f %% of that entitlement; "
                  "scale-out after %d datapoints above, scale-in after %d below %.0f %%; warm-up %.1f s; min %d, max %d" % (
                      self.period, self.period * self.factor, self.factor, self.requests.target,
-                     self.aws_requests_target, self.fraction, self.entitled_cores, len(os.sched_getaffinity(0)),
+                     self.aws_requests_target, self.fraction, self.rate_factor, self.entitled_cores, len(os.sched_getaffinity(0)),
                      self.cpu.target, self.out_n, self.in_n, 100 * self.in_frac, self.warmup, self.min, self.max))
         self.event("start", time_factor=self.factor, period_s="%.3f" % self.period,
                    requests_target="%.1f" % self.requests.target, aws_requests_target=self.aws_requests_target,
@@ -244,6 +245,7 @@ class Scaler:
         return {"time_factor": "%g" % self.factor, "period_s": "%.3f" % self.period,
                 "requests_target_per_min": "%.1f" % self.requests.target,
                 "aws_requests_target_per_min": self.aws_requests_target, "fraction_of_aws_instance": "%.4f" % self.fraction,
+                "rate_factor": "%g" % self.rate_factor,
                 "entitled_cores": "%.3f" % self.entitled_cores, "cpu_target_pct": "%.1f" % self.cpu.target,
                 "warmup_s": "%.2f" % self.warmup, "min": self.min, "max": self.max,
                 "out_datapoints": self.out_n, "in_datapoints": self.in_n, "in_fraction": self.in_frac}

@@ -45,7 +45,7 @@ static const var_t vars[] = {
     {"API_KEYS_FILE", VAR_SPECIAL, NULL, 0, 0, 0, "file with one API key per line; # comments"},
     {"WORKER_THREADS", VAR_INT, NULL, 1, 64, OFF(worker_threads),
      "event-loop threads (default: CPUs)"},
-    {"DB_POOL_SIZE", VAR_INT, "4", 1, 256, OFF(db_pool_size),
+    {"DB_POOL_SIZE", VAR_INT, "16", 1, 256, OFF(db_pool_size),
      "PostgreSQL connections in total, spread over the worker threads (at least one each)"},
     {"DB_STARTUP_TIMEOUT_SECONDS", VAR_INT, "30", 0, 3600, OFF(db_startup_timeout_s),
      "how long serve retries an unreachable database at start-up"},

@@ -170,6 +170,8 @@ run "rejects_an_unknown_class_without_max_connections" {
   # Unknown classes assume 80 connections: 9 x 8 + 15 = 87.
   variables {
     db_instance_class = "db.x2g.large"
+    asg_max_size      = 6
+    db_pool_size      = 8
   }
 
   expect_failures = [var.asg_max_size]

@@ -7,6 +7,8 @@
 #   2. terraform test (mock_provider "aws"): every tests/*.tftest.hcl file,
 #      three at a time
 #   +  the generated variables/outputs reference in README.md is up to date
+#   +  the scaling and pool defaults equal infrastructure/capacity-model.json
+#      (capacity_model.sh, tools/capacity/check.py)
 #   +  scripts/github-oidc-subject.sh (the OIDC subject setup) against a stub gh
 #
 # Terraform's data dirs go to build/terraform/ (git-ignored). Lock files are
@@ -87,6 +89,9 @@ for f in "${files[@]}"; do
     fi
 done
 ((status == 0))
+
+step "capacity model: Terraform and service defaults = infrastructure/capacity-model.json"
+"$here/capacity_model.sh"
 
 step "README reference is generated from variables.tf and outputs.tf"
 python3 "$infra/scripts/gen-reference.py" --check

@@ -252,7 +252,7 @@ nginx_stop() {
 bench_idle_figures() {
     local n=$1
     bench_log "idle keep-alive connections: $n to a fresh service, then to a fresh nginx"
-    svc_start "${BENCH_WORKER_THREADS:-2}" "${BENCH_DB_POOL_SIZE:-4}"
+    svc_start "${BENCH_WORKER_THREADS:-2}" "${BENCH_DB_POOL_SIZE:-16}"
     read -r IDLE_SVC IDLE_SVC_B IDLE_SVC_A IDLE_SVC_N _ < <(bench_idle_one service "$n" \
         --port "$SVC_PORT" --pid "$SVC_PID")
     svc_stop
@@ -446,3 +446,17 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 # at_least VALUE THRESHOLD → PASS|FAIL ; at_most likewise
 at_least() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "n/a" && a + 0 >= b + 0) ? "PASS" : "FAIL" }'; }
 at_most() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "n/a" && a + 0 <= b + 0) ? "PASS" : "FAIL" }'; }
+
+# ---- whole-machine CPU ----
+
+# stat_mark: the /proc/stat "cpu" line now; stat_busy_pct MARK: the share of
+# CPU time (all cores) that was neither idle nor iowait since MARK, in %.
+stat_mark() { head -n 1 /proc/stat; }
+stat_busy_pct() {
+    awk -v a="$1" -v b="$(head -n 1 /proc/stat)" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " "); tot = 0
+        for (i = 2; i <= n; i++) tot += y[i] - x[i]
+        idle = y[5] + y[6] - x[5] - x[6]
+        printf "%.0f", (tot > 0) ? 100 * (tot - idle) / tot : 0
+    }'
+}

@@ -10,7 +10,8 @@
 # references: nginx `return 200` with as many workers as the service has
 # threads, and pgbench -M prepared at the same client count, both the
 # built-in -S and a custom script with the service's exact one-row SELECT
-# (the denominator of the GET ratio). Also: the service's peak RSS and the
+# (the denominator of the GET ratio), and for POST a custom script with the
+# service's exact INSERT (the denominator of the POST ratio). Also: the service's peak RSS and the
 # time from exec to the first /readyz 200 on an empty SQLite database.
 # Last, on a fresh service and a fresh nginx: KiB of RSS per idle keep-alive
 # connection (BENCH_IDLE_CONNECTIONS connections that made one request each
@@ -28,7 +29,7 @@
 #   BENCH_CONNECTIONS=64     wrk -c and pgbench -c
 #   BENCH_WRK_THREADS=2      wrk -t and pgbench -j
 #   BENCH_WORKER_THREADS=2   the service's WORKER_THREADS (nginx gets as many workers)
-#   BENCH_DB_POOL_SIZE=4     the service's DB_POOL_SIZE
+#   BENCH_DB_POOL_SIZE=16    the service's DB_POOL_SIZE (its default, docs/capacity.md)
 #   BENCH_STARTUP_REPS=10    start-up repetitions
 #   BENCH_IDLE_CONNECTIONS=5000  idle keep-alive connections for the KiB/connection figure
 #   BENCH_PROFILE=0          1: one more GET run under `perf record -g -p`,
@@ -58,7 +59,7 @@ BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64}
 BENCH_WRK_THREADS=${BENCH_WRK_THREADS:-2}
 # Defaults chosen by tests/bench/sweep.sh on the 2-core box (docs/performance.md).
 BENCH_WORKER_THREADS=${BENCH_WORKER_THREADS:-2}
-BENCH_DB_POOL_SIZE=${BENCH_DB_POOL_SIZE:-4}
+BENCH_DB_POOL_SIZE=${BENCH_DB_POOL_SIZE:-16}
 BENCH_STARTUP_REPS=${BENCH_STARTUP_REPS:-10}
 BENCH_PROFILE=${BENCH_PROFILE:-0}
 BENCH_COMPARE=${BENCH_COMPARE:-0}
@@ -234,11 +235,19 @@ PEAK[list]=$(rss_max_since "$mark")
 
 # ---- 6. POST /v1/items (last: it grows the table) ----
 
-bench_log "POST /v1/items"
+bench_log "POST /v1/items vs pgbench -f (the service's INSERT)"
+PGB_INSERT=(-f "$ROOT/tests/bench/pgbench/insert_item.sql")
+warm_pgbench pgb_insert items "${PGB_INSERT[@]}"
 warm_wrk post "$SVC_URL" tests/bench/wrk/post_item.lua
 mark=$(rss_mark)
 for ((r = 1; r <= BENCH_RUNS; r++)); do
-    measure_wrk post "$r" "$SVC_URL" tests/bench/wrk/post_item.lua "$SVC_PID"
+    if ((r % 2)); then
+        measure_pgbench pgb_insert "$r" items "${PGB_INSERT[@]}"
+        measure_wrk post "$r" "$SVC_URL" tests/bench/wrk/post_item.lua "$SVC_PID"
+    else
+        measure_wrk post "$r" "$SVC_URL" tests/bench/wrk/post_item.lua "$SVC_PID"
+        measure_pgbench pgb_insert "$r" items "${PGB_INSERT[@]}"
+    fi
 done
 PEAK[post]=$(rss_max_since "$mark")
 
@@ -332,6 +341,7 @@ PGI=$(med pgb_item.rps)
 PGS=$(med pgb_s.rps)
 LS=$(med list.rps)
 PO=$(med post.rps)
+PGW=$(med pgb_insert.rps)
 PEAK_KB=$((HWM_KB > POLL_KB ? HWM_KB : POLL_KB))
 PEAK_MIB=$(awk -v k="$PEAK_KB" 'BEGIN { printf "%.1f", k / 1024 }')
 
@@ -339,7 +349,7 @@ R_HZ=$(ratio "$HZ" "$NG")
 R_IT=$(ratio "$IT" "$PGI")
 R_IT_S=$(ratio "$IT" "$PGS")
 R_LS=$(ratio "$LS" "$PGI")
-R_PO=$(ratio "$PO" "$PGI")
+R_PO=$(ratio "$PO" "$PGW")
 V_HZ=$(at_least "$R_HZ" "$T_HEALTHZ")
 V_IT=$(at_least "$R_IT" "$T_ITEM")
 V_IT_S=$(at_least "$R_IT_S" "$T_ITEM")
@@ -392,7 +402,7 @@ row() { # name rps p50 p99 reference ratio target verdict
     row "GET /v1/items?limit=20$(errs list)" "$(fmt_int "$LS")" "$(fmt_ms "$(med list.p50)")" \
         "$(fmt_ms "$(med list.p99)")" "pgbench -f one-row SELECT ($(fmt_int "$PGI")) ¹" "$R_LS" "—" "info"
     row "POST /v1/items$(errs post)" "$(fmt_int "$PO")" "$(fmt_ms "$(med post.p50)")" \
-        "$(fmt_ms "$(med post.p99)")" "pgbench -f one-row SELECT ($(fmt_int "$PGI")) ²" "$R_PO" "—" "info"
+        "$(fmt_ms "$(med post.p99)")" "pgbench -f, the service's INSERT ($(fmt_int "$PGW")) ²" "$R_PO" "—" "info"
     row "peak RSS (VmHWM, 64 connections)" "$PEAK_MIB MiB" "" "" "" "" "≤ $T_RSS_MIB MiB" "**$V_RSS**"
     row "start-up, exec → /readyz 200 (empty SQLite)" "$(fmt_ms "$STARTUP_MS")" "" "" \
         "median of $BENCH_STARTUP_REPS; max $(fmt_ms "$STARTUP_MAX"); existing DB $(fmt_ms "$STARTUP_EXISTING_MS")" \
@@ -401,14 +411,16 @@ row() { # name rps p50 p99 reference ratio target verdict
         "nginx, $BENCH_WORKER_THREADS workers ($IDLE_NG KiB)" "$R_IDLE" "≤ $T_IDLE_KIB KiB" "**$V_IDLE**"
     echo
     echo "¹ 20 rows per request against a one-row reference: informational, no target."
-    echo "² one INSERT + COMMIT (WAL flush) per request against a one-row read: informational, no target."
+    echo "² one INSERT + COMMIT (WAL flush) per request, against pgbench running the same statement at the same client" \
+        "count (tests/bench/pgbench/insert_item.sql): how much of the database's write rate the pool passes on" \
+        "(DB_POOL_SIZE=$BENCH_DB_POOL_SIZE; make capacity measures it by pool size, docs/capacity.md). Informational, no target."
     echo "³ (VmRSS with the connections idle − VmRSS before) ÷ connections, each after one GET /healthz, on a fresh" \
         "process of each (nginx: master + workers); the ratio is service ÷ nginx (lower is better)." \
         "Service $(fmt_mib "$IDLE_SVC_B") → $(fmt_mib "$IDLE_SVC_A") with $IDLE_SVC_N connections;" \
         "nginx $(fmt_mib "$IDLE_NG_B") → $(fmt_mib "$IDLE_NG_A") with $IDLE_NG_N."
     echo
     echo "Run-by-run ratios (each pair measured back to back): /healthz ÷ nginx $(paired healthz nginx);" \
-        "item ÷ pgbench $(paired item pgb_item)."
+        "item ÷ pgbench $(paired item pgb_item); POST ÷ pgbench INSERT $(paired post pgb_insert)."
     echo "CPU per request (drift moves it much less than throughput): items-api /healthz $(med healthz.cpu) µs vs nginx $(med nginx.cpu) µs" \
         "(nginx spends $(ratio "$(med nginx.cpu)" "$(med healthz.cpu)")× as much); GET item: items-api $(med item.cpu) µs + PostgreSQL $(med item.pgcpu) µs" \
         "vs PostgreSQL $(med pgb_item.pgcpu) µs under pgbench (pgbench's own CPU not counted)."
@@ -422,7 +434,7 @@ row() { # name rps p50 p99 reference ratio target verdict
     for k in nginx:"nginx return 200" healthz:"items-api GET /healthz" \
         pgb_s:"pgbench -S -M prepared (scale 1)" pgb_item:"pgbench -f the service's SELECT" \
         item:"items-api GET /v1/items/{id}" list:"items-api GET /v1/items?limit=20" \
-        post:"items-api POST /v1/items"; do
+        pgb_insert:"pgbench -f the service's INSERT" post:"items-api POST /v1/items"; do
         key=${k%%:*}
         case $key in
         healthz | item | list | post) peak=$(fmt_mib "${PEAK[$key]}") ;;

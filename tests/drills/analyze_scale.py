@@ -60,9 +60,9 @@ def drill_scale(d):
     d.figure("time factor (STACK_TIME_FACTOR): one metric period", "x%s: %.1f s for AWS's %d s" % (
         d.ev["param_time_factor"], period, round(period * float(d.ev["param_time_factor"]))))
     d.figure("requests-per-target target (per minute)", "%.1f in the rehearsal = AWS's %s x %s "
-             "(an instance's entitlement, %s cores, over the AWS instance's vCPUs)" % (
+             "(an instance's entitlement, %s cores, over the AWS instance's vCPUs) / %s (the rate factor)" % (
                  target, d.ev["param_aws_requests_target_per_min"], d.ev["param_fraction_of_aws_instance"],
-                 d.ev["param_entitled_cores"]))
+                 d.ev["param_entitled_cores"], d.ev["param_rate_factor"]))
     d.figure("CPU target", "%s %% of the entitlement" % d.ev["param_cpu_target_pct"])
     d.figure("alarms: scale-out / scale-in", "%d datapoints above / %d below %.0f %% of target" % (
         out_n, in_n, 100 * float(d.ev["param_in_fraction"])))

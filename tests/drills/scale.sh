@@ -71,7 +71,7 @@ drill_scale() {
     sched=$rates
     phase_p=$(awk -v p="$SC_PERIOD_S" 'BEGIN { printf "%.1f", 2 * p }')
     log "9. scaling under a load ramp: target tracking from capacity-model.json, time x$factor (a metric period is ${SC_PERIOD_S}s)"
-    log "   target $SC_REQUESTS_TARGET_PER_MIN requests per target per minute (AWS $SC_AWS_REQUESTS_TARGET_PER_MIN x $SC_FRACTION_OF_AWS_INSTANCE), CPU $SC_CPU_TARGET_PCT % of $SC_ENTITLED_CORES cores; $n0 instances, min $SC_MIN, max $SC_MAX"
+    log "   target $SC_REQUESTS_TARGET_PER_MIN requests per target per minute (AWS $SC_AWS_REQUESTS_TARGET_PER_MIN x $SC_FRACTION_OF_AWS_INSTANCE / $SC_RATE_FACTOR), CPU $SC_CPU_TARGET_PCT % of $SC_ENTITLED_CORES cores; $n0 instances, min $SC_MIN, max $SC_MAX"
     log "   load schedule (req/s:seconds): $sched"
     ev "$dir" instances_start "$n0"
     ev "$dir" schedule "$sched"

@@ -152,7 +152,7 @@ variable "log_level" {
 variable "db_pool_size" {
   description = "DB_POOL_SIZE passed to the service."
   type        = number
-  default     = 8
+  default     = 16
 
   validation {
     condition     = var.db_pool_size >= 1 && var.db_pool_size <= 100 && floor(var.db_pool_size) == var.db_pool_size

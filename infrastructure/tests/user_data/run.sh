@@ -167,7 +167,9 @@ ok "docker run: stop timeout above drain + shutdown" "has '--stop-signal SIGTERM
 ok "docker run: publishes the app port" "has '--publish 8080:8080'"
 ok "docker run: secrets mounted read-only at /run/items-api" "has '--mount type=bind\\,source=$r/run/items-api/secrets\\,target=/run/items-api\\,readonly'"
 ok "docker run: awslogs driver to the log group, one stream per instance" "has '--log-driver awslogs' && has '--log-opt awslogs-group=/items-api/app' && has '--log-opt awslogs-stream=i-0123456789abcdef0' && has '--log-opt awslogs-region=eu-west-1'"
-ok "docker run: service configuration by env" "has '--env DATABASE_URL_FILE=/run/items-api/database-url' && has '--env API_KEYS_FILE=/run/items-api/api-keys' && has '--env DRAIN_SECONDS=5' && has '--env SHUTDOWN_TIMEOUT_SECONDS=20' && has '--env PORT=8080' && has '--env LOG_LEVEL=info' && has '--env DB_POOL_SIZE=8'"
+# The pool's default is the capacity model's (docs/capacity.md).
+model_pool=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["defaults"]["db_pool_size"])' "$infra/capacity-model.json")
+ok "docker run: service configuration by env" "has '--env DATABASE_URL_FILE=/run/items-api/database-url' && has '--env API_KEYS_FILE=/run/items-api/api-keys' && has '--env DRAIN_SECONDS=5' && has '--env SHUTDOWN_TIMEOUT_SECONDS=20' && has '--env PORT=8080' && has '--env LOG_LEVEL=info' && has '--env DB_POOL_SIZE=$model_pool'"
 ok "docker run: the image last" "[[ \$(awk '{print \$NF}' <<<\"\$run_line\") == 123456789012.dkr.ecr.eu-west-1.amazonaws.com/items-api:0123456789abcdef0123456789abcdef01234567 ]]"
 ok "docker run: no secret on the command line" "! grep -qE -- '--env (DATABASE_URL|API_KEYS)=' <<<\"\$run_line\""
 sec=$r/run/items-api

@@ -115,7 +115,7 @@ start() {
         --env "DRAIN_SECONDS=$DRAIN_SECONDS" \
         --env "SHUTDOWN_TIMEOUT_SECONDS=$SHUTDOWN_TIMEOUT_SECONDS" \
         --env "LOG_LEVEL=${LOG_LEVEL:-info}" \
-        --env "DB_POOL_SIZE=${DB_POOL_SIZE:-8}" \
+        --env "DB_POOL_SIZE=${DB_POOL_SIZE:-16}" \
         "$IMAGE"
 }
 
