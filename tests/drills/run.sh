@@ -398,7 +398,10 @@ drill_partition() {
                     echo "healthz app$i FAIL $(now_us)"
                 fi
             done
-            lb_servers_fields status | awk '{ print "lb " $0 }'
+            # Only the instances in service: the balancer also holds
+            # a disabled slot (MAINT) for every instance the group may
+            # add up to its maximum.
+            lb_servers_fields status | awk -v n="$n" 'substr($1, 4) + 0 <= n { print "lb " $0 }'
             sleep 0.5
         done
     ) >"$dir/probes.log" 2>&1 &
