@@ -239,7 +239,10 @@ def readback(workdir):
     c.equal("ASG named as output asg_name", len(group), 1)
     group = group[0]
     c.equal("ASG name is fixed", group["AutoScalingGroupName"], f"{NAME}-app")
-    c.equal("ASG min/max", (group["MinSize"], group["MaxSize"]), (2, 6))
+    # The defaults follow the capacity model (tools/capacity/check.py).
+    model = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "capacity-model.json")))
+    c.equal("ASG min/max", (group["MinSize"], group["MaxSize"]),
+            (model["defaults"]["asg_min_size"], model["defaults"]["asg_max_size"]))
     c.equal("ASG desired starts at min", group["DesiredCapacity"], 2)
     c.equal("ASG in the app subnets", set(group["VPCZoneIdentifier"].split(",")), tiers["app"])
     c.equal("ASG health check type", group["HealthCheckType"], "ELB")
