@@ -54,16 +54,8 @@ BENCH_API_KEY="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export BENCH_API_KEY BENCH_ITEMS
 LOADGEN=build/bench/loadgen
 
-for tool in wrk python3 "$PG_BIN/pgbench" "$LOADGEN"; do
-    command -v "$tool" >/dev/null || {
-        echo "capacity: $tool not found (make capacity builds the load generator; tools/deps.sh bench)" >&2
-        exit 1
-    }
-done
-[[ -x build/items-api ]] || {
-    echo "capacity: build/items-api missing; run make build (or make capacity)" >&2
-    exit 1
-}
+bench_require capacity "make capacity builds the load generator; tools/deps.sh bench" \
+    wrk python3 "$PG_BIN/pgbench" "$LOADGEN"
 
 bench_init
 rm -f "$BENCH_OUT"/raw/cap.*.txt

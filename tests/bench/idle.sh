@@ -17,16 +17,7 @@ BENCH_DB_POOL_SIZE=${BENCH_DB_POOL_SIZE:-16}
 BENCH_API_KEY="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 T_IDLE_KIB=2
 
-for tool in nginx curl python3; do
-    command -v "$tool" >/dev/null || {
-        echo "bench-idle: $tool not found (tools/deps.sh bench)" >&2
-        exit 1
-    }
-done
-[[ -x build/items-api ]] || {
-    echo "bench-idle: build/items-api missing; run make build" >&2
-    exit 1
-}
+bench_require bench-idle "tools/deps.sh bench" nginx curl python3
 
 bench_init
 bench_pg_start

@@ -17,6 +17,26 @@ BENCH_TMP=""       # temporary directory, removed on exit
 BENCH_PG_STARTED=0
 BENCH_CLK_TCK=$(getconf CLK_TCK)
 
+# ---- preconditions ----
+
+# bench_require NAME HINT TOOL...: every TOOL on PATH (or an executable
+# path) and build/items-api built, else exit 1 naming what is missing and
+# HINT, the command that provides it. Before bench_init: nothing started.
+bench_require() {
+    local name=$1 hint=$2 tool
+    shift 2
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || {
+            echo "$name: $tool not found ($hint)" >&2
+            exit 1
+        }
+    done
+    [[ -x $ROOT/build/items-api ]] || {
+        echo "$name: build/items-api missing; run make build" >&2
+        exit 1
+    }
+}
+
 # ---- lifecycle ----
 
 bench_log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }

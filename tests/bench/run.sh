@@ -75,19 +75,9 @@ T_RSS_MIB=20
 T_STARTUP_MS=50
 T_IDLE_KIB=2    # KiB of RSS per idle keep-alive connection (issue 10)
 
-for tool in wrk nginx curl python3 "$PG_BIN/pgbench" perf; do
-    if [[ $tool == perf && $BENCH_PROFILE != 1 ]]; then
-        continue
-    fi
-    command -v "$tool" >/dev/null || {
-        echo "bench: $tool not found (tools/deps.sh bench)" >&2
-        exit 1
-    }
-done
-[[ -x build/items-api ]] || {
-    echo "bench: build/items-api missing; run make build (or make bench)" >&2
-    exit 1
-}
+bench_tools=(wrk nginx curl python3 "$PG_BIN/pgbench")
+[[ $BENCH_PROFILE != 1 ]] || bench_tools+=(perf)
+bench_require bench "tools/deps.sh bench" "${bench_tools[@]}"
 PROBE=build/bench/startup-probe
 [[ -x $PROBE && $PROBE -nt tests/bench/startup_probe.c ]] || make -s --no-print-directory "$PROBE"
 

@@ -28,10 +28,7 @@ export BENCH_API_KEY BENCH_ITEMS
 read -r -a WORKERS <<<"${BENCH_SWEEP_WORKERS:-1 2}"
 read -r -a POOLS <<<"${BENCH_SWEEP_POOLS:-2 4 8}"
 
-[[ -x build/items-api ]] || {
-    echo "bench-sweep: build/items-api missing; run make build" >&2
-    exit 1
-}
+bench_require bench-sweep "tools/deps.sh bench"
 bench_init
 
 one() { # KIND NAME ARGS... -> ONE="rps p50 p99 requests errors"
