@@ -105,14 +105,23 @@ static store_worker_t *pg_worker_new(store_t *base, struct loop *loop, int index
     return &w->base;
 }
 
-/* Called once every worker exists: the connector fills the pool. */
+/* Called once every worker exists: the connector fills the pool, one
+ * connection at a time, round-robin over the workers: each worker can serve
+ * after n_workers connects, not after the whole slices before its own (16
+ * connections on 2 workers: worker 1's first was the 9th, seconds on a busy
+ * host, while worker 0 already answered /readyz). */
 static void pg_start(store_t *base)
 {
     pg_store_t *s = (pg_store_t *)base;
+    int most = 0;
 
-    for (int i = 0; i < s->n_workers; i++) {
-        for (int k = 0; k < s->workers[i]->n_conns; k++)
-            pg_connect_request(s, &s->workers[i]->conns[k]);
+    for (int i = 0; i < s->n_workers; i++)
+        most = s->workers[i]->n_conns > most ? s->workers[i]->n_conns : most;
+    for (int k = 0; k < most; k++) {
+        for (int i = 0; i < s->n_workers; i++) {
+            if (k < s->workers[i]->n_conns)
+                pg_connect_request(s, &s->workers[i]->conns[k]);
+        }
     }
     if (pthread_create(&s->connector, NULL, pg_connector_main, s) != 0)
         ia_fatal("cannot start the database connector thread");

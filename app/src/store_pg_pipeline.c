@@ -317,6 +317,15 @@ static void drain_waiting(pg_worker_t *w)
     }
 }
 
+static bool pg_every_worker_connected(const pg_store_t *s)
+{
+    for (int i = 0; i < s->n_workers; i++) {
+        if (atomic_load_explicit(&s->workers[i]->stat_ready, memory_order_relaxed) == 0)
+            return false;
+    }
+    return true;
+}
+
 void pg_submit(store_worker_t *base, store_op_t *op)
 {
     pg_worker_t *w = (pg_worker_t *)base;
@@ -327,6 +336,13 @@ void pg_submit(store_worker_t *base, store_op_t *op)
     op->next = NULL;
     op->queued_ms = now;
     op->deadline_ms = now + timeout;
+    /* Ready (/readyz's ping) means every worker can serve: the balancer sends
+     * a request to whichever worker accepts it, and one without a connection
+     * would make it wait DB_POOL_TIMEOUT_MS or answer 503. */
+    if (op->kind == STORE_OP_PING && !pg_every_worker_connected(w->s)) {
+        complete_status(w, op, STORE_UNAVAILABLE);
+        return;
+    }
     if (w->wait_head == NULL && try_send(w, op))
         return;
     /* No connection free. A known-down database fails fast; otherwise wait

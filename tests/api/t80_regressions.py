@@ -321,5 +321,101 @@ class ShutdownWhileConnectingTest(ServerTestCase):
                     pass
 
 
+class DelayedConnectProxy:
+    """A TCP proxy to PostgreSQL that holds each new connection DELAY
+    seconds before connecting it upstream: a database host that is slow to
+    accept (a busy machine, a distant RDS), deterministically."""
+
+    def __init__(self, upstream_port, delay):
+        import threading
+        self.upstream_port, self.delay = upstream_port, delay
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.sockets = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client):
+        import threading
+        time.sleep(self.delay)
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        except OSError:
+            client.close()
+            return
+        self.sockets += [client, upstream]
+        threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+        self._pump(client, upstream)
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        for sock in self.sockets:
+            sock.close()
+
+
+@only_backend("postgres")
+class ReadyBeforeEveryWorkerTest(ServerTestCase):
+    """Bug: /readyz answered 200 as soon as the worker that took the probe
+    had a connection, while the connector still filled the pool one
+    worker's whole slice after the other: with DB_POOL_SIZE=16 on 2 workers,
+    worker 1's first connection was the 9th, and requests it accepted
+    meanwhile waited DB_POOL_TIMEOUT_MS and got 503 (seen on a busy CI
+    machine: 6 API tests on PostgreSQL failed with 503 after 2.0 s). Now the
+    pool fills round-robin and /readyz waits for every worker."""
+
+    def test_every_request_after_ready_is_served(self):
+        import urllib.parse
+        from concurrent.futures import ThreadPoolExecutor
+        url = urllib.parse.urlsplit(self.db.url)
+        proxy = DelayedConnectProxy(url.port, delay=0.3)
+        proxied = url._replace(netloc="%s@127.0.0.1:%d" % (url.netloc.rsplit("@", 1)[0], proxy.port))
+
+        class ProxiedDb:
+            def __init__(self, db):
+                self._db, self.url = db, urllib.parse.urlunsplit(proxied)
+
+            def __getattr__(self, name):
+                return getattr(self._db, name)
+
+        try:
+            with TempServer(self, db=ProxiedDb(self.db),
+                            env={"DB_POOL_SIZE": "16", "WORKER_THREADS": "2",
+                                 "DB_POOL_TIMEOUT_MS": "1000", "DRAIN_SECONDS": "0"}) as srv:
+                # One connection per request: the kernel spreads them over both
+                # workers' listeners.
+                with ThreadPoolExecutor(16) as pool:
+                    codes = list(pool.map(
+                        lambda i: srv.request("POST", "/v1/items", {"name": "w%d" % i}).status,
+                        range(32)))
+                self.assertEqual(codes, [201] * 32)
+        finally:
+            proxy.close()
+
+
 if __name__ == "__main__":
     unittest.main()
