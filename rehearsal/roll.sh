@@ -66,39 +66,11 @@ for text in out[-3:]:
 '
 }
 
-# Deregistration: drain, which ends when the target has no request in
-# flight or after the deregistration delay, whichever comes first (as on
-# the ALB); then maintenance (no traffic, no checks).
-lb_deregister() {
-    local i=$1 deadline scur
-    hactl "set server app/app$i state drain" >/dev/null
-    deadline=$(($(date +%s%3N) + LB_DEREGISTRATION_DELAY_SECONDS * 1000))
-    while :; do
-        scur=$(lb_server_field "$i" scur)
-        [[ $scur == 0 ]] && break
-        (($(date +%s%3N) < deadline)) || break
-        sleep 0.1
-    done
-    hactl "set server app/app$i state maint" >/dev/null
-}
-
-# A new target gets traffic only after the healthy threshold of checks.
-# HAProxy would put a server leaving maintenance straight back in rotation,
-# so: out of maintenance into drain (still no traffic), health forced down,
-# wait for the checks to bring it up, then ready.
-lb_register() {
-    local i=$1 event=$2 up_wait
-    hactl "set server app/app$i state drain" >/dev/null
-    hactl "set server app/app$i health down" >/dev/null
-    up_wait=$((LB_HEALTH_CHECK_INTERVAL_SECONDS * (LB_HEALTH_CHECK_HEALTHY_THRESHOLD + 1) + LB_HEALTH_CHECK_TIMEOUT_SECONDS + 5))
-    # shellcheck disable=SC2317  # called through wait_until
-    passed_checks() { (($(lb_server_field "$i" check_health) >= LB_HEALTH_CHECK_HEALTHY_THRESHOLD)); }
-    wait_until "$up_wait" 0.1 passed_checks || roll_fail "app$i not healthy in the balancer within ${up_wait}s"
-    hactl "set server app/app$i state ready" >/dev/null
-    # In rotation from here (the drills' timelines and bounds start here).
-    roll_event "$event" "app$i"
-    wait_until 5 0.05 lb_server_up "$i" || roll_fail "app$i not UP in the balancer after its checks passed"
-}
+# Balancer registration is stack.sh's (deregister_target, register_target);
+# the roll adds its timeline events, from the moment a target is in rotation
+# (the drills' timelines and bounds start there), and its failure record.
+roll_in_service() { roll_event in-service "app$1"; }
+roll_rolled_back() { roll_event rolled-back "app$1"; }
 
 # roll_one N RELEASE: replace instance N's process by RELEASE.
 roll_one() {
@@ -106,7 +78,7 @@ roll_one() {
     port=$(instance_port "$i")
     t0=$(date +%s%3N)
     roll_event out "app$i"
-    lb_deregister "$i"
+    deregister_target "$i"
     t_drained=$(date +%s%3N)
 
     pin_instance "$i" "$rel"
@@ -128,7 +100,7 @@ $(instance_last_words "$i")"
     t_started=$(date +%s%3N)
     [[ $(instance_release "$i") == "$rel" ]] || roll_fail "app$i runs release $(instance_release "$i"), not $rel"
 
-    lb_register "$i" in-service
+    register_target "$i" roll_in_service roll_fail
     t_up=$(date +%s%3N)
     stack_log "app$i: pid $old -> $new (port $port): drained $((t_drained - t0))ms, stopped $((t_stopped - t_drained))ms, started+ready $((t_started - t_stopped))ms, healthy in balancer $((t_up - t_started))ms"
     echo "roll app$i old=$old new=$new t0=$t0 drained=$t_drained stopped=$t_stopped ready=$t_started in_service=$t_up" >>"$STACK_DIR/roll.log"
@@ -172,14 +144,14 @@ restore_instance() {
     local i=$1 t0 ready_timeout=${STACK_READY_TIMEOUT:-60}
     t0=$(date +%s%3N)
     roll_event rollback-out "app$i"
-    lb_deregister "$i"
+    deregister_target "$i"
     rm -f "$STACK_DIR/instances/app$i.release"
     stop_pidfile "$S_RUN/app$i.supervisor.pid" TERM $((LB_DEREGISTRATION_DELAY_SECONDS + LB_SHUTDOWN_TIMEOUT_SECONDS + 10))
     rm -f "$S_RUN/app$i.pid"
     start_supervisor "$i"
     wait_until "$ready_timeout" 0.05 instance_ready "$i" ||
         roll_fail "rollback: app$i not ready on $(basename "$(readlink -f "$STACK_DIR/current")") within ${ready_timeout}s"
-    lb_register "$i" rolled-back
+    register_target "$i" roll_rolled_back roll_fail
     stack_log "app$i back on release $(instance_release "$i") and in service after $(($(date +%s%3N) - t0)) ms"
 }
 

@@ -717,16 +717,22 @@ deregister_target() {
 # the healthy threshold of checks. HAProxy would put a server leaving
 # maintenance straight back in rotation, so: into drain (still no traffic),
 # health forced down, the checks bring it up, then ready.
+#   register_target N [ON_READY [ON_FAIL]]
+# ON_READY N runs the moment the target is in rotation (the roll's timeline
+# event); ON_FAIL MESSAGE ends the caller (default stack_die; the roll's
+# roll_fail also keeps the reason for its rollback).
 register_target() {
-    local i=$1
+    local i=$1 on_ready=${2:-:} on_fail=${3:-stack_die} up_wait
     hactl "set server app/app$i state drain" >/dev/null
     hactl "set server app/app$i health down" >/dev/null
-    local up_wait=$((LB_HEALTH_CHECK_INTERVAL_SECONDS * (LB_HEALTH_CHECK_HEALTHY_THRESHOLD + 1) + LB_HEALTH_CHECK_TIMEOUT_SECONDS + 5))
+    up_wait=$((LB_HEALTH_CHECK_INTERVAL_SECONDS * (LB_HEALTH_CHECK_HEALTHY_THRESHOLD + 1) + LB_HEALTH_CHECK_TIMEOUT_SECONDS + 5))
     # shellcheck disable=SC2317  # called through wait_until
     passed_checks() { (($(lb_server_field "$i" check_health) >= LB_HEALTH_CHECK_HEALTHY_THRESHOLD)); }
-    wait_until "$up_wait" 0.1 passed_checks || stack_die "app$i not healthy in zone $(instance_zone "$i") within ${up_wait}s"
+    wait_until "$up_wait" 0.1 passed_checks ||
+        "$on_fail" "app$i not healthy in the balancer (zone $(instance_zone "$i")) within ${up_wait}s"
     hactl "set server app/app$i state ready" >/dev/null
-    wait_until 5 0.05 lb_server_up "$i" || stack_die "app$i not UP after its checks passed"
+    "$on_ready" "$i"
+    wait_until 5 0.05 lb_server_up "$i" || "$on_fail" "app$i not UP in the balancer after its checks passed"
 }
 
 # The zone is back: its database server is rebuilt as the standby (if the
