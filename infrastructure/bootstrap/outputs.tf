@@ -9,12 +9,22 @@ output "state_bucket_arn" {
 }
 
 output "backend_config" {
-  description = "Contents for infrastructure/backend.hcl."
+  description = "Contents for infrastructure/environments/production.backend.hcl (staging: the same with key items-api/staging/terraform.tfstate)."
   value       = <<-EOT
     bucket = "${aws_s3_bucket.state.id}"
     key    = "items-api/production/terraform.tfstate"
     region = "${var.aws_region}"
   EOT
+}
+
+output "backend_configs" {
+  description = "Contents of infrastructure/environments/<env>.backend.hcl for each environment: terraform output -json backend_configs."
+  value = { for env in ["staging", "production"] : env => <<-EOT
+    bucket = "${aws_s3_bucket.state.id}"
+    key    = "items-api/${env}/terraform.tfstate"
+    region = "${var.aws_region}"
+  EOT
+  }
 }
 
 output "ecr_repository_url" {
