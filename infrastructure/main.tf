@@ -19,7 +19,8 @@ data "aws_ssm_parameter" "al2023" {
 data "aws_ecr_repository" "shared" {
   count = var.ecr_repository_name != null ? 1 : 0
 
-  name = var.ecr_repository_name
+  name        = var.ecr_repository_name
+  registry_id = var.ecr_registry_id
 }
 
 data "aws_ec2_managed_prefix_list" "cloudfront" {

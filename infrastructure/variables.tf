@@ -116,6 +116,17 @@ variable "ecr_repository_name" {
   }
 }
 
+variable "ecr_registry_id" {
+  description = "Account ID of the registry that holds ecr_repository_name, when the shared repository is in another account (its bootstrap/ lists this account in ecr_pull_account_ids). null: this account."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ecr_registry_id == null || can(regex("^[0-9]{12}$", coalesce(var.ecr_registry_id, "-")))
+    error_message = "ecr_registry_id must be a 12-digit AWS account ID."
+  }
+}
+
 variable "ci_push_images" {
   description = "The deploy role may push images to the repository (and add tags to them). false for an environment that only deploys digests another environment pushed and verified (production)."
   type        = bool
