@@ -5,8 +5,10 @@
 #                         workflows from the deploy branch:
 #                           repo:<owner>/<repo>:environment:<env>:job_workflow_ref:
 #                           <owner>/<repo>/.github/workflows/<file>@refs/heads/<branch>
-#                         can push the image, run `terraform apply` on this stack
-#                         and roll the Auto Scaling group.
+#                         can push the image (push_images; else only pull and
+#                         describe it), run `terraform apply` on this stack
+#                         and roll the Auto Scaling group; never touch a
+#                         resource tagged as another stack's (isolation).
 #   <name>-github-plan    trusted only for pull-request jobs of the plan
 #                         workflows (repo:<owner>/<repo>:pull_request:...); reads
 #                         the stack and the state for `terraform plan -lock=false`

@@ -275,7 +275,9 @@ def main(argv):
         res = {"tags": saved["repository"]["tags"], "boundary": "", "address": "shared repository"}
         for env in envs:
             me = info[env]
-            pushes = me["name"].endswith("staging")  # the examples: staging pushes, production does not
+            # what the environment's variables file says (the example files are applied as shipped)
+            example = os.path.join(os.path.dirname(__file__), "..", "..", "environments", f"{env}.tfvars.example")
+            pushes = bool(re.search(r"^ci_push_images\s*=\s*true\b", open(example).read(), re.M))
             for kind, ss in me["stmts"].items():
                 writes, reads = evaluate(ss, repo["repositoryArn"], res)
                 actions = {a for a, _ in writes}
