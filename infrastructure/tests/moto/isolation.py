@@ -96,9 +96,11 @@ def state_resources(state_path, bucket, key):
                 arn = attrs.get(field)
                 if isinstance(arn, str) and arn.startswith("arn:"):
                     addr = f"{res.get('module', '')}.{res['type']}.{res['name']}".lstrip(".")
-                    out[arn] = {"tags": tags if isinstance(tags, dict) else {}, "boundary": boundary, "address": addr}
+                    # several resources can share an ARN (a secret and its version): keep every address
+                    entry = out.setdefault(arn, {"tags": tags if isinstance(tags, dict) else {}, "boundary": boundary, "address": addr, "addresses": []})
+                    entry["addresses"].append(addr)
     for k in (key, key + ".tflock"):
-        out[f"arn:aws:s3:::{bucket}/{k}"] = {"tags": {}, "boundary": "", "address": "state object"}
+        out[f"arn:aws:s3:::{bucket}/{k}"] = {"tags": {}, "boundary": "", "address": "state object", "addresses": ["state object"]}
     return out
 
 
@@ -249,7 +251,7 @@ def main(argv):
             if kind != "deploy":
                 continue
             for label, rx in OWN_KEY_RESOURCES:
-                hits = [(arn, res) for arn, res in me["resources"].items() if re.search(rx, res["address"])]
+                hits = [(arn, res) for arn, res in me["resources"].items() if any(re.search(rx, a) for a in res["addresses"])]
                 if not hits:
                     failures.append(f"{env}: no {label} in the state (positive control)")
                     continue
@@ -259,6 +261,19 @@ def main(argv):
                     passed += 1
                 else:
                     failures.append(f"{role} may NOT write its own {label} ({arn}): the checker would be vacuous")
+
+    # Mutation control: without the isolation deny, the region-wide EC2
+    # statement reaches the other environment's launch template; the checker
+    # must see that (else it is blind to what the deny is there for).
+    for env in envs:
+        me = info[env]
+        no_deny = [s for s in me["stmts"]["deploy"] if s.get("Sid") != "NeverAnotherStacksResources"]
+        others = [(arn, res) for o in envs if o != env for arn, res in info[o]["resources"].items()
+                  if any(re.search(r"aws_launch_template\.this$", a) for a in res["addresses"])]
+        if others and all(evaluate(no_deny, arn, res)[0] for arn, res in others):
+            passed += 1
+        else:
+            failures.append(f"{me['roles']['deploy']}: without the isolation deny the checker finds no write on the other launch template (vacuous?)")
 
     # The shared repository: push (and tag) only where ci_push_images; never delete.
     repos = {info[e]["outputs"]["ecr_repository_name"] for e in envs}
