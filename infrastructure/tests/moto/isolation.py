@@ -26,9 +26,10 @@ ListTagsForResource) allowed and not denied on another environment's resource
 fails the test. Read-only actions on "*" (AWS cannot scope most Describe
 calls) are accepted and listed. Positive control: each deploy role must be
 allowed writes on its own environment's key resources (launch template, Auto
-Scaling group, database, security group, log group, alarm, target group, load
-balancer, API keys secret, instance role, state object), so the check cannot
-pass vacuously. The shared repository: only roles of environments with
+Scaling group, database, security group, log group, target group, load
+balancer, API keys secret, instance role, state object), and without the
+isolation deny the other's launch template must show as writable (mutation
+control), so the check cannot pass vacuously. The shared repository: only roles of environments with
 ci_push_images may write to it (push and tag: never delete).
 
 moto does not enforce IAM, so this is the evaluation AWS would make, for the
