@@ -1,5 +1,5 @@
-# The S3 bucket that holds the Terraform state of infrastructure/ (and any
-# other stack of the account): versioned (every state revision can be
+# The S3 bucket that holds the Terraform state of infrastructure/ (every
+# environment, one key each, and any other stack of the account): versioned (every state revision can be
 # restored), encrypted, private, TLS-only. Locking needs no table: the S3
 # backend's use_lockfile writes <key>.tflock with a conditional PUT.
 

@@ -223,6 +223,59 @@ run "trust_is_pinned" {
   }
 }
 
+# An environment on a shared repository that only promotes (production):
+# pull and describe, no push, no management; never another stack's resources.
+run "shared_repository_without_push" {
+  command = apply
+
+  module {
+    source = "./modules/github_oidc"
+  }
+
+  variables {
+    name                  = "items-api-production"
+    asg_name              = "items-api-production-app"
+    manage_ecr_repository = false
+    push_images           = false
+  }
+
+  assert {
+    condition = !anytrue(flatten([
+      for p in [aws_iam_policy.release, aws_iam_policy.apply_infra, aws_iam_policy.apply_platform] : [
+        for s in jsondecode(p.policy).Statement : s.Effect == "Allow" && anytrue([for a in flatten([try(s.Action, [])]) : contains(["ecr:*", "ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:BatchDeleteImage"], a)])
+      ]
+    ]))
+    error_message = "Without push_images and manage_ecr_repository, the deploy role neither pushes nor manages the repository"
+  }
+
+  assert {
+    condition = anytrue([
+      for s in jsondecode(aws_iam_policy.release.policy).Statement :
+      s.Sid == "EcrPull" && s.Resource == var.ecr_repository_arn && contains(s.Action, "ecr:BatchGetImage") && contains(s.Action, "ecr:DescribeImages")
+    ])
+    error_message = "The deploy role pulls and describes the shared repository (promotion checks the digest)"
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_iam_policy.isolation.policy).Statement[0].Effect == "Deny" &&
+      jsondecode(aws_iam_policy.isolation.policy).Statement[0].Condition.StringNotEquals["aws:ResourceTag/Service"] == "items-api-production" &&
+      jsondecode(aws_iam_policy.isolation.policy).Statement[0].Condition.Null["aws:ResourceTag/Service"] == "false" &&
+      contains(jsondecode(aws_iam_policy.isolation.policy).Statement[0].Action, "ec2:*") &&
+      aws_iam_role_policy_attachment.deploy["isolation"].policy_arn == aws_iam_policy.isolation.arn
+    )
+    error_message = "The deploy role is denied every resource tagged with another stack's Service"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_policy.apply_infra.policy).Statement :
+      alltrue([for r in flatten([s.Resource]) : !strcontains(r, ":rds:") || strcontains(r, ":items-api-production-db") || strcontains(r, ":og:default:")])
+    ])
+    error_message = "RDS resources are named by the database identifier (items-api-production-db), not a bare name prefix"
+  }
+}
+
 run "edge_features_on" {
   command = apply
 

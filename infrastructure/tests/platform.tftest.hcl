@@ -145,6 +145,28 @@ run "registry_is_immutable" {
   }
 }
 
+# The shared repository (bootstrap/): other accounts' environments may pull, nothing else.
+run "registry_cross_account_pull" {
+  command = apply
+
+  module {
+    source = "./modules/registry"
+  }
+
+  variables {
+    name             = "items-api"
+    pull_account_ids = ["210987654321"]
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecr_repository_policy.this[0].policy).Statement[0].Principal.AWS == ["arn:aws:iam::210987654321:root"] &&
+      alltrue([for a in jsondecode(aws_ecr_repository_policy.this[0].policy).Statement[0].Action : contains(["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", "ecr:DescribeImages"], a)])
+    )
+    error_message = "pull_account_ids get read-only pulls, nothing else"
+  }
+}
+
 run "network_rejects_a_small_vpc_or_a_single_az" {
   command = plan
 

@@ -102,6 +102,27 @@ run "rejects_latest_image_tag" {
   expect_failures = [var.image_tag]
 }
 
+run "rejects_a_bad_digest_or_no_image" {
+  command = plan
+
+  variables {
+    image_tag    = null
+    image_digest = "sha256:ABC"
+  }
+
+  expect_failures = [var.image_digest]
+}
+
+run "requires_a_tag_or_a_digest" {
+  command = plan
+
+  variables {
+    image_tag = null
+  }
+
+  expect_failures = [var.image_tag]
+}
+
 run "rejects_unsafe_settings" {
   command = plan
 

@@ -7,7 +7,8 @@
     checks.py drift PLAN_JSON             fail on any planned change not in KNOWN_DRIFT
     checks.py wait-bucket BUCKET          wait until the bucket exists and is versioned
     checks.py empty-bucket BUCKET         delete every object version (see empty_bucket)
-    checks.py leftovers [--keep-bucket B] fail if anything the stack created still exists
+    checks.py leftovers [--keep-bucket B] [--keep-cert ARN]
+                                          fail if anything the stack created still exists
 
 boto3 reaches moto through AWS_ENDPOINT_URL (set by tests/lib/moto.sh).
 """
@@ -431,7 +432,7 @@ def drift(plan_path):
 # leftovers
 # --------------------------------------------------------------------------- #
 
-def leftovers(keep_bucket=None):
+def leftovers(keep_bucket=None, keep_cert=None):
     found = []
     ec2 = client("ec2")
     found += [f"VPC {v['VpcId']}" for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")]
@@ -460,7 +461,8 @@ def leftovers(keep_bucket=None):
     found += [f"instance profile {p['InstanceProfileName']}" for p in iam.list_instance_profiles()["InstanceProfiles"]]
     found += [f"OIDC provider {p['Arn']}" for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
     found += [f"bucket {b['Name']}" for b in client("s3").list_buckets()["Buckets"] if b["Name"] != keep_bucket]
-    found += [f"certificate {c['CertificateArn']}" for c in client("acm").list_certificates()["CertificateSummaryList"]]
+    found += [f"certificate {c['CertificateArn']}" for c in client("acm").list_certificates()["CertificateSummaryList"]
+              if c["CertificateArn"] != keep_cert]
     if found:
         for f in found:
             print(f"  LEFT BEHIND: {f}", file=sys.stderr)
@@ -519,7 +521,8 @@ def main(argv):
     elif cmd == "empty-bucket":
         empty_bucket(args[0])
     elif cmd == "leftovers":
-        leftovers(args[1] if len(args) == 2 and args[0] == "--keep-bucket" else None)
+        opts = dict(zip(args[0::2], args[1::2]))
+        leftovers(opts.get("--keep-bucket"), opts.get("--keep-cert"))
     else:
         sys.exit(__doc__)
 

@@ -11,9 +11,15 @@
 #   5. second plan, without the API keys (as the pipeline runs it): fail on
 #      any change that is not known emulator drift
 #   6. destroy (without a refresh: the second plan has just refreshed); nothing
-#      may be left but the state bucket; destroy bootstrap/; nothing may be
-#      left at all
-#   7. stop moto (also on failure)
+#      may be left but the state bucket
+#   7. environments: bootstrap/ again, now with the shared image repository and
+#      the OIDC provider; staging and production applied side by side from
+#      environments/<env>.tfvars.example (+ tests/moto/environments.tfvars),
+#      each with its own state key; isolation.py: neither deploy or plan role
+#      may write to the other environment's resources, each may to its own;
+#      both destroyed
+#   8. destroy bootstrap/; nothing may be left at all
+#   9. stop moto (also on failure)
 #
 # Nothing is written to the working tree: Terraform's data dirs, plans and
 # logs live in a temporary work dir (kept on failure, or with KEEP_WORKDIR=1).
@@ -64,13 +70,17 @@ key=$(var tf_state_key)
 export AWS_DEFAULT_REGION=$region AWS_REGION=$region
 
 step "starting moto_server"
-eval "$("$root/tests/lib/moto.sh" start "$work")"
+# server/sitecustomize.py: unique RDS resource IDs (two databases side by side)
+eval "$(PYTHONPATH="$here/server${PYTHONPATH:+:$PYTHONPATH}" "$root/tests/lib/moto.sh" start "$work")"
 echo "moto on $AWS_ENDPOINT_URL (pid $MOTO_PID), work dir $work"
 
 common_moto_vars=(-var s3_use_path_style=true -var provider_max_retries=3)
 
 step "bootstrap/: state bucket $bucket (in the background)"
 cp -r "$infra/bootstrap" "$work/bootstrap"
+# bootstrap/ uses ../modules/registry (the shared repository)
+mkdir -p "$work/modules"
+cp -r "$infra/modules/registry" "$work/modules/registry"
 rm -rf "$work/bootstrap/.terraform" "$work/bootstrap/terraform.tfstate"*
 bootstrap_vars=(-var "aws_region=$region" -var "bucket_name=$bucket" -var force_destroy=true -var deny_insecure_transport=false "${common_moto_vars[@]}")
 # The bucket exists within seconds; its lifecycle configuration takes the
@@ -128,8 +138,65 @@ terraform show -no-color -json "$work/second.tfplan" >"$work/second-plan.json"
 step "root module: destroy"
 run_logged "$work/destroy.log" terraform destroy -no-color -auto-approve -refresh=false -parallelism=20 "${root_vars[@]}"
 grep -E '^Destroy complete' "$work/destroy.log"
+# (the certificate serves the environments below too)
+"$python" "$here/checks.py" leftovers --keep-bucket "$bucket" --keep-cert "$cert_arn"
+
+# Phase 2: the environments. bootstrap/ adds what they share (one repository,
+# one OIDC provider per account); it could not before, as the single stack
+# above owns both under the same names.
+step "bootstrap/: the shared image repository and the OIDC provider"
+bootstrap_vars+=(-var ecr_repository_name=items-api -var create_github_oidc_provider=true)
+(
+    cd "$work/bootstrap"
+    unset TF_DATA_DIR
+    run_logged "$work/bootstrap-shared.log" terraform apply -no-color -auto-approve "${bootstrap_vars[@]}"
+)
+
+envs=(staging production)
+# env_tf ENV ARGS...: terraform on ENV's own data dir (backend key) in infrastructure/
+env_tf() {
+    local env=$1
+    shift
+    TF_DATA_DIR=$work/$env.terraform terraform "$@"
+}
+env_vars() {
+    printf '%s\n' -var-file="environments/$1.tfvars.example" -var-file=tests/moto/environments.tfvars -var "certificate_arn=$cert_arn"
+}
+
+step "environments: init and apply ${envs[*]} side by side"
+pids=()
+for env in "${envs[@]}"; do
+    (
+        env_key=$(sed -n -E 's/^tf_state_key[[:space:]]*=[[:space:]]*"([^"]*)".*/\1/p' "environments/$env.tfvars.example")
+        run_logged "$work/$env-init.log" env_tf "$env" init -no-color \
+            -backend-config="bucket=$bucket" -backend-config="key=$env_key" -backend-config="region=$region" \
+            -backend-config=use_path_style=true
+        mapfile -t vars < <(env_vars "$env")
+        run_logged "$work/$env-apply.log" env_tf "$env" apply -no-color -auto-approve -parallelism=20 "${vars[@]}"
+        env_tf "$env" state pull >"$work/$env-state.json"
+        env_tf "$env" output -no-color -json >"$work/$env-outputs.json"
+    ) &
+    pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+for env in "${envs[@]}"; do
+    echo "$env: $(sed -n -E 's/^Apply complete! Resources: ([0-9]+) added.*/\1/p' "$work/$env-apply.log") resources applied"
+done
+
+step "environments: isolation of the CI roles (isolation.py)"
+"$python" "$here/isolation.py" "$work" "${envs[@]}"
+
+step "environments: destroy ${envs[*]} side by side"
+pids=()
+for env in "${envs[@]}"; do
+    (
+        mapfile -t vars < <(env_vars "$env")
+        run_logged "$work/$env-destroy.log" env_tf "$env" destroy -no-color -auto-approve -refresh=false -parallelism=20 "${vars[@]}"
+    ) &
+    pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
 "$python" "$here/checks.py" delete-cert "$cert_arn"
-"$python" "$here/checks.py" leftovers --keep-bucket "$bucket"
 
 step "bootstrap/: destroy"
 "$python" "$here/checks.py" empty-bucket "$bucket"
@@ -141,7 +208,7 @@ step "bootstrap/: destroy"
 "$python" "$here/checks.py" leftovers
 
 elapsed=$(($(date +%s) - started))
-echo "moto test: PASS: $applied resources applied, read back, re-planned and destroyed in ${elapsed}s"
-if ((elapsed > 480)); then
-    echo "moto test: WARNING: took ${elapsed}s, over the 8 minute budget" >&2
+echo "moto test: PASS: $applied resources applied, read back, re-planned and destroyed, then ${envs[*]} applied, isolated and destroyed, in ${elapsed}s"
+if ((elapsed > 840)); then
+    echo "moto test: WARNING: took ${elapsed}s, over the 14 minute budget" >&2
 fi
