@@ -14,6 +14,14 @@ data "aws_ssm_parameter" "al2023" {
   name = var.ami_ssm_parameter
 }
 
+# The repository shared by the environments (bootstrap/ creates it): the
+# stacks only read it, so tearing one down never deletes another's images.
+data "aws_ecr_repository" "shared" {
+  count = var.ecr_repository_name != null ? 1 : 0
+
+  name = var.ecr_repository_name
+}
+
 data "aws_ec2_managed_prefix_list" "cloudfront" {
   count = var.cloudfront.enabled ? 1 : 0
 
@@ -37,7 +45,14 @@ locals {
   lifecycle_hook_name = "wait-for-readyz"
   log_group_name      = "/${var.name}/app"
   ami_id              = var.ami_id != null ? var.ami_id : data.aws_ssm_parameter.al2023[0].insecure_value
-  image               = "${module.registry.repository_url}:${var.image_tag}"
+
+  # Either this stack's own repository or the shared one (never both).
+  ecr_repository_url  = var.ecr_repository_name != null ? data.aws_ecr_repository.shared[0].repository_url : module.registry[0].repository_url
+  ecr_repository_arn  = var.ecr_repository_name != null ? data.aws_ecr_repository.shared[0].arn : module.registry[0].repository_arn
+  ecr_repository_name = var.ecr_repository_name != null ? data.aws_ecr_repository.shared[0].name : module.registry[0].repository_name
+  # A digest pins the bits (promotion runs what staging ran); a tag is how a
+  # stack that builds its own image names it.
+  image = var.image_digest != null ? "${local.ecr_repository_url}@${var.image_digest}" : "${local.ecr_repository_url}:${var.image_tag}"
 
   # Connection budget (validated on asg_max_size): RDS PostgreSQL's default
   # max_connections is LEAST(DBInstanceClassMemory / 9531392, 5000), and
@@ -79,7 +94,9 @@ module "ci" {
   existing_oidc_provider_arn = var.github_oidc_provider_arn
   state_bucket               = var.tf_state_bucket
   state_key                  = var.tf_state_key
-  ecr_repository_arn         = module.registry.repository_arn
+  ecr_repository_arn         = local.ecr_repository_arn
+  manage_ecr_repository      = var.ecr_repository_name == null
+  push_images                = var.ci_push_images
   asg_name                   = local.asg_name
   kms_key_arn                = var.kms_key_arn
   db_identifier              = local.db_identifier
@@ -151,8 +168,15 @@ module "alb" {
   deny_insecure_transport   = var.deny_insecure_transport
 }
 
+# Stacks applied before the repository became optional keep theirs.
+moved {
+  from = module.registry
+  to   = module.registry[0]
+}
+
 module "registry" {
   source = "./modules/registry"
+  count  = var.ecr_repository_name == null ? 1 : 0
 
   name         = var.name
   keep_images  = var.ecr_keep_images
@@ -269,7 +293,7 @@ module "compute" {
 
   secret_arns              = [module.secrets.api_keys_secret_arn, module.database.master_user_secret_arn]
   secrets_kms_key_arn      = var.kms_key_arn
-  ecr_repository_arn       = module.registry.repository_arn
+  ecr_repository_arn       = local.ecr_repository_arn
   log_group_arn            = module.monitoring.log_group_arn
   permissions_boundary_arn = module.ci.permissions_boundary_arn
 }

@@ -43,18 +43,23 @@ output "instance_refresh_desired_configuration" {
 }
 
 output "image" {
-  description = "Image the launch template runs."
+  description = "Image the launch template runs: <repository url>@<image_digest> when image_digest is set, else <repository url>:<image_tag>."
   value       = local.image
 }
 
+output "image_digest" {
+  description = "Digest the launch template runs (null when it runs image_tag)."
+  value       = var.image_digest
+}
+
 output "ecr_repository_url" {
-  description = "ECR repository URL to push the image to (<url>:<git sha>)."
-  value       = module.registry.repository_url
+  description = "ECR repository URL to push the image to (<url>:<git sha>): the shared repository when ecr_repository_name is set."
+  value       = local.ecr_repository_url
 }
 
 output "ecr_repository_name" {
   description = "ECR repository name."
-  value       = module.registry.repository_name
+  value       = local.ecr_repository_name
 }
 
 output "api_keys_secret_arn" {

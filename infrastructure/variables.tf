@@ -74,18 +74,52 @@ variable "s3_use_path_style" {
 ################################################################################
 
 variable "image_tag" {
-  description = "Tag of the image in the ECR repository to run: the git commit SHA the pipeline built."
+  description = "Tag of the image in the ECR repository to run: the git commit SHA the pipeline built. May be null only when image_digest is set (which then wins)."
   type        = string
+  default     = null
 
   validation {
-    condition     = var.image_tag != "" && lower(var.image_tag) != "latest"
+    condition     = var.image_tag != null || var.image_digest != null
+    error_message = "Set image_tag (the commit SHA the pipeline built) or image_digest (the digest to promote)."
+  }
+
+  validation {
+    condition     = var.image_tag == null || try(var.image_tag != "" && lower(var.image_tag) != "latest", false)
     error_message = "image_tag must name one immutable build (the commit SHA): an empty tag or \"latest\" would make instances of one release run different code and break rollbacks."
   }
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
+    condition     = var.image_tag == null || can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", coalesce(var.image_tag, "-")))
     error_message = "image_tag must be a valid Docker tag: letters, digits, _ . - only, at most 128 characters."
   }
+}
+
+variable "image_digest" {
+  description = "Digest (sha256:<64 hex>) of the image to run, in place of image_tag: the launch template then runs <repository>@<digest>, the very bits another environment ran (promotion). null: run <repository>:<image_tag>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.image_digest == null || can(regex("^sha256:[0-9a-f]{64}$", coalesce(var.image_digest, "-")))
+    error_message = "image_digest must be sha256: followed by 64 lowercase hex digits (as docker and ECR print it)."
+  }
+}
+
+variable "ecr_repository_name" {
+  description = "Name of an existing ECR repository (shared by the environments, created by bootstrap/) that this stack runs its image from; it creates none. null: the stack creates its own repository named <name>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ecr_repository_name == null || can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", coalesce(var.ecr_repository_name, "-")))
+    error_message = "ecr_repository_name must be an ECR repository name: lowercase letters, digits, . _ - and / separators."
+  }
+}
+
+variable "ci_push_images" {
+  description = "The deploy role may push images to the repository (and add tags to them). false for an environment that only deploys digests another environment pushed and verified (production)."
+  type        = bool
+  default     = true
 }
 
 ################################################################################

@@ -12,7 +12,8 @@ terraform {
   # conditional PUT; no DynamoDB table) and server-side encryption. Bucket, key
   # and region are passed at init time, never hard-coded:
   #
-  #   terraform init -backend-config=backend.hcl      (see backend.hcl.example)
+  #   terraform init -backend-config=environments/<env>.backend.hcl
+  #   (see environments/<env>.backend.hcl.example)
   #
   # The bucket is created by infrastructure/bootstrap/.
   backend "s3" {

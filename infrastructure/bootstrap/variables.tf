@@ -71,3 +71,33 @@ variable "s3_use_path_style" {
   type        = bool
   default     = false
 }
+
+variable "ecr_repository_name" {
+  description = "Name of the image repository every environment shares (set the same value as ecr_repository_name in the environments' variables). null: no repository here (a single stack creates its own)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ecr_repository_name == null || can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*$", coalesce(var.ecr_repository_name, "-")))
+    error_message = "ecr_repository_name must be lowercase letters, digits and . _ - separators."
+  }
+}
+
+variable "ecr_keep_images" {
+  description = "Number of recent images the shared repository keeps, at least 5: every environment's running image and its rollback targets must stay inside this window."
+  type        = number
+  default     = 30
+}
+
+variable "ecr_pull_account_ids" {
+  description = "Other AWS accounts whose environments pull from the shared repository (production in its own account): read-only repository policy. Empty: same account only."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the account's GitHub Actions OIDC provider here (once per account), for the environments to reference (they set create_github_oidc_provider = false)."
+  type        = bool
+  default     = false
+}

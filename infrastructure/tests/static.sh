@@ -5,7 +5,8 @@
 #      the local provider mirror and terraform validate for the root module,
 #      every module under modules/, bootstrap/ and the user_data render harness
 #   2. terraform test (mock_provider "aws"): every tests/*.tftest.hcl file,
-#      three at a time
+#      three at a time; then tests/environments/ once per environment's
+#      variables file (environments/*.tfvars.example)
 #   +  the generated variables/outputs reference in README.md is up to date
 #   +  the scaling and pool defaults equal infrastructure/capacity-model.json
 #      (capacity_model.sh, tools/capacity/check.py)
@@ -89,6 +90,17 @@ for f in "${files[@]}"; do
     fi
 done
 ((status == 0))
+
+step "terraform test: each environment's variables file (environments/)"
+for vars in environments/*.tfvars.example; do
+    log=$data/test-logs/environment-$(basename "$vars" .tfvars.example).log
+    if terraform test -no-color -test-directory=tests/environments -var-file="$vars" >"$log" 2>&1; then
+        printf '  %-36s %s\n' "$vars" "$(grep -E '^Success!' "$log")"
+    else
+        sed 's/^/    /' "$log" >&2
+        exit 1
+    fi
+done
 
 step "capacity model: Terraform and service defaults = infrastructure/capacity-model.json"
 "$here/capacity_model.sh"

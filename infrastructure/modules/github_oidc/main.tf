@@ -368,13 +368,22 @@ resource "aws_iam_policy" "release" {
         Action   = ["ecr:GetAuthorizationToken"]
         Resource = "*"
       },
-      {
+      # An environment that pushes (staging) may add images and tags, never
+      # remove any (the repository's tags are immutable); one that only
+      # promotes (production) reads the digest another environment pushed.
+      var.push_images ? {
         Sid    = "EcrPush"
         Effect = "Allow"
         Action = [
           "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
           "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+          "ecr:DescribeImages",
         ]
+        Resource = var.ecr_repository_arn
+        } : {
+        Sid      = "EcrPull"
+        Effect   = "Allow"
+        Action   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"]
         Resource = var.ecr_repository_arn
       },
       {
@@ -455,11 +464,13 @@ resource "aws_iam_policy" "apply_infra" {
         Sid    = "Database"
         Effect = "Allow"
         Action = ["rds:*"]
+        # By the database identifier, not a name prefix: stack "items-api"
+        # must not reach "items-api-staging-db".
         Resource = [
-          "${local.rds}:db:${var.name}*",
-          "${local.rds}:subgrp:${var.name}*",
-          "${local.rds}:pg:${var.name}*",
-          "${local.rds}:snapshot:${var.name}*",
+          local.db_instance_arn,
+          "${local.rds}:subgrp:${local.db_identifier}",
+          "${local.rds}:pg:${local.db_identifier}-*",
+          "${local.rds}:snapshot:${local.db_identifier}-*",
         ]
       },
       {
@@ -533,19 +544,22 @@ resource "aws_iam_policy" "apply_platform" {
         Action   = ["secretsmanager:*"]
         Resource = "${local.secrets}:secret:${var.name}/*"
       },
-      {
+      ], var.manage_ecr_repository ? [{
+        # Only a stack that owns its repository manages it: a shared one
+        # (bootstrap/) is an administrator's, so no environment can delete
+        # another's images or change the repository policy.
         Sid      = "Registry"
         Effect   = "Allow"
         Action   = ["ecr:*"]
         Resource = var.ecr_repository_arn
-      },
+      }] : [], [
       {
         Sid    = "Logs"
         Effect = "Allow"
         Action = ["logs:*"]
         Resource = [
           "${local.logs}:log-group:/${var.name}/*",
-          "${local.logs}:log-group:/aws/rds/instance/${var.name}*",
+          "${local.logs}:log-group:/aws/rds/instance/${local.db_identifier}/*",
         ]
       },
       {
@@ -613,6 +627,42 @@ resource "aws_iam_policy" "apply_platform" {
 }
 
 ################################################################################
+# Isolation: never another stack's resources (staging vs production)
+################################################################################
+
+# Several Allow statements reach further than this stack: the EC2 network and
+# launch template calls region-wide (see Known limitations in
+# docs/infrastructure.md), and name prefixes (role/<name>-*) that a longer
+# stack name can fall under ("items-api" vs "items-api-staging"). Every
+# resource of a stack carries the provider's default tag Service = <name>, so
+# a resource that carries another value belongs to another stack: no call may
+# touch it. Untagged resources (AWS-owned, adopted defaults, network
+# interfaces) carry no such tag and are left to the Allow statements, so the
+# deny cannot break this stack's own applies.
+resource "aws_iam_policy" "isolation" {
+  name        = "${var.name}-ci-isolation"
+  description = "Deny the items-api deploy role every resource tagged as another stack's"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid    = "NeverAnotherStacksResources"
+      Effect = "Deny"
+      Action = [
+        "ec2:*", "elasticloadbalancing:*", "autoscaling:*", "rds:*", "logs:*", "cloudwatch:*",
+        "sns:*", "secretsmanager:*", "iam:*", "acm:*", "wafv2:*", "cloudfront:*", "ecr:*", "kms:*",
+      ]
+      Resource = "*"
+      Condition = {
+        StringNotEquals = { "aws:ResourceTag/${var.stack_tag_key}" = var.name }
+        Null            = { "aws:ResourceTag/${var.stack_tag_key}" = "false" }
+      }
+    }]
+  })
+
+  tags = var.tags
+}
+
+################################################################################
 # Roles
 ################################################################################
 
@@ -645,6 +695,7 @@ resource "aws_iam_role_policy_attachment" "deploy" {
     release        = aws_iam_policy.release.arn
     apply_infra    = aws_iam_policy.apply_infra.arn
     apply_platform = aws_iam_policy.apply_platform.arn
+    isolation      = aws_iam_policy.isolation.arn
   }
 
   role       = aws_iam_role.deploy.name

@@ -41,5 +41,6 @@ output "policies" {
     release        = aws_iam_policy.release.policy
     apply_infra    = aws_iam_policy.apply_infra.policy
     apply_platform = aws_iam_policy.apply_platform.policy
+    isolation      = aws_iam_policy.isolation.policy
   }
 }

@@ -126,6 +126,18 @@ variable "ecr_repository_arn" {
   type        = string
 }
 
+variable "manage_ecr_repository" {
+  description = "The stack owns its ECR repository (the deploy role may change and delete it). false for a repository shared by several stacks (bootstrap/ owns it): the role gets no management rights on it."
+  type        = bool
+  default     = true
+}
+
+variable "push_images" {
+  description = "The deploy role may push images and add tags to the repository; false: pull and describe only (an environment that deploys digests another one pushed)."
+  type        = bool
+  default     = true
+}
+
 variable "asg_name" {
   description = "Auto Scaling group the pipeline refreshes."
   type        = string

@@ -47,3 +47,23 @@ resource "aws_ecr_lifecycle_policy" "this" {
     ]
   })
 }
+
+# Cross-account pulls (an environment in its own account runs the digest the
+# other account's environment pushed): read-only, and only for the accounts
+# named.
+resource "aws_ecr_repository_policy" "this" {
+  count = length(var.pull_account_ids) > 0 ? 1 : 0
+
+  repository = aws_ecr_repository.this.name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "PullFromTheOtherEnvironmentAccounts"
+      Effect    = "Allow"
+      Principal = { AWS = [for id in var.pull_account_ids : "arn:${data.aws_partition.current.partition}:iam::${id}:root"] }
+      Action    = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", "ecr:DescribeImages"]
+    }]
+  })
+}
+
+data "aws_partition" "current" {}

@@ -37,3 +37,15 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "pull_account_ids" {
+  description = "Other AWS accounts (12-digit IDs) whose principals may pull images: a repository policy grants them BatchGetImage and GetDownloadUrlForLayer (their own IAM policies must allow it too). Empty: no repository policy, same-account access only."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.pull_account_ids : can(regex("^[0-9]{12}$", id))])
+    error_message = "pull_account_ids must be 12-digit AWS account IDs."
+  }
+}

@@ -9,12 +9,15 @@ variable "region" {
 }
 
 variable "image" {
-  description = "Container image to run: <ecr repository url>:<tag>."
+  description = "Container image to run: <ecr repository url>:<tag> or <ecr repository url>@sha256:<digest>."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9.-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image)) && !endswith(var.image, ":latest")
-    error_message = "image must be <registry>/<repository>:<tag> with an immutable tag (not latest), so every instance of a release runs the same bits."
+    condition = (
+      (can(regex("^[a-z0-9.-]+/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image)) && !endswith(var.image, ":latest")) ||
+      can(regex("^[a-z0-9.-]+/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$", var.image))
+    )
+    error_message = "image must be <registry>/<repository>:<tag> with an immutable tag (not latest) or <registry>/<repository>@sha256:<digest>, so every instance of a release runs the same bits."
   }
 }
 

@@ -223,3 +223,13 @@ mock_resource "aws_cloudfront_distribution" {
     domain_name = "d111111abcdef8.cloudfront.net"
   }
 }
+
+# The shared repository (bootstrap/) the environments read by name.
+mock_data "aws_ecr_repository" {
+  defaults = {
+    arn            = "arn:aws:ecr:eu-west-1:123456789012:repository/items-api"
+    name           = "items-api"
+    registry_id    = "123456789012"
+    repository_url = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/items-api"
+  }
+}
