@@ -7,8 +7,9 @@
 # everything moto implements (STS, S3, ECR, EC2 launch templates, Auto
 # Scaling groups, Secrets Manager). Stubbed (tests/deploy/stubs, first on
 # PATH): the instance-refresh calls moto lacks (aws), docker (push creates the
-# image in moto's ECR) and curl (the service behind the load balancer, healthy
-# or not depending on the image tag the last refresh rolled out).
+# image in moto's ECR), curl (the service behind the load balancer, healthy
+# or not depending on the image tag the last refresh rolled out) and date
+# (a clock that a hanging refresh moves on).
 # The Terraform root is tests/deploy/stack, a seconds-to-apply stand-in with
 # the interface of infrastructure/; a contract check keeps the two in step.
 #
@@ -229,9 +230,19 @@ check "refresh-auto-rollback: smoke test after the rollback" grep -q 'auth=yes' 
 
 add_image "items-api:$E" "$E"
 echo Hang >"$STUB_DIR/refresh-plan"
-# The hung refresh gets REFRESH_TIMEOUT, rolling it back what is left of 2 x REFRESH_TIMEOUT.
-DEPLOY_ENV=(REFRESH_TIMEOUT=4 POLL_INTERVAL=1)
+# The hung refresh gets REFRESH_TIMEOUT, rolling it back what is left of 2 x
+# REFRESH_TIMEOUT. The hang spends the clock, not the machine's time: each
+# poll of it moves the stubs' clock 30 s (tests/deploy/stubs/date), so it
+# times out at the 4th poll (120 s >= 100 s) and leaves about 80 s for the
+# rollback's few polls, which a loaded machine cannot eat (it did with a 4 s
+# REFRESH_TIMEOUT: the budget ran out, "exit 3, want 1", rollback refresh
+# NotStarted).
+echo 30 >"$STUB_DIR/hang-step"
+DEPLOY_ENV=(REFRESH_TIMEOUT=100 POLL_INTERVAL=0)
 run_deploy refresh-timeout 1 --tag "$E"
+rm -f "$STUB_DIR/hang-step" "$STUB_DIR/clock-offset"
+check "refresh-timeout: timed out on the clock's 4th poll (30 s each), not the machine's" \
+    out_has refresh-timeout 'no terminal status after 1[0-9][0-9]s \(REFRESH_TIMEOUT 100s'
 expect "refresh-timeout: rolls the hanging refresh back" 1 "$(calls '^aws autoscaling rollback-instance-refresh')"
 expect "refresh-timeout: the state runs B again" "$B" "$(current_image)"
 expect "refresh-timeout: the service still runs B" "$B" "$(deployed)"
