@@ -23,8 +23,11 @@
 # manual rollback with --no-push, a failed first deploy (nothing to roll
 # back to), a first deploy whose ECR repository cannot be created, and
 # somebody else's refresh that outlasts REFRESH_TIMEOUT, and the bad
-# releases the deploy guard stops (tests/deploy/bad_releases.sh). Every failure and
-# refusal writes a job summary. Secrets never reach argv, logs or summaries.
+# releases the deploy guard stops (tests/deploy/bad_releases.sh), and two
+# environments with promotion by digest, the verification under traffic and
+# its record, refusals and a rollback of one environment
+# (tests/deploy/environments.sh). Every failure and refusal writes a job
+# summary. Secrets never reach argv, logs or summaries.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -76,9 +79,11 @@ for var in "${variables[@]}"; do
     fi
 done
 check 'infrastructure/ has module "registry" (the first-deploy target)' grep -qE '^module "registry"' "$infra/main.tf"
+check 'infrastructure/ has data "aws_ecr_repository" "shared" (the first-deploy target with a shared repository)' \
+    grep -qE '^data "aws_ecr_repository" "shared"' "$infra/main.tf"
 policy=$infra/modules/github_oidc/main.tf
 for action in autoscaling:StartInstanceRefresh autoscaling:RollbackInstanceRefresh autoscaling:CancelInstanceRefresh \
-    autoscaling:Describe ecr:GetAuthorizationToken ecr:PutImage ecr:DescribeImages s3:PutObject; do
+    autoscaling:Describe ecr:GetAuthorizationToken ecr:PutImage ecr:DescribeImages ecr:BatchGetImage s3:PutObject; do
     check "the deploy role may $action" grep -q "\"$action" "$policy"
 done
 check "the deploy role may read the API-keys secret (smoke test): secretsmanager:* on <name>/*" \
@@ -355,6 +360,10 @@ check "other-refresh-timeout: a summary says FAILED, not rolled back" \
 check "other-refresh-timeout: the summary names the applied tag" \
     grep -q "NOT rolled back: terraform applied image_tag $Q" "$work/out/other-refresh-timeout.summary"
 aws autoscaling cancel-instance-refresh --auto-scaling-group-name items-api-app >/dev/null
+
+# Staging and production side by side, promotion by digest (issue 14).
+# shellcheck source=tests/deploy/environments.sh
+source tests/deploy/environments.sh
 
 # --- 4. no secret anywhere ------------------------------------------------------------
 leaks=$(grep -rF "$smoke_key" "$work/out" | grep -vF "::add-mask::$smoke_key" || true)
