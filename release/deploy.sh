@@ -2,14 +2,20 @@
 # Releases one image to the AWS stack: what the pipeline's deploy job runs,
 # and what an operator runs by hand (same steps, same checks).
 #
-#   release/deploy.sh [--tag TAG] [--image REF | --no-push] [--var-file FILE]...
-#   release/deploy.sh --plan-only [--tag TAG] [--var-file FILE]...   (runs release/plan.sh)
+#   release/deploy.sh [--environment NAME] [--tag TAG] [--image REF | --no-push] [--var-file FILE]...
+#   release/deploy.sh --environment NAME --digest sha256:HEX [--require-verified ENV | --allow-unverified]
+#   release/deploy.sh --plan-only [--environment NAME] [--tag TAG] [--var-file FILE]...   (runs release/plan.sh)
 #
 #   1. terraform init (S3 backend) and read the current release: the previous
 #      image tag is the rollback target (none on the very first deploy)
-#   2. the image: already in ECR, or a local image built from commit TAG
-#   3. terraform plan -var image_tag=TAG; refuse plans that destroy anything
-#      (ALLOW_DESTROY=1 overrides)
+#   2. the image: already in ECR, or a local image built from commit TAG; with
+#      --digest, a digest ECR holds (pushed by another environment's deploy);
+#      with --require-verified ENV, the digest must carry ENV's record, the
+#      tag verified-ENV-<12 hex> that release/verify.sh writes after ENV ran
+#      and verified it (refused otherwise, exit 2, nothing changed)
+#   3. terraform plan -var image_tag=TAG (and -var image_digest=DIGEST with
+#      --digest: the instances run <repository>@DIGEST); refuse plans that
+#      destroy anything (ALLOW_DESTROY=1 overrides)
 #   4. push the image to ECR as <repository>:TAG (skipped with --no-push, or
 #      when ECR already has TAG: tags are immutable)
 #   5. terraform apply of that plan: a new launch template version runs TAG
@@ -28,7 +34,8 @@
 #      evaluation window, infrastructure/deploy-guard.json, plus one period)
 #   8. on any failure after the apply started (the refresh failed or rolled
 #      back, an alarm fired, the smoke test failed): apply the previous tag
-#      again, refresh without the alarms (unless the group already rolled
+#      (by digest when the previous release ran by digest) again, in this
+#      environment only, refresh without the alarms (unless the group already rolled
 #      itself back), smoke test, and exit 1 naming the failure
 #
 # First run: if the state has no ECR repository yet (a fresh stack deployed by
@@ -38,6 +45,19 @@
 # docs/cicd.md.)
 #
 # Options:
+#   --environment NAME  one stack of the root module (staging, production, ...):
+#                    TF_STATE_KEY defaults to items-api/NAME/terraform.tfstate
+#                    (when set, it must contain NAME), and
+#                    <TF_DIR>/environments/NAME.tfvars, when present, is the
+#                    first -var-file; NAME is in the summary and GITHUB_OUTPUT
+#   --digest sha256:HEX  deploy the image ECR holds under that digest, by
+#                    digest (implies --no-push; the tag is the one ECR has for
+#                    it, or --tag when it names the same image)
+#   --require-verified ENV  refuse (exit 2) a digest without ENV's
+#                    verified-ENV-<12 hex> tag in the repository (production:
+#                    --require-verified staging)
+#   --allow-unverified  deploy without that record: the first bootstrap or an
+#                    emergency; a warning in the log and the summary
 #   --tag TAG        image tag = the commit SHA (default $GITHUB_SHA, else git HEAD)
 #   --image REF      local image to push (default items-api:TAG if present, else
 #                    items-api:dev); its org.opencontainers.image.revision label
@@ -55,7 +75,8 @@
 # Environment:
 #   AWS_REGION (or AWS_DEFAULT_REGION)  region of the stack (required)
 #   TF_STATE_BUCKET                      state bucket (required)
-#   TF_STATE_KEY                         state key (default items-api/production/terraform.tfstate)
+#   TF_STATE_KEY                         state key (default items-api/NAME/terraform.tfstate with
+#                                        --environment NAME, else items-api/production/terraform.tfstate)
 #   AWS_ACCOUNT_ID                       when set, the credentials must belong to it, and
 #                                        Terraform gets allowed_account_ids = [it]
 #   GITHUB_REPOSITORY                    when set, passed as -var github_repository
@@ -84,7 +105,9 @@
 # 2 refused before changing the stack (bad input, credentials, plan);
 # 3 failed and NOT rolled back (no previous tag, or the rollback failed too):
 # a human must look. Every exit but --help writes the job summary
-# (DEPLOY_SUMMARY, else GITHUB_STEP_SUMMARY) and result= to GITHUB_OUTPUT.
+# (DEPLOY_SUMMARY, else GITHUB_STEP_SUMMARY) and result= to GITHUB_OUTPUT,
+# with environment=, tag=, digest= (what the next environment promotes),
+# repository=, url= and api_keys_secret_arn= (release/verify.sh's key).
 #
 # Never prints a secret: the API key goes from the CLI into a 0600 header
 # file that curl reads (-H @file), never into argv or the log.
@@ -117,11 +140,17 @@ current_release
 check_image
 if [[ -z $ecr_url ]]; then
     create_repository
+    # A new environment's first deploy by digest: the (shared) repository
+    # is in its state now.
+    ((by_digest == 0)) || check_digest
 fi
+check_verified
+pin=
+((by_digest == 0)) || pin=$digest
 
 # --- 4. plan -------------------------------------------------------------------------
-group "terraform plan (image_tag=$tag)"
-plan "$tag" release || die 2 "terraform plan failed or was refused; nothing changed"
+group "terraform plan (image_tag=$tag${pin:+, image_digest=$pin})"
+plan "$tag" release "$pin" || die 2 "terraform plan failed or was refused; nothing changed"
 check_planned_url
 endgroup
 
@@ -138,7 +167,7 @@ if [[ -z $failure ]]; then
 fi
 log "deploy of $tag failed: $failure"
 
-if [[ -z $previous_tag || $previous_tag == "$tag" ]]; then
+if [[ -z $previous_tag || ($previous_tag == "$tag" && ${previous_digest:-$digest} == "$digest") ]]; then
     summary "FAILED ($failure); no previous release to roll back to"
     die 3 "nothing to roll back to: the stack runs what the failed deploy left; fix forward or deploy a known good tag with --no-push --tag TAG"
 fi

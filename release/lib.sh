@@ -9,14 +9,17 @@
 #   start_run "$@"        # the traps, then the arguments
 #   check_inputs          # 1. tag, configuration, tools (no network)
 #   preflight             # 1. work dir, credentials, terraform init
-#   current_release       # 2. ecr_url, previous_tag (the rollback target)
+#   current_release       # 2. ecr_url, previous_tag/previous_digest (the rollback target)
 #   check_image           # 3. digest, or the local image_ref to push
+#   check_verified        # 3. the promotion rule: --require-verified ENV
 #
 # The run record below is the one piece of state the whole run shares: the
 # job summary (summary, on_exit) reports it, so it is set as the run goes.
 # Everything else passes arguments and results explicitly where bash allows.
 
 release_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=release/mark.sh
+source "$release_root/release/mark.sh"
 
 started=$(date +%s)
 log() { printf 'deploy [%4ss]: %s\n' "$(($(date +%s) - started))" "$*" >&2; }
@@ -31,7 +34,12 @@ die() {
 
 # --- the run record: what the summary reports; set as the run goes ---------------
 tag=${GITHUB_SHA:-}
+environment=     # --environment NAME: a stack of the shared root module
+by_digest=0      # 1: --digest: the release runs <repository>@digest (image_digest)
 previous_tag=
+previous_digest= # the digest the rollback target names
+previous_pinned=0  # 1: the current release runs by digest, and so will its rollback
+verified_record= # what the promotion check found (--require-verified)
 ecr_url=
 digest=
 asg=
@@ -54,22 +62,29 @@ summary() {
     log "result: $result"
     if [[ -n ${GITHUB_OUTPUT:-} ]]; then
         {
+            echo "environment=$environment"
             echo "tag=$tag"
+            echo "digest=$digest"
+            echo "repository=${repo_name:-}"
             echo "previous_tag=$previous_tag"
             echo "url=${smoke_base:-}"
             echo "result=$result"
+            # For release/verify.sh's key (an ARN, not the key).
+            if [[ -n $work && -f $work/outputs.json ]]; then echo "api_keys_secret_arn=$(tf_out api_keys_secret_arn)"; fi
         } >>"$GITHUB_OUTPUT"
     fi
     [[ -n $summary_file ]] || return 0
     {
-        if ((plan_only)); then echo "### Terraform plan: $result"; else echo "### Deploy: $result"; fi
+        if ((plan_only)); then echo "### Terraform plan${environment:+ ($environment)}: $result"; else echo "### Deploy${environment:+ to $environment}: $result"; fi
         echo
         [[ -z $note ]] || printf '%s\n\n' "$note"
         echo "| | |"
         echo "| --- | --- |"
-        echo "| image | \`${ecr_url:-?}:$tag\` |"
+        [[ -z $environment ]] || echo "| environment | $environment |"
+        if ((by_digest)); then echo "| image | \`${ecr_url:-?}@$digest\` (by digest; tag \`$tag\`) |"; else echo "| image | \`${ecr_url:-?}:$tag\` |"; fi
         echo "| digest | \`${digest:-?}\` |"
-        echo "| previous tag | \`${previous_tag:-none (first deploy)}\` |"
+        [[ -z $verified_record ]] || echo "| promotion record | $verified_record |"
+        echo "| previous tag | \`${previous_tag:-none (first deploy)}\`${previous_digest:+ (\`$previous_digest\`)} |"
         echo "| service URL | ${smoke_base:-?} |"
         echo "| Auto Scaling group | \`${asg:-?}\` |"
         echo "| instance refresh | \`${refresh_id:-none}\` |"
@@ -112,6 +127,9 @@ on_exit() {
 image_ref=
 push=1
 var_files=()
+require_verified=  # --require-verified ENV: the digest must carry verified-ENV-<hex>
+allow_unverified=0 # --allow-unverified: deploy without that record (loudly)
+tag_given=0        # --tag given (with --digest: must name the same image)
 # usage: the entry script's header comment, up to `set -euo pipefail`.
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; }
 parse_args() {
@@ -120,6 +138,7 @@ parse_args() {
         --tag)
             [[ -n ${2:-} ]] || die 2 "--tag needs a value"
             tag=$2
+            tag_given=1
             shift
             ;;
         --image)
@@ -129,6 +148,24 @@ parse_args() {
             ;;
         --no-push) push=0 ;;
         --plan-only) plan_only=1 ;;
+        --environment)
+            [[ ${2:-} =~ ^[a-z][a-z0-9-]{0,31}$ ]] || die 2 "--environment needs a name (lower case letters, digits, -)"
+            environment=$2
+            shift
+            ;;
+        --digest)
+            [[ ${2:-} =~ ^sha256:[0-9a-f]{64}$ ]] || die 2 "--digest needs sha256:<64 hex digits>"
+            digest=$2
+            by_digest=1
+            push=0
+            shift
+            ;;
+        --require-verified)
+            [[ ${2:-} =~ ^[a-z][a-z0-9-]{0,31}$ ]] || die 2 "--require-verified needs an environment name"
+            require_verified=$2
+            shift
+            ;;
+        --allow-unverified) allow_unverified=1 ;;
         --var-file)
             [[ -n ${2:-} ]] || die 2 "--var-file needs a value"
             [[ -f $2 ]] || die 2 "no such var file: $2"
@@ -152,12 +189,31 @@ tf_dir=${TF_DIR:-$release_root/infrastructure}
 in_actions=0
 [[ ${GITHUB_ACTIONS:-} == true ]] && in_actions=1
 
-# start_run ARGS...: the traps (every exit writes the summary), then the arguments.
+# start_run ARGS...: the traps (every exit writes the summary), then the
+# arguments, then the environment's defaults.
 start_run() {
     trap on_exit EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
     parse_args "$@"
+    use_environment
+}
+
+# use_environment: --environment NAME is one stack of the root module: its
+# own state key and variables file (name, sizes: the Terraform side). An
+# explicit TF_STATE_KEY must name the environment: a key left over from the
+# single-environment setup (a repository variable both environments' jobs
+# see) would otherwise make staging apply to production's state.
+use_environment() {
+    [[ -n $environment ]] || return 0
+    if [[ -z ${TF_STATE_KEY:-} ]]; then
+        state_key=items-api/$environment/terraform.tfstate
+    elif [[ $state_key != *"$environment"* ]]; then
+        die 2 "TF_STATE_KEY=$state_key does not name the environment $environment: set it per environment (docs/cicd.md), or unset it for items-api/$environment/terraform.tfstate"
+    fi
+    local file=$tf_dir/environments/$environment.tfvars
+    # First, so that --var-file files and the -var below override it.
+    if [[ -f $file ]]; then var_files=("-var-file=$(cd "$(dirname "$file")" && pwd)/$(basename "$file")" "${var_files[@]}"); fi
 }
 
 group() { if ((in_actions)); then echo "::group::$*"; else log "== $*"; fi; }
@@ -184,6 +240,23 @@ if value is not None:
 PY
 }
 
+# digest_tag DIGEST: a tag ECR has for DIGEST (not a verified-* record; the
+# commit SHA the pipeline pushed it as), else sha256-<12 hex> when ECR has it
+# untagged by a release; empty when ECR lacks DIGEST.
+digest_tag() {
+    local tags t
+    tags=$(aws ecr describe-images --region "$region" --repository-name "$repo_name" \
+        --image-ids "imageDigest=$1" --query 'imageDetails[0].imageTags' --output text 2>/dev/null) || return 0
+    [[ -n $tags ]] || return 0
+    for t in $tags; do
+        [[ $t == verified-* || $t == None ]] || {
+            printf '%s' "$t"
+            return 0
+        }
+    done
+    printf 'sha256-%s' "${1:7:12}"
+}
+
 # ecr_digest TAG: the digest ECR holds for TAG, empty when none.
 ecr_digest() {
     local digest
@@ -199,23 +272,26 @@ engine() {
     "$release_root/image/engine.sh" "$@"
 }
 
-# set_tf_vars TAG: the variables every plan and apply gets (after the var files,
-# so these win): the release, and the backend the deploy role is scoped to.
+# set_tf_vars TAG [DIGEST]: the variables every plan and apply gets (after the
+# var files, so these win): the release (by digest when DIGEST is given:
+# <repository>@DIGEST), and the backend the deploy role is scoped to.
 set_tf_vars() {
     tf_vars=(-var "image_tag=$1" -var "aws_region=$region"
         -var "tf_state_bucket=$state_bucket" -var "tf_state_key=$state_key")
+    if [[ -n ${2:-} ]]; then tf_vars+=(-var "image_digest=$2"); fi
     if [[ -n ${GITHUB_REPOSITORY:-} ]]; then tf_vars+=(-var "github_repository=$GITHUB_REPOSITORY"); fi
     if [[ -n ${AWS_ACCOUNT_ID:-} ]]; then tf_vars+=(-var "allowed_account_ids=[\"$AWS_ACCOUNT_ID\"]"); fi
 }
 
-# plan TAG MODE: terraform plan with the tag into $work/tfplan; sets plan_line.
+# plan TAG MODE [DIGEST]: terraform plan with the tag (and digest) into
+# $work/tfplan; sets plan_line.
 # MODE read-only: -lock=false (-refresh=false with PLAN_REFRESH=false), any
 # plan accepted; MODE release: takes the state lock, refuses plans that
 # destroy (ALLOW_DESTROY=1 overrides). Returns 2 when the plan itself fails
 # or is refused (nothing changed).
 plan() {
     local t=$1 mode=$2 rc=0
-    set_tf_vars "$t"
+    set_tf_vars "$t" "${3:-}"
     local lock=(-lock-timeout=10m)
     if [[ $mode == read-only ]]; then
         lock=(-lock=false)
@@ -263,7 +339,7 @@ preflight() {
     local account kv backend
     work=$(mktemp -d "${TMPDIR:-/tmp}/items-api-deploy.XXXXXX")
     chmod 0700 "$work"
-    group "preflight: tag $tag, region $region"
+    group "preflight: ${environment:+environment $environment, }tag $tag, region $region, state $state_key"
     account=$(aws sts get-caller-identity --query Account --output text) || die 2 "no AWS credentials"
     log "AWS account $account"
     if [[ -n ${AWS_ACCOUNT_ID:-} && $account != "$AWS_ACCOUNT_ID" ]]; then
@@ -287,8 +363,10 @@ set_repository() {
     repo_name=${ecr_url#*/}
 }
 
-# current_release: ecr_url (empty before the first deploy) and previous_tag,
-# the rollback target (empty when ECR lacks what the state names).
+# current_release: ecr_url (empty before the first deploy) and previous_tag
+# and previous_digest, the rollback target (empty when ECR lacks what the
+# state names). A release by digest (<repository>@sha256:...) is rolled back
+# to by digest again (previous_pinned), its tag only names it.
 current_release() {
     local previous_image
     group "current release"
@@ -296,9 +374,19 @@ current_release() {
     previous_image=$(tf_out image)
     if [[ -z $ecr_url ]]; then
         log "no ECR repository in the state yet: first deploy of this stack"
+    elif [[ $previous_image == "$ecr_url@sha256:"* ]]; then
+        previous_digest=${previous_image#*@}
+        # shellcheck disable=SC2034  # read by release/rollout.sh (roll_back)
+        previous_pinned=1
+        previous_tag=$(digest_tag "$previous_digest")
+        if [[ -z $previous_tag ]]; then
+            log "the state names $previous_digest, which is not in ECR: no rollback target"
+            previous_digest=
+        fi
     elif [[ $previous_image == "$ecr_url:"* ]]; then
         previous_tag=${previous_image##*:}
-        if [[ -z $(ecr_digest "$previous_tag") ]]; then
+        previous_digest=$(ecr_digest "$previous_tag")
+        if [[ -z $previous_digest ]]; then
             log "the state names $previous_tag, which is not in ECR: no rollback target"
             previous_tag=
         fi
@@ -314,6 +402,11 @@ current_release() {
 check_image() {
     local revision
     group "image"
+    if ((by_digest)); then
+        check_digest
+        endgroup
+        return 0
+    fi
     digest=
     if [[ -n $ecr_url ]]; then digest=$(ecr_digest "$tag"); fi
     if ((push == 0 || plan_only)); then
@@ -338,4 +431,53 @@ check_image() {
         log "will push $image_ref (revision ${revision:-?})"
     fi
     endgroup
+}
+
+# check_digest: --digest: ECR must hold the digest already (a release by
+# digest pushes nothing); tag becomes the tag ECR has for it (an explicit
+# --tag must name the same image).
+check_digest() {
+    local t
+    if [[ -z $ecr_url ]]; then
+        log "--digest $digest: the stack's state names no repository yet: checked after the first deploy's registry apply"
+        return 0
+    fi
+    t=$(digest_tag "$digest")
+    [[ -n $t ]] || die 2 "--digest: ECR has no image $digest in $repo_name: deploy it to the environment that pushes first"
+    if ((tag_given)); then
+        [[ $(ecr_digest "$tag") == "$digest" ]] || die 2 "--tag $tag does not name $digest in ECR"
+    else
+        tag=$t
+    fi
+    log "$ecr_url@$digest is in ECR (tag $tag): deploying by digest, nothing to push"
+}
+
+# check_verified: the promotion rule. With --require-verified ENV the digest
+# must carry ENV's record (release/mark.sh: verified-ENV-<12 hex>, written by
+# release/verify.sh after ENV deployed and verified it); without it the
+# deploy is refused before anything changes (exit 2), unless
+# --allow-unverified (the first bootstrap, an emergency): then it goes on,
+# and the log and the summary say so.
+check_verified() {
+    local record
+    [[ -n $require_verified || $allow_unverified == 1 ]] || return 0
+    group "promotion record"
+    if [[ -n $require_verified ]]; then
+        [[ -n $digest ]] || die 2 "--require-verified $require_verified: ECR has no image $tag, so no record either"
+        record=$(mark_tag "$require_verified" "$digest")
+        if mark_points_at "$repo_name" "$record" "$digest"; then
+            verified_record="\`$record\`: $require_verified deployed and verified this digest"
+            log "promotion: $digest carries $record"
+            endgroup
+            return 0
+        fi
+    fi
+    if ((allow_unverified)); then
+        verified_record="**OVERRIDE (--allow-unverified): deployed without a verified-${require_verified:-staging} record**"
+        log "WARNING: --allow-unverified: deploying $digest without a ${require_verified:-staging} verification record"
+        ((in_actions == 0)) || echo "::warning::deploying $digest without a verified-${require_verified:-staging} record (--allow-unverified)"
+        endgroup
+        return 0
+    fi
+    die 2 "$digest has no $record tag: $require_verified has not deployed and verified it (release/verify.sh --mark $require_verified). Deploy it to $require_verified first; --allow-unverified only for a bootstrap or an emergency"
 }

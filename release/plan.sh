@@ -3,7 +3,11 @@
 # requests run with the read-only plan role (ci-cd.yml's plan job); the
 # same as release/deploy.sh --plan-only.
 #
-#   release/plan.sh [--tag TAG] [--var-file FILE]...
+#   release/plan.sh [--environment NAME] [--tag TAG] [--var-file FILE]...
+#
+# --environment NAME plans that environment's stack (its state key and
+# infrastructure/environments/NAME.tfvars, as release/deploy.sh): the pull
+# request's plan job runs once per environment.
 #
 #   1. terraform init (S3 backend) and read the current release
 #   2. whether ECR has the image (nothing is pushed)
@@ -25,7 +29,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # itself (account id, policies, endpoints): the summary is public in a
 # public repository.
 plan_summary() {
-    echo "### Terraform plan: image_tag \`$tag\`"
+    echo "### Terraform plan${environment:+ of $environment}: image_tag \`$tag\`"
     echo
     echo "${plan_line:-?} Current release: \`${previous_tag:-none}\`."
     echo

@@ -9,7 +9,9 @@
 #   push_image                 image_ref -> <repository>:TAG in ECR
 #   release TAG                apply the saved plan, refresh (watched by the deploy
 #                              guard, release/guard.sh), smoke test, bake
-#   roll_back FAILURE SELF     back to previous_tag after release TAG failed
+#   roll_back FAILURE SELF     back to previous_tag (previous_digest when the
+#                              previous release ran by digest) after release TAG
+#                              failed; this stack (environment) only
 #
 # Waiting for instance refreshes is bounded: REFRESH_TIMEOUT for each wait,
 # 2 x REFRESH_TIMEOUT for all of a run's waits together (refresh_budget).
@@ -24,11 +26,14 @@ guarded=1
 
 # create_repository: the very first deploy of a stack by hand: the repository
 # must exist before the push, and before the plan (a saved plan goes stale
-# when the state changes).
+# when the state changes). With a shared repository (ecr_repository_name) the
+# stack creates none: the targeted apply only reads it into the state
+# (data.aws_ecr_repository.shared), so that ecr_repository_url is known.
 create_repository() {
     group "first deploy: creating the ECR repository (terraform apply -target=module.registry)"
     set_tf_vars "$tag"
-    tf apply -no-color -input=false -auto-approve -lock-timeout=10m -target=module.registry \
+    tf apply -no-color -input=false -auto-approve -lock-timeout=10m \
+        -target=module.registry -target=data.aws_ecr_repository.shared \
         "${var_files[@]}" "${tf_vars[@]}" >"$work/bootstrap.log" 2>&1 || {
         tail -n 40 "$work/bootstrap.log" >&2
         die 3 "creating the ECR repository failed"
@@ -248,10 +253,12 @@ release() {
 # refresh ran) refresh; smoke test. Writes the summary; exits 1 when the
 # rollback worked, 3 when it did not.
 roll_back() {
-    local first_failure=$1 self=$2 first_refresh=$refresh_id
-    log "rolling back to $previous_tag"
-    group "rollback: terraform plan (image_tag=$previous_tag)"
-    if ! plan "$previous_tag" release; then
+    local first_failure=$1 self=$2 first_refresh=$refresh_id pin=
+    # What ran before, as it ran: by digest when it was pinned to one.
+    ((previous_pinned == 0)) || pin=$previous_digest
+    log "rolling back to $previous_tag${pin:+ ($pin)}"
+    group "rollback: terraform plan (image_tag=$previous_tag${pin:+, image_digest=$pin})"
+    if ! plan "$previous_tag" release "$pin"; then
         endgroup
         summary "FAILED ($first_failure); rollback plan failed"
         die 3 "rollback to $previous_tag: terraform plan failed"

@@ -7,8 +7,9 @@
 # everything moto implements (STS, S3, ECR, EC2 launch templates, Auto
 # Scaling groups, Secrets Manager). Stubbed (tests/deploy/stubs, first on
 # PATH): the instance-refresh calls moto lacks (aws), docker (push creates the
-# image in moto's ECR) and curl (the service behind the load balancer, healthy
-# or not depending on the image tag the last refresh rolled out).
+# image in moto's ECR), curl (the service behind the load balancer, healthy
+# or not depending on the image tag the last refresh rolled out) and date
+# (a clock that a hanging refresh moves on).
 # The Terraform root is tests/deploy/stack, a seconds-to-apply stand-in with
 # the interface of infrastructure/; a contract check keeps the two in step.
 #
@@ -22,8 +23,11 @@
 # manual rollback with --no-push, a failed first deploy (nothing to roll
 # back to), a first deploy whose ECR repository cannot be created, and
 # somebody else's refresh that outlasts REFRESH_TIMEOUT, and the bad
-# releases the deploy guard stops (tests/deploy/bad_releases.sh). Every failure and
-# refusal writes a job summary. Secrets never reach argv, logs or summaries.
+# releases the deploy guard stops (tests/deploy/bad_releases.sh), and two
+# environments with promotion by digest, the verification under traffic and
+# its record, refusals and a rollback of one environment
+# (tests/deploy/environments.sh). Every failure and refusal writes a job
+# summary. Secrets never reach argv, logs or summaries.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -75,9 +79,11 @@ for var in "${variables[@]}"; do
     fi
 done
 check 'infrastructure/ has module "registry" (the first-deploy target)' grep -qE '^module "registry"' "$infra/main.tf"
+check 'infrastructure/ has data "aws_ecr_repository" "shared" (the first-deploy target with a shared repository)' \
+    grep -qE '^data "aws_ecr_repository" "shared"' "$infra/main.tf"
 policy=$infra/modules/github_oidc/main.tf
 for action in autoscaling:StartInstanceRefresh autoscaling:RollbackInstanceRefresh autoscaling:CancelInstanceRefresh \
-    autoscaling:Describe ecr:GetAuthorizationToken ecr:PutImage ecr:DescribeImages s3:PutObject; do
+    autoscaling:Describe ecr:GetAuthorizationToken ecr:PutImage ecr:DescribeImages ecr:BatchGetImage s3:PutObject; do
     check "the deploy role may $action" grep -q "\"$action" "$policy"
 done
 check "the deploy role may read the API-keys secret (smoke test): secretsmanager:* on <name>/*" \
@@ -229,9 +235,20 @@ check "refresh-auto-rollback: smoke test after the rollback" grep -q 'auth=yes' 
 
 add_image "items-api:$E" "$E"
 echo Hang >"$STUB_DIR/refresh-plan"
-# The hung refresh gets REFRESH_TIMEOUT, rolling it back what is left of 2 x REFRESH_TIMEOUT.
-DEPLOY_ENV=(REFRESH_TIMEOUT=4 POLL_INTERVAL=1)
+# The hung refresh gets REFRESH_TIMEOUT, rolling it back what is left of 2 x
+# REFRESH_TIMEOUT. The hang spends the clock, not the machine's time: each
+# poll of it moves the stubs' clock 30 s (tests/deploy/stubs/date), so it
+# times out by the 4th poll (120 s >= 100 s; the 3rd when the machine's own
+# seconds add 10) and leaves 80 s or more for the rollback's few polls, which
+# a loaded machine cannot eat (it did with a 4 s
+# REFRESH_TIMEOUT: the budget ran out, "exit 3, want 1", rollback refresh
+# NotStarted).
+echo 30 >"$STUB_DIR/hang-step"
+DEPLOY_ENV=(REFRESH_TIMEOUT=100 POLL_INTERVAL=0)
 run_deploy refresh-timeout 1 --tag "$E"
+rm -f "$STUB_DIR/hang-step" "$STUB_DIR/clock-offset"
+check "refresh-timeout: timed out within 4 polls of the clock (30 s each), not on the machine's time" \
+    out_has refresh-timeout 'no terminal status after 1[0-9][0-9]s \(REFRESH_TIMEOUT 100s'
 expect "refresh-timeout: rolls the hanging refresh back" 1 "$(calls '^aws autoscaling rollback-instance-refresh')"
 expect "refresh-timeout: the state runs B again" "$B" "$(current_image)"
 expect "refresh-timeout: the service still runs B" "$B" "$(deployed)"
@@ -344,6 +361,10 @@ check "other-refresh-timeout: a summary says FAILED, not rolled back" \
 check "other-refresh-timeout: the summary names the applied tag" \
     grep -q "NOT rolled back: terraform applied image_tag $Q" "$work/out/other-refresh-timeout.summary"
 aws autoscaling cancel-instance-refresh --auto-scaling-group-name items-api-app >/dev/null
+
+# Staging and production side by side, promotion by digest (issue 14).
+# shellcheck source=tests/deploy/environments.sh
+source tests/deploy/environments.sh
 
 # --- 4. no secret anywhere ------------------------------------------------------------
 leaks=$(grep -rF "$smoke_key" "$work/out" | grep -vF "::add-mask::$smoke_key" || true)

@@ -8,10 +8,23 @@ and local composite action:
   - no long-lived AWS keys anywhere (OIDC only); no pull_request_target
   - actions/checkout never persists the token
   - every job has a timeout
-  - jobs in the production environment share the deploy-production
-    concurrency group, are never cancelled, and run only on main (their
+  - every job in a GitHub environment holds that environment's lock (the
+    concurrency group deploy-<environment>, literally or with the same
+    expression as its environment name) and is never cancelled; jobs that may
+    run in production (its name, or an expression) run only on main (their
     `if:` requires github.ref == 'refs/heads/main'; the deploy role's trust
     pins the branch too)
+  - promotion: a job that deploys to production in a workflow that also
+    deploys to staging needs (transitively) the job that deploys to staging,
+    deploys `--digest` taken from that job's `digest` output (set from a
+    step's output) with `--require-verified staging`, and builds, loads,
+    pushes or downloads no image (no tag, no --image, no docker); a job
+    whose environment is an input deploys to production only with
+    --require-verified staging or the explicit --allow-unverified; every
+    deploy names its environment (`--environment`, the job's)
+  - pull-request plans cover every environment the workflow deploys to (a
+    matrix over them, each plan with --environment) and run in no GitHub
+    environment (the plan roles trust pull_request subjects)
   - every job that deploys (runs release/deploy.sh without --plan-only) fits
     a rollback into its time limits: deploy.sh waits for instance refreshes
     at most 2 x REFRESH_TIMEOUT in all, and the rest takes at most
@@ -102,6 +115,72 @@ def plan_privacy_check(name, job_id, job):
           f"{name}: job {job_id} (plans): no run: script writes the job summary ({', '.join(f'step {n}' for n in writers) or 'none'})")
 
 
+def environment_of(job):
+    env = job.get("environment")
+    return env.get("name") if isinstance(env, dict) else env
+
+
+def deploy_runs(job):
+    return [str(s.get("run", "")) for s in job.get("steps", []) or []
+            if "release/deploy.sh" in str(s.get("run", "")) and "--plan-only" not in str(s.get("run", ""))]
+
+
+def ancestors(jobs, job_id):
+    """Every job that job_id needs, directly or through others."""
+    seen, todo = set(), [job_id]
+    while todo:
+        needs = (jobs.get(todo.pop()) or {}).get("needs") or []
+        for n in [needs] if isinstance(needs, str) else needs:
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return seen
+
+
+def promotion_check(name, jobs):
+    """Production gets the digest staging ran, after staging; PR plans cover every environment."""
+    deployers = {j: environment_of(job) for j, job in jobs.items() if deploy_runs(job)}
+    staging = [j for j, e in deployers.items() if e == "staging"]
+    for job_id, env_name in deployers.items():
+        job = jobs[job_id]
+        text = yaml.safe_dump(job)
+        run = "\n".join(deploy_runs(job))
+        if env_name == "production" and staging:
+            before = [j for j in staging if j in ancestors(jobs, job_id)]
+            check(bool(before), f"{name}: job {job_id} (production) needs the staging deploy ({', '.join(staging)})")
+            source = [j for j in before if f"needs.{j}.outputs.digest" in text]
+            check(bool(source) and "--digest" in run,
+                  f"{name}: job {job_id} (production) deploys --digest from needs.<staging job>.outputs.digest")
+            for j in source:
+                out = str((jobs[j].get("outputs") or {}).get("digest", ""))
+                check(re.search(r"steps\.[\w-]+\.outputs\.digest", out) is not None,
+                      f"{name}: job {j} (staging) outputs the digest it deployed ({out or 'no outputs.digest'})")
+            check("--require-verified staging" in run,
+                  f"{name}: job {job_id} (production) requires the verified-staging record (--require-verified staging)")
+            steps = job.get("steps", []) or []
+            images = [n for n, s in enumerate(steps, 1)
+                      if re.search(r"\bdocker\b|image/build\.sh|--image\b|--tag\b", str(s.get("run", "")))
+                      or "download-artifact" in str(s.get("uses", ""))]
+            check(not images, f"{name}: job {job_id} (production) builds, loads, pushes or tags no image "
+                              f"({', '.join(f'step {n}' for n in images) or 'none'})")
+        elif (env_name or "").startswith("${{"):
+            check("--require-verified staging" in run and "--allow-unverified" in run,
+                  f"{name}: job {job_id} ({env_name}) deploys to production only with --require-verified staging "
+                  f"or the explicit --allow-unverified")
+    planned = set()
+    for job_id, job in jobs.items():
+        runs = [str(s.get("run", "")) for s in job.get("steps", []) or []]
+        if any("release/plan.sh" in r for r in runs):
+            matrix = ((job.get("strategy") or {}).get("matrix") or {}).get("environment") or []
+            planned.update(matrix if isinstance(matrix, list) else [])
+            check(all("--environment" in r for r in runs if "release/plan.sh" in r),
+                  f"{name}: job {job_id} (plans) plans a named environment (--environment)")
+    literal = {e for e in deployers.values() if e and not e.startswith("${{")}
+    if planned or len(literal) > 1:
+        check(literal <= planned, f"{name}: pull requests plan every environment deployed to "
+                                  f"({', '.join(sorted(literal))}; planned: {', '.join(sorted(planned)) or 'none'})")
+
+
 def steps_of(doc):
     """(job id or 'composite', job dict or None, step) for every step."""
     if "runs" in doc:
@@ -151,12 +230,13 @@ def main():
                     writes = sorted(k for k, v in perms.items() if v == "write" and k != "id-token")
                     check(not writes, f"{name}: job {job_id} writes nothing in the repository ({', '.join(writes) or 'read only'})")
                 check("timeout-minutes" in job, f"{name}: job {job_id} has a timeout")
-                env = job.get("environment")
-                env_name = env.get("name") if isinstance(env, dict) else env
-                if env_name == "production":
+                env_name = environment_of(job)
+                if env_name is not None:
                     conc = job.get("concurrency") or {}
-                    check(conc.get("group") == "deploy-production" and conc.get("cancel-in-progress") is False,
-                          f"{name}: job {job_id} (production) locks deploy-production and is never cancelled")
+                    check(conc.get("group") == f"deploy-{env_name}" and conc.get("cancel-in-progress") is False,
+                          f"{name}: job {job_id} ({env_name}) locks deploy-{env_name} and is never cancelled "
+                          f"({conc.get('group') or 'no group'})")
+                if env_name == "production" or (env_name or "").startswith("${{"):
                     cond = re.sub(r"\s+", " ", str(job.get("if", "")))
                     check("github.ref == 'refs/heads/main'" in cond and " || " not in cond,
                           f"{name}: job {job_id} (production) runs only on main ({cond or 'no if:'})")
@@ -164,12 +244,17 @@ def main():
                 deploys = any("release/deploy.sh" in r and "--plan-only" not in r for r in runs)
                 if deploys:
                     budget_check(name, job_id, doc, job)
+                    deploy_run = next(r for r in runs if "release/deploy.sh" in r and "--plan-only" not in r)
+                    named = env_name is not None and (f"--environment {env_name}" in deploy_run if not env_name.startswith("${{")
+                                                      else "--environment \"$" in deploy_run)
+                    check(named, f"{name}: job {job_id} deploys to the environment it runs in (--environment; {env_name or 'no environment:'})")
                 plans = any("release/plan.sh" in r or ("release/deploy.sh" in r and "--plan-only" in r) for r in runs)
                 if plans:
                     plan_privacy_check(name, job_id, job)
-                    check(not deploys and env_name != "production",
+                    check(not deploys and env_name is None,
                           f"{name}: job {job_id} (plans) releases nothing (no release/deploy.sh without --plan-only, "
-                          f"not in production)")
+                          f"in no GitHub environment: {env_name or 'none'})")
+            promotion_check(name, doc["jobs"])
 
         for n, (job_id, job, step) in enumerate(steps_of(doc), 1):
             uses = str(step.get("uses", ""))

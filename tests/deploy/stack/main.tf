@@ -51,6 +51,23 @@ variable "image_tag" {
   }
 }
 
+variable "image_digest" {
+  description = "As infrastructure/: sha256:<64 hex> runs <repository>@digest in place of the tag (promotion); null: the tag."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.image_digest == null || can(regex("^sha256:[0-9a-f]{64}$", var.image_digest))
+    error_message = "image_digest must be sha256:<64 hex digits>."
+  }
+}
+
+variable "ecr_repository_name" {
+  description = "As infrastructure/: an existing repository shared by the environments (created by bootstrap/); null: the stack creates its own, named <name>."
+  type        = string
+  default     = null
+}
+
 variable "github_repository" {
   type = string
 }
@@ -96,13 +113,21 @@ variable "deploy_guard" {
 }
 
 locals {
-  asg_name = "${var.name}-app"
-  image    = "${module.registry.repository_url}:${var.image_tag}"
+  ecr_repository_url = var.ecr_repository_name != null ? data.aws_ecr_repository.shared[0].repository_url : module.registry[0].repository_url
+  asg_name           = "${var.name}-app"
+  image              = var.image_digest == null ? "${local.ecr_repository_url}:${var.image_tag}" : "${local.ecr_repository_url}@${var.image_digest}"
 }
 
+# As infrastructure/: either this stack's own repository or the shared one.
 module "registry" {
+  count  = var.ecr_repository_name == null ? 1 : 0
   source = "./modules/registry"
   name   = var.name
+}
+
+data "aws_ecr_repository" "shared" {
+  count = var.ecr_repository_name != null ? 1 : 0
+  name  = var.ecr_repository_name
 }
 
 resource "aws_launch_template" "this" {
@@ -214,7 +239,7 @@ output "image" {
 }
 
 output "ecr_repository_url" {
-  value = module.registry.repository_url
+  value = local.ecr_repository_url
 }
 
 output "api_keys_secret_arn" {
