@@ -102,8 +102,9 @@ run: build ## build and serve on http://127.0.0.1:8080 (SQLite, fresh dev key)
 	@tools/run-dev.sh
 
 .PHONY: test-readme
-test-readme: build ## the README's application commands, run as written; docs/architecture.md's paths exist
+test-readme: build ## the README's application commands, run as written; its AWS setup's names exist; docs/architecture.md's paths exist
 	@tests/readme/run.sh
+	@python3 tests/readme/setup.py
 	@tests/readme/paths.sh
 
 TEST_TARGETS += test-unit test-readme
