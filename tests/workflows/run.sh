@@ -70,42 +70,38 @@ if python3 tests/workflows/policy.py "$out/bad-run" "$bad" >"$out/bad-policy.log
 else
     echo "  ok    the policy rejects it ($(grep -c 'FAIL' "$out/bad-policy.log") findings)"
 fi
-if grep -q 'FAIL .*2 x REFRESH_TIMEOUT 4800 .* <= role-duration-seconds 7200' "$out/bad-policy.log" &&
-    grep -q 'FAIL .*2 x REFRESH_TIMEOUT 4800 .* <= timeout-minutes 120' "$out/bad-policy.log"; then
-    echo "  ok    the policy rejects a deploy whose rollback outlasts the session and the job"
-else
-    echo "  FAIL  the policy accepted REFRESH_TIMEOUT 4800 with a 7200 s session and a 120 min job" && failed=1
-fi
-if grep -q 'FAIL .*job plan (plans): artifact terraform-plan is uploaded only with PUBLISH_FULL_PLAN' "$out/bad-policy.log" &&
-    grep -q 'FAIL .*job plan (plans): no run: script writes the job summary' "$out/bad-policy.log"; then
-    echo "  ok    the policy rejects a plan job that publishes the full plan"
-else
-    echo "  FAIL  the policy accepted a plan job that uploads the full plan and writes it to the summary" && failed=1
-fi
-if grep -q 'FAIL .*job plan (plans) releases nothing' "$out/bad-policy.log"; then
-    echo "  ok    the policy rejects a plan job that releases"
-else
-    echo "  FAIL  the policy accepted a plan job that runs release/deploy.sh without --plan-only" && failed=1
-fi
-if grep -q 'FAIL .*job deploy (production) runs only on main' "$out/bad-policy.log"; then
-    echo "  ok    the policy rejects a production job that any branch can run"
-else
-    echo "  FAIL  the policy accepted a production job without the main-branch condition" && failed=1
-fi
-if grep -q 'FAIL .*job deploy (production) needs the staging deploy' "$out/bad-policy.log" &&
-    grep -q 'FAIL .*job deploy (production) deploys --digest from needs' "$out/bad-policy.log" &&
-    grep -q 'FAIL .*job deploy (production) requires the verified-staging record' "$out/bad-policy.log" &&
-    grep -q 'FAIL .*job deploy (production) builds, loads, pushes or tags no image' "$out/bad-policy.log"; then
-    echo "  ok    the policy rejects a production deploy that skips staging, its digest and its record"
-else
-    echo "  FAIL  the policy accepted a production deploy of a tag that does not wait for staging" && failed=1
-fi
-if grep -q 'FAIL .*job deploy-staging (staging) locks deploy-staging' "$out/bad-policy.log" &&
-    grep -q 'FAIL .*pull requests plan every environment deployed to' "$out/bad-policy.log"; then
-    echo "  ok    the policy rejects a staging job under another environment's lock, and unplanned environments"
-else
-    echo "  FAIL  the policy accepted a staging job holding deploy-production, or no plan per environment" && failed=1
-fi
+# rejects WHAT_OK WHAT_ACCEPTED FINDING...: the policy's verdict on the bad
+# workflow has every FINDING (a FAIL line, extended regex after "FAIL .*").
+rejects() {
+    local ok=$1 accepted=$2 finding
+    shift 2
+    for finding in "$@"; do
+        if ! grep -qE "FAIL .*$finding" "$out/bad-policy.log"; then
+            echo "  FAIL  the policy accepted $accepted" && failed=1
+            return
+        fi
+    done
+    echo "  ok    the policy rejects $ok"
+}
+rejects "a deploy whose rollback outlasts the session and the job" \
+    "REFRESH_TIMEOUT 4800 with a 7200 s session and a 120 min job" \
+    '2 x REFRESH_TIMEOUT 4800 .* <= role-duration-seconds 7200' '2 x REFRESH_TIMEOUT 4800 .* <= timeout-minutes 120'
+rejects "a plan job that publishes the full plan" \
+    "a plan job that uploads the full plan and writes it to the summary" \
+    'job plan \(plans\): artifact terraform-plan is uploaded only with PUBLISH_FULL_PLAN' \
+    'job plan \(plans\): no run: script writes the job summary'
+rejects "a plan job that releases" "a plan job that runs release/deploy.sh without --plan-only" \
+    'job plan \(plans\) releases nothing'
+rejects "a production job that any branch can run" "a production job without the main-branch condition" \
+    'job deploy \(production\) runs only on main'
+rejects "a production deploy that skips staging, its digest and its record" \
+    "a production deploy of a tag that does not wait for staging" \
+    'job deploy \(production\) needs the staging deploy' 'job deploy \(production\) deploys --digest from needs' \
+    'job deploy \(production\) requires the verified-staging record' \
+    'job deploy \(production\) builds, loads, pushes or tags no image'
+rejects "a staging job under another environment's lock, and unplanned environments" \
+    "a staging job holding deploy-production, or no plan per environment" \
+    'job deploy-staging \(staging\) locks deploy-staging' 'pull requests plan every environment deployed to'
 if shellcheck "$out"/bad-run/*.sh >/dev/null 2>&1; then
     echo "  FAIL  shellcheck accepted the run: scripts of $bad" && failed=1
 else
