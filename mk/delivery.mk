@@ -20,6 +20,12 @@ test-workflows: ## lint the GitHub Actions workflows (actionlint, policy, shellc
 	@python3 -c 'import yaml' 2>/dev/null || tools/deps.sh test
 	@tests/workflows/run.sh
 
+# The two parts side by side (each is one process in sequence, so one core
+# each); their logs are printed whole, one after the other.
 test-deploy: ## release/deploy.sh control flow against moto + stubs (refresh, smoke, rollback)
 	@tools/deps.sh test
-	@tests/deploy/run.sh
+	@logs=$$(mktemp -d); rc=0; \
+	tests/deploy/run.sh --part core >"$$logs/core.log" 2>&1 & core=$$!; \
+	tests/deploy/run.sh --part environments >"$$logs/environments.log" 2>&1 & envs=$$!; \
+	wait $$core || rc=1; wait $$envs || rc=1; \
+	cat "$$logs/core.log" "$$logs/environments.log"; rm -rf "$$logs"; exit $$rc

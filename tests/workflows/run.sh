@@ -48,7 +48,7 @@ mapfile -t run_scripts < <(find "$out/run" -name '*.sh' | sort)
 scripts=(release/deploy.sh release/plan.sh release/lib.sh release/rollout.sh release/smoke.sh
     release/verify.sh release/mark.sh release/guard.sh
     image/assemble-rootfs.sh image/assemble-in-debian.sh image/build.sh image/engine.sh
-    tests/image/run.sh tests/image/labels.sh tests/lib/checks.sh tests/deploy/run.sh tests/deploy/stubs/docker
+    tests/image/run.sh tests/image/labels.sh tests/lib/checks.sh tests/deploy/run.sh tests/deploy/scenarios.sh tests/deploy/stubs/docker
     tests/deploy/stubs/curl tests/deploy/stubs/date tests/workflows/run.sh)
 echo "=== shellcheck: ${#run_scripts[@]} run: scripts from the workflows, ${#scripts[@]} delivery scripts"
 shellcheck -x "${scripts[@]}" || failed=1
