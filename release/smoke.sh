@@ -96,11 +96,13 @@ check_planned_url() {
     return 0
 }
 
-# The smoke test's API key, into a header file only curl reads.
+# prepare_smoke_key [SECRET_ARN]: the API key (SMOKE_API_KEY, else the first
+# key in the API-keys secret: SECRET_ARN, default the stack's output) into a
+# header file only curl reads. Shared with release/verify.sh.
 prepare_smoke_key() {
-    local key=${SMOKE_API_KEY:-} arn
+    local key=${SMOKE_API_KEY:-} arn=${1:-}
     if [[ -z $key ]]; then
-        arn=$(tf_out api_keys_secret_arn)
+        [[ -n $arn ]] || arn=$(tf_out api_keys_secret_arn)
         [[ -n $arn ]] || {
             log "no SMOKE_API_KEY and no api_keys_secret_arn output"
             return 1
@@ -138,7 +140,7 @@ smoke() {
         log "refusing to send an API key to $(safe_url "$smoke_base"): plain HTTP to a host that is not loopback"
         return 1
     fi
-    prepare_smoke_key || return 1
+    prepare_smoke_key "" || return 1 # "": the stack's secret
     for ((attempt = 1; attempt <= smoke_attempts; attempt++)); do
         h=$(http /healthz)
         r=000

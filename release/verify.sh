@@ -96,19 +96,10 @@ if [[ -n $mark_env ]]; then
     [[ -n $region ]] || die 2 "--mark needs AWS_REGION"
 fi
 
-# The key, into a header file only curl reads.
-key=${SMOKE_API_KEY:-}
-if [[ -z $key && -n $secret_arn ]]; then
-    key=$(aws secretsmanager get-secret-value --region "$region" --secret-id "$secret_arn" \
-        --query SecretString --output text | awk 'NF && $1 !~ /^#/ {print $1; exit}') || true
-fi
-[[ -n $key ]] || die 2 "no API key: set SMOKE_API_KEY or pass --secret-arn"
-((in_actions == 0)) || echo "::add-mask::$key"
-(
-    umask 077
-    printf 'Authorization: Bearer %s\n' "$key" >"$work/auth-header"
-)
-unset key SMOKE_API_KEY
+# The key, into a header file only curl reads (smoke.sh's, from the secret).
+[[ -n ${SMOKE_API_KEY:-} || -n $secret_arn ]] || die 2 "no API key: set SMOKE_API_KEY or pass --secret-arn"
+prepare_smoke_key "$secret_arn" || die 2 "no API key: set SMOKE_API_KEY or pass --secret-arn"
+unset SMOKE_API_KEY
 printf 'Content-Type: application/json\n' >"$work/json-header"
 
 # request I: one request, one line "KIND STATUS SECONDS" appended to
